@@ -1,0 +1,533 @@
+//! The `uma-cedar` command line: `serve`, and admin commands that work directly on the data directory
+//! (safe while the server runs on it: SQLite WAL with a busy timeout, and the server reads clients, users
+//! and keys from the database, so changes take effect at once).
+//!
+//! Errors are printed as `error: ...` with a `help:` line a person can act on; the exit code is 1 for a
+//! failed command and 2 for a usage error.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{self, FileSettings, Settings, SettingsInput};
+use crate::crypto::{keys::Alg, password};
+use crate::keyring;
+use crate::registration::NewClient;
+use crate::store::{self, Store, clients, users};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "uma-cedar",
+    version,
+    about = "A UMA 2.0 authorization server with Cedar sharing policies"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the authorization server (with no options: 127.0.0.1:8080, data in ./uma-cedar-data)
+    Serve(ServeArgs),
+    /// Manage OAuth clients (resource servers and requesting parties' clients)
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage local user accounts (resource owners and requesting parties)
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage signing keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory holding the database and signing keys (created on first start)
+    #[arg(long, env = "UMA_CEDAR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on
+    #[arg(long, env = "UMA_CEDAR_LISTEN")]
+    pub listen: Option<String>,
+    /// Issuer identifier (default: http://<listen address>)
+    #[arg(long, env = "UMA_CEDAR_ISSUER")]
+    pub issuer: Option<String>,
+    /// TOML configuration file
+    #[arg(long, env = "UMA_CEDAR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Algorithm for newly generated signing keys (ES256 or RS256)
+    #[arg(long, env = "UMA_CEDAR_SIGNING_ALG")]
+    pub signing_alg: Option<String>,
+    /// Lifetime of access tokens in seconds
+    #[arg(long, env = "UMA_CEDAR_ACCESS_TOKEN_TTL")]
+    pub access_token_ttl: Option<i64>,
+    /// Lifetime of permission tickets in seconds
+    #[arg(long, env = "UMA_CEDAR_TICKET_TTL")]
+    pub ticket_ttl: Option<i64>,
+    /// Bearer token that enables dynamic client registration (RFC 7591)
+    #[arg(long, env = "UMA_CEDAR_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
+    pub initial_access_token: Option<String>,
+}
+
+impl ServeArgs {
+    pub fn settings(self) -> Result<Settings, Failure> {
+        let file = match &self.config {
+            Some(path) => FileSettings::load(path)?,
+            None => FileSettings::default(),
+        };
+        let input = SettingsInput {
+            listen: self.listen,
+            issuer: self.issuer,
+            signing_alg: self.signing_alg,
+            access_token_ttl: self.access_token_ttl,
+            ticket_ttl: self.ticket_ttl,
+            initial_access_token: self.initial_access_token,
+        };
+        Ok(input.resolve(file, self.data_dir)?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DataDir {
+    /// Directory holding the database (the one `serve` uses)
+    #[arg(long, env = "UMA_CEDAR_DATA_DIR", default_value = config::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client
+    Add {
+        #[command(flatten)]
+        dir: DataDir,
+        /// The client id
+        #[arg(long)]
+        id: String,
+        /// The client secret (at least 16 characters); prefer --secret-stdin to keep it out of shell history
+        #[arg(long, conflicts_with_all = ["secret_stdin", "public"])]
+        secret: Option<String>,
+        /// Read the client secret from the first line of standard input
+        #[arg(long, conflicts_with = "public")]
+        secret_stdin: bool,
+        /// A public client without a secret (PKCE required)
+        #[arg(long)]
+        public: bool,
+        /// Redirect URI for the authorization code flow (repeatable)
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Claims redirect URI for the claims interaction endpoint (repeatable)
+        #[arg(long = "claims-redirect-uri")]
+        claims_redirect_uris: Vec<String>,
+        /// Human-readable name shown on the consent page
+        #[arg(long)]
+        name: Option<String>,
+        /// Restrict the client to these grant types (repeatable; default: any its type allows)
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+    },
+    /// List clients
+    List {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Remove a client with its tokens and the resources it registered
+    Remove {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a local account; the password is read from standard input
+    Add {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of standard input (required)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List local accounts
+    List {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Remove an account with its sessions, tokens and the resources it owns
+    Remove {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key; older public keys stay in the JWKS until tokens they signed have expired
+    Rotate {
+        #[command(flatten)]
+        dir: DataDir,
+        /// Algorithm of the new key
+        #[arg(long, default_value = "ES256")]
+        alg: String,
+        /// The server's TOML configuration file, to read token lifetimes from
+        #[arg(long, env = "UMA_CEDAR_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// List signing keys
+    List {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// A failed command: what went wrong and, where we know, what to do about it.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+macro_rules! failure_from {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for Failure {
+            fn from(err: $ty) -> Self {
+                Self::new(err.to_string())
+            }
+        }
+    )*};
+}
+failure_from!(
+    config::ConfigError,
+    crate::store::StoreError,
+    crate::keyring::KeyError,
+    crate::crypto::CryptoError,
+    crate::registration::ClientError,
+    crate::server::ServeError
+);
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            if let Some(help) = failure.help {
+                eprintln!("  help: {help}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Serve(args) => serve(args),
+        Command::Client(cmd) => client(cmd),
+        Command::User(cmd) => user(cmd),
+        Command::Keys(cmd) => keys(cmd),
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let settings = args.settings()?;
+    let listen = settings.listen;
+    let system = actix_web::rt::System::new();
+    system
+        .block_on(crate::server::serve(settings))
+        .map_err(|e| {
+            let hint = match &e {
+                crate::server::ServeError::Bind { .. } => Some(format!(
+                    "is another process using {listen}? Choose another address with --listen"
+                )),
+                crate::server::ServeError::Start(_) => Some(
+                    "check that the data directory is readable and writable by this user"
+                        .to_owned(),
+                ),
+                _ => None,
+            };
+            let failure = Failure::from(e);
+            match hint {
+                Some(h) => failure.help(h),
+                None => failure,
+            }
+        })
+}
+
+fn open_store(dir: &Path) -> Result<Store, Failure> {
+    Store::open(dir).map_err(|e| {
+        Failure::from(e)
+            .help("pass the data directory the server uses with --data-dir (or UMA_CEDAR_DATA_DIR)")
+    })
+}
+
+fn read_secret_line(what: &str) -> Result<String, Failure> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("{what}: ");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Failure::new(format!("cannot read the {what} from standard input: {e}")))?;
+    let value = line.trim_end_matches(['\n', '\r']).to_owned();
+    if value.is_empty() {
+        return Err(
+            Failure::new(format!("no {what} on standard input")).help(format!(
+                "pipe it in, for example: printf '%s\\n' \"$SECRET\" | uma-cedar ... --{}-stdin",
+                what.replace(' ', "-")
+            )),
+        );
+    }
+    Ok(value)
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+fn client(cmd: ClientCommand) -> Result<(), Failure> {
+    let now = SystemClock.now();
+    match cmd {
+        ClientCommand::Add {
+            dir,
+            id,
+            secret,
+            secret_stdin,
+            public,
+            redirect_uris,
+            claims_redirect_uris,
+            name,
+            grant_types,
+        } => {
+            let secret = match (secret, secret_stdin, public) {
+                (Some(s), _, _) => Some(s),
+                (None, true, _) => Some(read_secret_line("secret")?),
+                (None, false, true) => None,
+                (None, false, false) => {
+                    return Err(Failure::new("the client needs a secret, or --public")
+                        .help("give --secret SECRET, --secret-stdin, or --public for a client without a secret"));
+                }
+            };
+            let record = NewClient {
+                client_id: id.clone(),
+                secret,
+                client_name: name,
+                redirect_uris,
+                claims_redirect_uris,
+                grant_types,
+                ..Default::default()
+            }
+            .build(now)?;
+            let store = open_store(&dir.data_dir)?;
+            store
+                .write(|tx| clients::insert(tx, &record))
+                .map_err(|e| {
+                    Failure::from(e)
+                        .help("choose another --id; usernames and client ids share one namespace")
+                })?;
+            println!(
+                "added {} client `{id}`",
+                if record.is_public() {
+                    "public"
+                } else {
+                    "confidential"
+                }
+            );
+            Ok(())
+        }
+        ClientCommand::List { dir, format } => {
+            let list = open_store(&dir.data_dir)?.read(clients::list)?;
+            match format {
+                Format::Json => print_json(&serde_json::Value::Array(
+                    list.iter()
+                        .map(|c| {
+                            json!({
+                                "client_id": c.client_id,
+                                "client_name": c.client_name,
+                                "token_endpoint_auth_method": c.auth_method,
+                                "redirect_uris": c.redirect_uris,
+                                "claims_redirect_uris": c.claims_redirect_uris,
+                                "grant_types": c.grant_types,
+                                "created_at": c.created_at,
+                            })
+                        })
+                        .collect(),
+                )),
+                Format::Text => {
+                    for c in &list {
+                        println!(
+                            "{}\t{}\t{}",
+                            c.client_id,
+                            c.auth_method,
+                            c.redirect_uris.join(" ")
+                        );
+                    }
+                    eprintln!("{} client(s)", list.len());
+                }
+            }
+            Ok(())
+        }
+        ClientCommand::Remove { dir, id } => {
+            if open_store(&dir.data_dir)?.write(|tx| clients::remove(tx, &id))? {
+                println!("removed client `{id}`");
+                Ok(())
+            } else {
+                Err(Failure::new(format!("there is no client `{id}`"))
+                    .help("`uma-cedar client list` shows the registered clients"))
+            }
+        }
+    }
+}
+
+fn user(cmd: UserCommand) -> Result<(), Failure> {
+    match cmd {
+        UserCommand::Add {
+            dir,
+            username,
+            password_stdin: _,
+            email,
+            name,
+        } => {
+            crate::registration::check_client_id(&username)
+                .map_err(|_| Failure::new(format!("username `{username}` must be 1 to 128 printable ASCII characters without spaces or `:`")))?;
+            let password = read_secret_line("password")?;
+            if password.chars().count() < 8 {
+                return Err(Failure::new("the password is shorter than 8 characters"));
+            }
+            let store = open_store(&dir.data_dir)?;
+            let record = users::User {
+                username: username.clone(),
+                password_hash: password::hash_password(&password)?,
+                email,
+                name,
+                created_at: SystemClock.now(),
+            };
+            store.write(|tx| users::insert(tx, &record)).map_err(|e| {
+                Failure::from(e)
+                    .help("choose another --username; usernames and client ids share one namespace")
+            })?;
+            println!("added user `{username}`");
+            Ok(())
+        }
+        UserCommand::List { dir, format } => {
+            let list = open_store(&dir.data_dir)?.read(users::list)?;
+            match format {
+                Format::Json => print_json(&serde_json::Value::Array(
+                    list.iter()
+                        .map(|u| json!({"username": u.username, "email": u.email, "name": u.name, "created_at": u.created_at}))
+                        .collect(),
+                )),
+                Format::Text => {
+                    for u in &list {
+                        println!(
+                            "{}\t{}\t{}",
+                            u.username,
+                            u.email.as_deref().unwrap_or("-"),
+                            u.name.as_deref().unwrap_or("-")
+                        );
+                    }
+                    eprintln!("{} user(s)", list.len());
+                }
+            }
+            Ok(())
+        }
+        UserCommand::Remove { dir, username } => {
+            if open_store(&dir.data_dir)?.write(|tx| users::remove(tx, &username))? {
+                println!("removed user `{username}`");
+                Ok(())
+            } else {
+                Err(Failure::new(format!("there is no user `{username}`"))
+                    .help("`uma-cedar user list` shows the accounts"))
+            }
+        }
+    }
+}
+
+fn keys(cmd: KeysCommand) -> Result<(), Failure> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cmd {
+        KeysCommand::Rotate { dir, alg, config } => {
+            let alg: Alg = alg.parse().map_err(Failure::new)?;
+            let file = match &config {
+                Some(path) => FileSettings::load(path)?,
+                None => FileSettings::default(),
+            };
+            let settings = SettingsInput::default().resolve(file, Some(dir.data_dir.clone()))?;
+            let store = open_store(&dir.data_dir)?;
+            let kid = keyring::rotate(&store, alg, clock.now(), settings.max_signed_token_ttl())?;
+            println!(
+                "new {alg} signing key `{kid}`; previous keys stay in the JWKS for {} seconds",
+                settings.max_signed_token_ttl()
+            );
+            Ok(())
+        }
+        KeysCommand::List { dir, format } => {
+            let list = open_store(&dir.data_dir)?.read(store::keys::all)?;
+            let now = clock.now();
+            let state = |k: &store::keys::StoredKey| match (k.retired_at, k.publish_until) {
+                (None, _) => "signing",
+                (Some(_), Some(until)) if until > now => "published",
+                _ => "expired",
+            };
+            match format {
+                Format::Json => print_json(&serde_json::Value::Array(
+                    list.iter()
+                        .map(|k| json!({"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "state": state(k)}))
+                        .collect(),
+                )),
+                Format::Text => {
+                    for k in &list {
+                        println!("{}\t{}\t{}", k.kid, k.alg, state(k));
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}

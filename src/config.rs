@@ -1,0 +1,316 @@
+//! Server settings. Each comes from, in order of precedence: a command-line flag, an environment variable
+//! (`UMA_CEDAR_*`), the TOML file given with `--config`, and the built-in default. With nothing set the server
+//! runs on the embedded default: 127.0.0.1:8080, issuer `http://127.0.0.1:8080`, data in `./uma-cedar-data`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::crypto::keys::Alg;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "uma-cedar-data";
+
+/// Everything the server needs to run, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// The issuer identifier, without a trailing slash; endpoints are built by appending their paths.
+    pub issuer: String,
+    /// Algorithm for newly generated signing keys.
+    pub signing_alg: Alg,
+    pub access_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub id_token_ttl: i64,
+    pub code_ttl: i64,
+    pub ticket_ttl: i64,
+    pub session_ttl: i64,
+    /// Enables dynamic client registration (RFC 7591) for callers presenting this bearer token.
+    pub initial_access_token: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Settings {
+    /// The longest lifetime of anything signed with a key: how long a retired key stays in the JWKS.
+    pub fn max_signed_token_ttl(&self) -> i64 {
+        self.id_token_ttl.max(self.access_token_ttl)
+    }
+
+    /// The absolute URL of an endpoint path such as `/token`.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// Settings for tests and tools: defaults with the given data directory.
+    pub fn for_data_dir(data_dir: &Path) -> Self {
+        SettingsInput::default()
+            .resolve(FileSettings::default(), Some(data_dir.to_path_buf()))
+            .unwrap_or_else(|_| unreachable_defaults(data_dir))
+    }
+}
+
+fn unreachable_defaults(data_dir: &Path) -> Settings {
+    Settings {
+        data_dir: data_dir.to_path_buf(),
+        listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        issuer: format!("http://{DEFAULT_LISTEN}"),
+        signing_alg: Alg::ES256,
+        access_token_ttl: 3600,
+        refresh_token_ttl: 30 * 24 * 3600,
+        id_token_ttl: 3600,
+        code_ttl: 60,
+        ticket_ttl: 300,
+        session_ttl: 8 * 3600,
+        initial_access_token: None,
+        max_body_bytes: 64 * 1024,
+    }
+}
+
+/// The optional TOML file. Unknown keys are refused so a typo does not silently fall back to a default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub issuer: Option<String>,
+    pub signing_alg: Option<String>,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    pub id_token_ttl: Option<i64>,
+    pub code_ttl: Option<i64>,
+    pub ticket_ttl: Option<i64>,
+    pub session_ttl: Option<i64>,
+    pub initial_access_token: Option<String>,
+    pub max_body_bytes: Option<usize>,
+}
+
+impl FileSettings {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// What flags and environment variables said (everything optional).
+#[derive(Debug, Default, Clone)]
+pub struct SettingsInput {
+    pub listen: Option<String>,
+    pub issuer: Option<String>,
+    pub signing_alg: Option<String>,
+    pub access_token_ttl: Option<i64>,
+    pub ticket_ttl: Option<i64>,
+    pub initial_access_token: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("cannot read config file `{path}`: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("config file `{path}` is not valid: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("invalid setting `{name}`: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
+
+fn positive(name: &'static str, value: i64) -> Result<i64, ConfigError> {
+    if value > 0 {
+        Ok(value)
+    } else {
+        Err(invalid(
+            name,
+            format!("must be a positive number of seconds, got {value}"),
+        ))
+    }
+}
+
+/// Checks an issuer identifier (RFC 8414 §2): an http(s) URL with no query or fragment.
+pub fn parse_issuer(text: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(text)
+        .map_err(|e| invalid("issuer", format!("`{text}` is not a URL: {e}")))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(invalid(
+            "issuer",
+            format!("`{text}` must use https (or http for local use)"),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "issuer",
+            format!("`{text}` must not have a query or fragment"),
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+impl SettingsInput {
+    /// Merges flags/environment over the file over the defaults, and validates the result.
+    pub fn resolve(
+        self,
+        file: FileSettings,
+        data_dir: Option<PathBuf>,
+    ) -> Result<Settings, ConfigError> {
+        let defaults = unreachable_defaults(Path::new(DEFAULT_DATA_DIR));
+        let data_dir = data_dir.or(file.data_dir).unwrap_or(defaults.data_dir);
+
+        let listen_text = self
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("`{listen_text}` is not an address such as 127.0.0.1:8080"),
+            )
+        })?;
+
+        let issuer = match self.issuer.or(file.issuer) {
+            Some(text) => parse_issuer(&text)?,
+            None => format!("http://{listen}"),
+        };
+
+        let signing_alg = match self.signing_alg.or(file.signing_alg) {
+            Some(text) => text
+                .parse()
+                .map_err(|e: String| invalid("signing_alg", e))?,
+            None => defaults.signing_alg,
+        };
+
+        let max_body_bytes = file.max_body_bytes.unwrap_or(defaults.max_body_bytes);
+        if max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        let initial_access_token = self.initial_access_token.or(file.initial_access_token);
+        if initial_access_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(invalid(
+                "initial_access_token",
+                "must be at least 16 characters so it cannot be guessed",
+            ));
+        }
+
+        Ok(Settings {
+            data_dir,
+            listen,
+            issuer,
+            signing_alg,
+            access_token_ttl: positive(
+                "access_token_ttl",
+                self.access_token_ttl
+                    .or(file.access_token_ttl)
+                    .unwrap_or(defaults.access_token_ttl),
+            )?,
+            refresh_token_ttl: positive(
+                "refresh_token_ttl",
+                file.refresh_token_ttl.unwrap_or(defaults.refresh_token_ttl),
+            )?,
+            id_token_ttl: positive(
+                "id_token_ttl",
+                file.id_token_ttl.unwrap_or(defaults.id_token_ttl),
+            )?,
+            code_ttl: positive("code_ttl", file.code_ttl.unwrap_or(defaults.code_ttl))?,
+            ticket_ttl: positive(
+                "ticket_ttl",
+                self.ticket_ttl
+                    .or(file.ticket_ttl)
+                    .unwrap_or(defaults.ticket_ttl),
+            )?,
+            session_ttl: positive(
+                "session_ttl",
+                file.session_ttl.unwrap_or(defaults.session_ttl),
+            )?,
+            initial_access_token,
+            max_body_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_default() {
+        let s = SettingsInput::default()
+            .resolve(FileSettings::default(), None)
+            .expect("defaults");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.issuer, "http://127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(s.signing_alg, Alg::ES256);
+        assert!(s.initial_access_token.is_none());
+    }
+
+    #[test]
+    fn flags_beat_file_and_issuer_follows_listen() {
+        let file: FileSettings =
+            toml::from_str("listen = \"127.0.0.1:9000\"\nticket_ttl = 60\nsigning_alg = \"RS256\"")
+                .expect("toml");
+        let input = SettingsInput {
+            ticket_ttl: Some(30),
+            ..Default::default()
+        };
+        let s = input.resolve(file, None).expect("resolve");
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.issuer, "http://127.0.0.1:9000");
+        assert_eq!(s.ticket_ttl, 30);
+        assert_eq!(s.signing_alg, Alg::RS256);
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let bad = |input: SettingsInput| {
+            input
+                .resolve(FileSettings::default(), None)
+                .expect_err("bad")
+        };
+        let err = bad(SettingsInput {
+            listen: Some("nowhere".into()),
+            ..Default::default()
+        });
+        assert!(err.to_string().contains("`listen`"), "{err}");
+        let err = bad(SettingsInput {
+            issuer: Some("ftp://x".into()),
+            ..Default::default()
+        });
+        assert!(err.to_string().contains("`issuer`"), "{err}");
+        let err = bad(SettingsInput {
+            ticket_ttl: Some(0),
+            ..Default::default()
+        });
+        assert!(err.to_string().contains("`ticket_ttl`"), "{err}");
+        let err = bad(SettingsInput {
+            initial_access_token: Some("short".into()),
+            ..Default::default()
+        });
+        assert!(err.to_string().contains("initial_access_token"), "{err}");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(toml::from_str::<FileSettings>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn issuer_trailing_slash_is_dropped() {
+        assert_eq!(
+            parse_issuer("https://as.example/").expect("ok"),
+            "https://as.example"
+        );
+        assert!(parse_issuer("https://as.example/?q=1").is_err());
+    }
+}

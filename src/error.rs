@@ -1,0 +1,266 @@
+//! Protocol errors as data. Every endpoint answers a failure with one of these; the HTTP layer maps it to a
+//! status, headers and an RFC 6749 §5.2 JSON body in exactly one place (`http::error`). Nothing internal ever
+//! reaches a response body: store and crypto failures become `server_error` and their cause goes to the log.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// The error codes the server emits: RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 7591 §3.2.2,
+/// UMA Grant §3.3.6 and Federated Authorization §3.3 and §4.2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    InvalidScope,
+    AccessDenied,
+    InvalidToken,
+    InsufficientScope,
+    UnsupportedTokenType,
+    InvalidRedirectUri,
+    InvalidClientMetadata,
+    NotFound,
+    UnsupportedMethodType,
+    InvalidResourceId,
+    NeedInfo,
+    RequestDenied,
+    RequestSubmitted,
+    PayloadTooLarge,
+    ServerError,
+}
+
+impl ErrorCode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest | Self::PayloadTooLarge => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::NotFound => "not_found",
+            Self::UnsupportedMethodType => "unsupported_method_type",
+            Self::InvalidResourceId => "invalid_resource_id",
+            Self::NeedInfo => "need_info",
+            Self::RequestDenied => "request_denied",
+            Self::RequestSubmitted => "request_submitted",
+            Self::ServerError => "server_error",
+        }
+    }
+
+    /// The HTTP status each code is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidClient | Self::InvalidToken => 401,
+            Self::InsufficientScope
+            | Self::AccessDenied
+            | Self::NeedInfo
+            | Self::RequestDenied
+            | Self::RequestSubmitted => 403,
+            Self::NotFound => 404,
+            Self::UnsupportedMethodType => 405,
+            Self::PayloadTooLarge => 413,
+            Self::ServerError => 500,
+            _ => 400,
+        }
+    }
+}
+
+/// Which `WWW-Authenticate` challenge accompanies a 401 or 403.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    /// The client tried HTTP Basic authentication (RFC 6749 §5.2, `invalid_client`).
+    Basic,
+    /// A bearer token was missing, invalid or lacked scope (RFC 6750 §3). `scope` names what was needed.
+    Bearer { scope: Option<String> },
+    /// No credentials were sent at all (RFC 6750 §3.1: the challenge then carries no error code).
+    BearerMissing,
+}
+
+/// A protocol error: code, human-readable description and any extra members (`ticket`, `required_claims`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: Option<String>,
+    pub extra: Box<Map<String, Value>>,
+    pub challenge: Option<Challenge>,
+    /// Methods to list in `Allow` for `unsupported_method_type`.
+    pub allow: Option<&'static str>,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: Some(description.into()),
+            extra: Box::default(),
+            challenge: None,
+            allow: None,
+        }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// `invalid_client`; pass whether the client used HTTP Basic so the response carries the challenge.
+    pub fn invalid_client(description: impl Into<String>, used_basic: bool) -> Self {
+        let mut err = Self::new(ErrorCode::InvalidClient, description);
+        if used_basic {
+            err.challenge = Some(Challenge::Basic);
+        }
+        err
+    }
+
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    pub fn unauthorized_client(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::UnauthorizedClient, description)
+    }
+
+    pub fn invalid_token(description: impl Into<String>) -> Self {
+        let mut err = Self::new(ErrorCode::InvalidToken, description);
+        err.challenge = Some(Challenge::Bearer { scope: None });
+        err
+    }
+
+    /// A protected endpoint was called without any bearer token.
+    pub fn missing_token() -> Self {
+        let mut err = Self::new(
+            ErrorCode::InvalidToken,
+            "this endpoint needs an access token in the `Authorization: Bearer` header",
+        );
+        err.challenge = Some(Challenge::BearerMissing);
+        err
+    }
+
+    pub fn insufficient_scope(needed: &str) -> Self {
+        let mut err = Self::new(
+            ErrorCode::InsufficientScope,
+            format!("this endpoint needs a token with scope `{needed}`"),
+        );
+        err.challenge = Some(Challenge::Bearer {
+            scope: Some(needed.to_owned()),
+        });
+        err
+    }
+
+    pub fn not_found(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, description)
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        let mut err = Self::new(
+            ErrorCode::UnsupportedMethodType,
+            format!("this endpoint supports only {allow}"),
+        );
+        err.allow = Some(allow);
+        err
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// An internal failure. The cause is logged here; the client only learns that something went wrong.
+    pub fn server_error(cause: &dyn fmt::Display) -> Self {
+        log::error!("internal error: {cause}");
+        Self::new(
+            ErrorCode::ServerError,
+            "the server could not complete the request",
+        )
+    }
+
+    /// Adds a member to the JSON body (for example the new `ticket` of `need_info`).
+    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// The RFC 6749 §5.2 JSON body.
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("error".into(), Value::from(self.code.as_str()));
+        if let Some(description) = &self.description {
+            body.insert(
+                "error_description".into(),
+                Value::from(description.as_str()),
+            );
+        }
+        for (name, value) in self.extra.iter() {
+            body.insert(name.clone(), value.clone());
+        }
+        Value::Object(body)
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.description {
+            Some(d) => write!(f, "{}: {d}", self.code.as_str()),
+            None => f.write_str(self.code.as_str()),
+        }
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+impl From<crate::store::StoreError> for OAuthError {
+    fn from(err: crate::store::StoreError) -> Self {
+        Self::server_error(&err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_has_error_description_and_extras() {
+        let err =
+            OAuthError::new(ErrorCode::NeedInfo, "more claims are needed").with("ticket", "t1");
+        assert_eq!(
+            err.body(),
+            serde_json::json!({"error": "need_info", "error_description": "more claims are needed", "ticket": "t1"})
+        );
+        assert_eq!(err.code.status(), 403);
+    }
+
+    #[test]
+    fn statuses_follow_the_specs() {
+        assert_eq!(ErrorCode::InvalidClient.status(), 401);
+        assert_eq!(ErrorCode::InvalidToken.status(), 401);
+        assert_eq!(ErrorCode::InsufficientScope.status(), 403);
+        assert_eq!(ErrorCode::NotFound.status(), 404);
+        assert_eq!(ErrorCode::UnsupportedMethodType.status(), 405);
+        assert_eq!(ErrorCode::InvalidGrant.status(), 400);
+        assert_eq!(ErrorCode::PayloadTooLarge.as_str(), "invalid_request");
+        assert_eq!(ErrorCode::PayloadTooLarge.status(), 413);
+    }
+
+    #[test]
+    fn server_error_hides_the_cause() {
+        let err = OAuthError::server_error(&"disk I/O error at /secret/path");
+        assert!(!err.body().to_string().contains("/secret/path"));
+    }
+}

@@ -1,0 +1,77 @@
+//! Discovery (UMA Grant §2, Federated Authorization §2, RFC 8414, OpenID Connect Discovery 1.0 §3) and the
+//! JWK Set (RFC 7517). One metadata document is served at all three well-known paths, so clients of any of
+//! the three specifications find every endpoint that exists.
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::{AppState, method_not_allowed, paths, token};
+use crate::error::OAuthError;
+use crate::scope;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for path in [
+        paths::UMA_CONFIGURATION,
+        paths::OAUTH_METADATA,
+        paths::OPENID_CONFIGURATION,
+    ] {
+        cfg.service(
+            web::resource(path)
+                .route(web::get().to(metadata))
+                .default_service(method_not_allowed("GET")),
+        );
+    }
+    cfg.service(
+        web::resource(paths::JWKS)
+            .route(web::get().to(jwks))
+            .default_service(method_not_allowed("GET")),
+    );
+}
+
+/// The metadata document for this server's settings.
+pub fn document(state: &AppState) -> Value {
+    let s = &state.settings;
+    let mut grant_types: Vec<&str> = token::GRANT_TYPES.to_vec();
+    grant_types.push(token::UMA_TICKET);
+    let mut doc = json!({
+        "issuer": s.issuer,
+        "authorization_endpoint": s.endpoint(paths::AUTHORIZE),
+        "token_endpoint": s.endpoint(paths::TOKEN),
+        "jwks_uri": s.endpoint(paths::JWKS),
+        "userinfo_endpoint": s.endpoint(paths::USERINFO),
+        "introspection_endpoint": s.endpoint(paths::INTROSPECT),
+        "revocation_endpoint": s.endpoint(paths::REVOKE),
+        "resource_registration_endpoint": s.endpoint(paths::RESOURCES),
+        "permission_endpoint": s.endpoint(paths::PERMISSION),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": grant_types,
+        "scopes_supported": scope::SUPPORTED,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "name"],
+        "uma_profiles_supported": [],
+    });
+    if s.initial_access_token.is_some() {
+        doc["registration_endpoint"] = Value::from(s.endpoint(paths::REGISTER));
+    }
+    doc
+}
+
+async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(document(&state))
+}
+
+async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
+    let keys = state.run(|st| st.key_set()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .content_type("application/jwk-set+json")
+        .body(keys.jwks().to_string()))
+}

@@ -1,0 +1,145 @@
+//! The HTTP layer: the only module that talks to actix-web. It parses requests into typed values, runs the
+//! protocol logic on a blocking thread (SQLite and argon2 never run on the async workers), and maps
+//! [`OAuthError`] to responses in one place ([`error`]).
+//!
+//! [`configure`] registers every route; `main` and the integration tests share it, so the tests exercise the
+//! real routing.
+
+pub mod authorize;
+pub mod bearer;
+pub mod client_auth;
+pub mod discovery;
+pub mod error;
+pub mod forms;
+pub mod introspect;
+pub mod pages;
+pub mod permission;
+pub mod register;
+pub mod resources;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use serde_json::Value;
+
+use crate::clock::{Clock, UnixTime};
+use crate::config::Settings;
+use crate::crypto::keys::KeySet;
+use crate::error::OAuthError;
+use crate::keyring::{self, KeyError, KeyRing};
+use crate::store::{Store, StoreError};
+
+/// Paths of every endpoint, relative to the issuer. Discovery and routing both read these.
+pub mod paths {
+    pub const UMA_CONFIGURATION: &str = "/.well-known/uma2-configuration";
+    pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
+    pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+    pub const JWKS: &str = "/jwks";
+    pub const AUTHORIZE: &str = "/authorize";
+    pub const AUTHORIZE_LOGIN: &str = "/authorize/login";
+    pub const AUTHORIZE_CONSENT: &str = "/authorize/consent";
+    pub const TOKEN: &str = "/token";
+    pub const INTROSPECT: &str = "/introspect";
+    pub const REVOKE: &str = "/revoke";
+    pub const REGISTER: &str = "/register";
+    pub const USERINFO: &str = "/userinfo";
+    pub const RESOURCES: &str = "/uma/resources";
+    pub const PERMISSION: &str = "/uma/permission";
+}
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Arc<Store>,
+    pub keys: Arc<KeyRing>,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+impl AppState {
+    /// Opens the data directory, creating the database and the first signing key when they do not exist.
+    pub fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let store = Arc::new(Store::open(&settings.data_dir)?);
+        let now = clock.now();
+        keyring::ensure_signing_key(&store, settings.signing_alg, now)?;
+        let keys = Arc::new(KeyRing::load(store.clone(), now)?);
+        Ok(Self {
+            settings: Arc::new(settings),
+            store,
+            keys,
+            clock,
+        })
+    }
+
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// The signing and verification keys in force now.
+    pub fn key_set(&self) -> Result<Arc<KeySet>, OAuthError> {
+        self.keys
+            .current(self.now())
+            .map_err(|e| OAuthError::server_error(&e))
+    }
+
+    /// Runs blocking work (SQLite, password hashing, signing) on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, OAuthError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&AppState) -> Result<T, OAuthError> + Send + 'static,
+    {
+        let state = self.clone();
+        web::block(move || work(&state))
+            .await
+            .map_err(|e| OAuthError::server_error(&e))?
+    }
+}
+
+/// Registers every endpoint. Used by the server and by the integration tests.
+pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let dcr = state.settings.initial_access_token.is_some();
+        cfg.app_data(web::Data::new(state))
+            .configure(discovery::routes)
+            .configure(authorize::routes)
+            .configure(token::routes)
+            .configure(introspect::routes)
+            .configure(revoke::routes)
+            .configure(userinfo::routes)
+            .configure(resources::routes)
+            .configure(permission::routes);
+        if dcr {
+            cfg.configure(register::routes);
+        }
+        cfg.default_service(web::to(not_found));
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, OAuthError> {
+    Err(OAuthError::not_found("there is no endpoint at this path"))
+}
+
+/// A JSON response that must not be cached (tokens, token metadata, registration secrets).
+pub fn no_store_json(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Pragma", "no-cache"))
+        .json(body)
+}
+
+/// A handler answering `unsupported_method_type` (405) with the methods a path accepts.
+pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    web::route()
+        .to(move || async move { Err::<HttpResponse, _>(OAuthError::method_not_allowed(allow)) })
+}

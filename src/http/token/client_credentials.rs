@@ -1,0 +1,49 @@
+//! Client credentials grant (RFC 6749 §4.4). In UMA it issues a PAT to a resource server that owns its
+//! resources itself (an organisation): the client is both the PAT's resource owner and its holder.
+//! No refresh token is issued (RFC 6749 §4.4.3).
+
+use serde_json::{Map, Value};
+
+use super::check_client_grant;
+use crate::error::OAuthError;
+use crate::http::AppState;
+use crate::http::forms::Params;
+use crate::issue;
+use crate::scope::{Scopes, UMA_PROTECTION};
+use crate::store::clients::Client;
+use crate::store::tokens::{self, NewGrant, SubjectKind};
+
+/// Scopes a client may request for itself.
+const ALLOWED: &[&str] = &[UMA_PROTECTION];
+
+pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+    if client.is_public() {
+        return Err(OAuthError::unauthorized_client(
+            "public clients cannot use the client_credentials grant",
+        ));
+    }
+    check_client_grant(client, "client_credentials")?;
+    let scope = match params.get("scope") {
+        Some(text) => Scopes::parse(text)?,
+        None => Scopes::parse(UMA_PROTECTION)?,
+    };
+    scope.check_within(ALLOWED)?;
+    let scope = scope.to_string();
+    let now = state.now();
+    let issued = state.store.write(|tx| {
+        let grant_id = tokens::create_grant(
+            tx,
+            &NewGrant {
+                client_id: &client.client_id,
+                subject: &client.client_id,
+                subject_kind: SubjectKind::Client,
+                scope: &scope,
+                auth_time: None,
+                nonce: None,
+            },
+            now,
+        )?;
+        issue::issue_tokens(tx, &state.settings, grant_id, &scope, false, now)
+    })?;
+    Ok(issued.response(Map::new()))
+}

@@ -1,0 +1,22 @@
+//! uma-cedar: a User-Managed Access (UMA 2.0) authorization server whose resource owners write their sharing
+//! policies in Cedar.
+//!
+//! Layout (one external dependency per boundary):
+//! - [`http`]: actix-web endpoints, request parsing and the mapping of [`error::OAuthError`] to responses;
+//! - [`store`]: SQLite through rusqlite;
+//! - [`crypto`]: openssl, josekit and argon2;
+//! - [`config`], [`clock`], [`scope`], [`issue`], [`keyring`]: plain Rust in between;
+//! - [`cli`]: the admin commands behind the `uma-cedar` binary.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod issue;
+pub mod keyring;
+pub mod registration;
+pub mod scope;
+pub mod server;
+pub mod store;

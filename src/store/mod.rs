@@ -1,0 +1,316 @@
+//! SQLite storage: the only module that talks to rusqlite.
+//!
+//! The database lives in the data directory, in WAL mode with a busy timeout and foreign keys on, so the admin
+//! CLI can change clients and users while the server runs. Migrations are versioned with `PRAGMA user_version`
+//! and applied at open. Every multi-step change runs in one `BEGIN IMMEDIATE` transaction through
+//! [`Store::write`]; a closure that returns an error rolls the whole change back.
+//!
+//! Secrets never reach this module in clear: callers pass SHA-256 hashes of tokens, codes, tickets and client
+//! secrets, and argon2 hashes of passwords.
+
+pub mod auth;
+pub mod clients;
+pub mod keys;
+pub mod resources;
+pub mod tickets;
+pub mod tokens;
+pub mod users;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub use rusqlite::{Connection as Conn, Transaction};
+
+/// The file name of the database inside the data directory.
+pub const DB_FILE: &str = "uma-cedar.db";
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// How many idle connections are kept for reuse.
+const POOL_SIZE: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot use data directory `{path}`: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the database at `{path}` has schema version {found}, newer than this build knows ({known})"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    /// A uniqueness rule was broken, for example an identifier already in use.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A handle on the database with a small pool of open connections.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir` and applies pending migrations.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        create_private_dir(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        let store = Self {
+            path,
+            pool: Mutex::new(Vec::new()),
+        };
+        let conn = store.connect()?;
+        store.migrate(&conn)?;
+        store.release(conn);
+        restrict_file(&store.path);
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(conn)
+    }
+
+    fn migrate(&self, conn: &Connection) -> Result<()> {
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known,
+            });
+        }
+        for (version, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(found).unwrap_or(0))
+        {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(version + 1).unwrap_or(i64::MAX),
+            )?;
+            tx.commit()?;
+            log::info!("database migrated to schema version {}", version + 1);
+        }
+        Ok(())
+    }
+
+    fn acquire(&self) -> Result<Connection> {
+        let pooled = self.pool.lock().ok().and_then(|mut pool| pool.pop());
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => self.connect(),
+        }
+    }
+
+    fn release(&self, conn: Connection) {
+        if let Ok(mut pool) = self.pool.lock()
+            && pool.len() < POOL_SIZE
+        {
+            pool.push(conn);
+        }
+    }
+
+    /// Runs read-only work on a pooled connection.
+    pub fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.acquire()?;
+        let out = work(&conn);
+        self.release(conn);
+        out
+    }
+
+    /// Runs `work` in one immediate transaction: committed when it returns `Ok`, rolled back otherwise.
+    pub fn write<T, E>(&self, work: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.acquire()?;
+        let out = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::from)?;
+            let value = work(&tx)?;
+            tx.commit().map_err(StoreError::from)?;
+            Ok(value)
+        })();
+        self.release(conn);
+        out
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let wrap = |source| StoreError::DataDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if !dir.exists() {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir).map_err(wrap)?;
+    }
+    let meta = fs::metadata(dir).map_err(wrap)?;
+    if !meta.is_dir() {
+        return Err(wrap(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "not a directory",
+        )));
+    }
+    Ok(())
+}
+
+/// The database holds private keys: keep it readable by its owner only.
+fn restrict_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o600));
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Decodes a JSON column.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Encodes a JSON column.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// True when `err` is a UNIQUE or PRIMARY KEY violation.
+pub(crate) fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A store in a fresh temporary directory; keep the directory alive as long as the store.
+    pub fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("data")).expect("open store");
+        (dir, store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_migrates_and_reopen_keeps_data() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        {
+            let store = Store::open(&data).expect("open");
+            store
+                .write(|tx| {
+                    tx.execute(
+                        "INSERT INTO principals (id, kind) VALUES ('alice', 'user')",
+                        [],
+                    )?;
+                    Ok::<_, StoreError>(())
+                })
+                .expect("insert");
+        }
+        let store = Store::open(&data).expect("reopen");
+        let count: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM principals", [], |r| r.get(0))?))
+            .expect("count");
+        assert_eq!(count, 1);
+        let version: i64 = store
+            .read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn failed_write_rolls_back() {
+        let (_dir, store) = testing::temp_store();
+        let result: Result<()> = store.write(|tx| {
+            tx.execute(
+                "INSERT INTO principals (id, kind) VALUES ('bob', 'user')",
+                [],
+            )?;
+            Err(StoreError::Conflict("stop".into()))
+        });
+        assert!(result.is_err());
+        let count: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM principals", [], |r| r.get(0))?))
+            .expect("count");
+        assert_eq!(count, 0);
+    }
+
+    #[test]
+    fn wal_and_foreign_keys_are_on() {
+        let (_dir, store) = testing::temp_store();
+        let (mode, fk): (String, i64) = store
+            .read(|c| {
+                Ok((
+                    c.pragma_query_value(None, "journal_mode", |r| r.get(0))?,
+                    c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?,
+                ))
+            })
+            .expect("pragmas");
+        assert_eq!(mode, "wal");
+        assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        drop(Store::open(&data).expect("open"));
+        let conn = Connection::open(data.join(DB_FILE)).expect("raw open");
+        conn.pragma_update(None, "user_version", 99).expect("bump");
+        drop(conn);
+        assert!(matches!(
+            Store::open(&data),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+}

@@ -1,0 +1,276 @@
+//! Grants and the access and refresh tokens issued under them. Tokens are looked up by the SHA-256 of their
+//! value; the clear value exists only in the response that hands it out.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::Result;
+use crate::clock::UnixTime;
+
+/// Who a grant's tokens speak for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectKind {
+    /// A local user who consented at the authorization endpoint.
+    User,
+    /// The client itself (client credentials): an organisation owning its own resources.
+    Client,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Client => "client",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        if text == "user" {
+            Self::User
+        } else {
+            Self::Client
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGrant<'a> {
+    pub client_id: &'a str,
+    pub subject: &'a str,
+    pub subject_kind: SubjectKind,
+    pub scope: &'a str,
+    pub auth_time: Option<UnixTime>,
+    pub nonce: Option<&'a str>,
+}
+
+/// A stored token joined with its grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub kind: TokenKind,
+    pub grant_id: i64,
+    pub client_id: String,
+    pub subject: String,
+    pub subject_kind: SubjectKind,
+    pub scope: String,
+    pub issued_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub auth_time: Option<UnixTime>,
+    pub nonce: Option<String>,
+    pub used: bool,
+    /// The token or its grant was revoked.
+    pub revoked: bool,
+}
+
+impl TokenRecord {
+    /// Usable now: not revoked, not expired and (for refresh tokens) not yet rotated.
+    pub fn is_active(&self, now: UnixTime) -> bool {
+        !self.revoked && !self.used && now < self.expires_at
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split(' ').any(|s| s == scope)
+    }
+}
+
+pub fn create_grant(tx: &Transaction<'_>, grant: &NewGrant<'_>, now: UnixTime) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO grants (client_id, subject, subject_kind, scope, auth_time, nonce, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            grant.client_id,
+            grant.subject,
+            grant.subject_kind.as_str(),
+            grant.scope,
+            grant.auth_time,
+            grant.nonce,
+            now
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+pub fn insert_token(
+    tx: &Transaction<'_>,
+    hash: &str,
+    kind: TokenKind,
+    grant_id: i64,
+    scope: &str,
+    issued_at: UnixTime,
+    expires_at: UnixTime,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO tokens (hash, kind, grant_id, scope, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![hash, kind.as_str(), grant_id, scope, issued_at, expires_at],
+    )?;
+    Ok(())
+}
+
+pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRecord>> {
+    Ok(conn
+        .query_row(
+            "SELECT t.kind, t.grant_id, g.client_id, g.subject, g.subject_kind, t.scope, t.issued_at,
+                    t.expires_at, g.auth_time, g.nonce, t.used, (t.revoked OR g.revoked)
+             FROM tokens t JOIN grants g ON g.id = t.grant_id
+             WHERE t.hash = ?1",
+            [hash],
+            |r| {
+                let kind: String = r.get(0)?;
+                let subject_kind: String = r.get(4)?;
+                Ok(TokenRecord {
+                    kind: if kind == "refresh" { TokenKind::Refresh } else { TokenKind::Access },
+                    grant_id: r.get(1)?,
+                    client_id: r.get(2)?,
+                    subject: r.get(3)?,
+                    subject_kind: SubjectKind::parse(&subject_kind),
+                    scope: r.get(5)?,
+                    issued_at: r.get(6)?,
+                    expires_at: r.get(7)?,
+                    auth_time: r.get(8)?,
+                    nonce: r.get(9)?,
+                    used: r.get(10)?,
+                    revoked: r.get(11)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Marks a refresh token as rotated away. Returns false when it was already used (a replay).
+pub fn mark_used(tx: &Transaction<'_>, hash: &str) -> Result<bool> {
+    Ok(tx.execute(
+        "UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0",
+        [hash],
+    )? > 0)
+}
+
+pub fn revoke_token(tx: &Transaction<'_>, hash: &str) -> Result<bool> {
+    Ok(tx.execute("UPDATE tokens SET revoked = 1 WHERE hash = ?1", [hash])? > 0)
+}
+
+/// Revokes a grant and with it every token issued under it.
+pub fn revoke_grant(tx: &Transaction<'_>, grant_id: i64) -> Result<()> {
+    tx.execute("UPDATE grants SET revoked = 1 WHERE id = ?1", [grant_id])?;
+    tx.execute(
+        "UPDATE tokens SET revoked = 1 WHERE grant_id = ?1",
+        [grant_id],
+    )?;
+    Ok(())
+}
+
+/// Deletes tokens that expired before `cutoff`; returns how many.
+pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
+    Ok(tx.execute("DELETE FROM tokens WHERE expires_at < ?1", [cutoff])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::clients::{self, Client};
+    use crate::store::testing::temp_store;
+
+    fn setup() -> (tempfile::TempDir, crate::store::Store, i64) {
+        let (dir, store) = temp_store();
+        let grant_id = store
+            .write(|tx| {
+                clients::insert(
+                    tx,
+                    &Client {
+                        client_id: "rs1".into(),
+                        secret_hash: None,
+                        auth_method: "none".into(),
+                        client_name: None,
+                        redirect_uris: vec![],
+                        claims_redirect_uris: vec![],
+                        grant_types: vec![],
+                        metadata: Default::default(),
+                        created_at: 0,
+                    },
+                )?;
+                let grant = NewGrant {
+                    client_id: "rs1",
+                    subject: "rs1",
+                    subject_kind: SubjectKind::Client,
+                    scope: "uma_protection",
+                    auth_time: None,
+                    nonce: None,
+                };
+                let id = create_grant(tx, &grant, 100)?;
+                insert_token(
+                    tx,
+                    "h-access",
+                    TokenKind::Access,
+                    id,
+                    "uma_protection",
+                    100,
+                    200,
+                )?;
+                insert_token(
+                    tx,
+                    "h-refresh",
+                    TokenKind::Refresh,
+                    id,
+                    "uma_protection",
+                    100,
+                    900,
+                )?;
+                Ok::<_, crate::store::StoreError>(id)
+            })
+            .expect("setup");
+        (dir, store, grant_id)
+    }
+
+    #[test]
+    fn found_token_carries_its_grant() {
+        let (_dir, store, grant_id) = setup();
+        let token = store
+            .read(|c| find(c, "h-access"))
+            .expect("find")
+            .expect("present");
+        assert_eq!(token.grant_id, grant_id);
+        assert_eq!(token.subject_kind, SubjectKind::Client);
+        assert!(token.has_scope("uma_protection"));
+        assert!(token.is_active(199));
+        assert!(!token.is_active(200), "expired at expires_at");
+        assert_eq!(store.read(|c| find(c, "nope")).expect("find"), None);
+    }
+
+    #[test]
+    fn refresh_rotation_is_single_use() {
+        let (_dir, store, _) = setup();
+        assert!(store.write(|tx| mark_used(tx, "h-refresh")).expect("first"));
+        assert!(
+            !store
+                .write(|tx| mark_used(tx, "h-refresh"))
+                .expect("second")
+        );
+    }
+
+    #[test]
+    fn revoking_the_grant_revokes_all_its_tokens() {
+        let (_dir, store, grant_id) = setup();
+        store
+            .write(|tx| revoke_grant(tx, grant_id))
+            .expect("revoke");
+        for hash in ["h-access", "h-refresh"] {
+            let token = store
+                .read(|c| find(c, hash))
+                .expect("find")
+                .expect("present");
+            assert!(token.revoked && !token.is_active(150));
+        }
+    }
+}

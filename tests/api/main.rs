@@ -1,0 +1,11 @@
+//! Integration tests: one binary driving the real routing (`uma_cedar::http::configure`) in process.
+
+mod authorize;
+mod discovery;
+mod helpers;
+mod introspect;
+mod permission;
+mod register;
+mod resources;
+mod revoke;
+mod token;

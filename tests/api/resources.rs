@@ -1,0 +1,1 @@
+//! Tests for this endpoint arrive with the endpoint.
