@@ -67,6 +67,9 @@ CREATE TABLE auth_codes (
     client_id             TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
     username              TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
     redirect_uri          TEXT NOT NULL,
+    -- Whether the authorization request named redirect_uri; if so the token request must repeat it
+    -- (RFC 6749 §4.1.3).
+    redirect_uri_sent     INTEGER NOT NULL DEFAULT 1,
     scope                 TEXT NOT NULL,
     code_challenge        TEXT,
     nonce                 TEXT,
