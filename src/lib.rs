@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod issue;
 pub mod keyring;
+pub mod policy;
 pub mod registration;
 pub mod scope;
 pub mod server;

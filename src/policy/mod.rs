@@ -1,0 +1,37 @@
+//! Owners' sharing policies in Cedar: the only module that talks to cedar-policy. Everything else uses the
+//! plain Rust types it exports.
+//!
+//! - [`PolicySchema`]: the published vocabulary (base schema built in, or an admin's extension);
+//! - [`validate`]: named sources checked against it, with located [`Diagnostic`]s rendered by [`render`];
+//! - [`compile`] an owner's sources into a [`Compiled`] set, cached per owner by [`PolicyCache`];
+//! - [`decide`] one (requesting party, resource, scope): [`Decision::Permit`], [`Decision::NeedInfo`] (the
+//!   claims that could help, read off the policies by partial evaluation) or [`Decision::Deny`].
+//!
+//! This module must never let a request's input reach the context or the resource (only verified claims
+//! become principal attributes), never evaluate more than the one set it is handed, and never turn an
+//! evaluation error into anything but a deny.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+mod cache;
+mod decide;
+mod diagnostic;
+mod schema;
+mod validate;
+
+pub use cache::PolicyCache;
+pub use decide::{
+    ANONYMOUS_PRINCIPAL, Claims, ClaimsError, Compiled, ContextFacts, Decision, EvalError,
+    PolicyRef, ResourceFacts, compile, decide,
+};
+pub use diagnostic::{Diagnostic, Kind, Severity, render};
+pub use schema::{BASE_SCHEMA, BASE_SCHEMA_NAME, ClaimAttr, ClaimType, PolicySchema, SchemaError};
+pub use validate::{ScopeCheck, Source, Validation, validate};
