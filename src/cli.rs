@@ -72,6 +72,9 @@ pub struct ServeArgs {
     /// Bearer token that enables dynamic client registration (RFC 7591)
     #[arg(long, env = "UMA_CEDAR_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
     pub initial_access_token: Option<String>,
+    /// Cedar schema extending the built-in vocabulary with further claims
+    #[arg(long, env = "UMA_CEDAR_SCHEMA")]
+    pub schema: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -87,6 +90,7 @@ impl ServeArgs {
             access_token_ttl: self.access_token_ttl,
             ticket_ttl: self.ticket_ttl,
             initial_access_token: self.initial_access_token,
+            schema: self.schema,
         };
         Ok(input.resolve(file, self.data_dir)?)
     }

@@ -31,6 +31,8 @@ pub struct Settings {
     pub initial_access_token: Option<String>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// A Cedar schema extending the base vocabulary with further claims (None: the base schema built in).
+    pub schema: Option<PathBuf>,
 }
 
 impl Settings {
@@ -66,6 +68,7 @@ fn unreachable_defaults(data_dir: &Path) -> Settings {
         session_ttl: 8 * 3600,
         initial_access_token: None,
         max_body_bytes: 64 * 1024,
+        schema: None,
     }
 }
 
@@ -85,6 +88,7 @@ pub struct FileSettings {
     pub session_ttl: Option<i64>,
     pub initial_access_token: Option<String>,
     pub max_body_bytes: Option<usize>,
+    pub schema: Option<PathBuf>,
 }
 
 impl FileSettings {
@@ -109,6 +113,7 @@ pub struct SettingsInput {
     pub access_token_ttl: Option<i64>,
     pub ticket_ttl: Option<i64>,
     pub initial_access_token: Option<String>,
+    pub schema: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -235,6 +240,7 @@ impl SettingsInput {
             )?,
             initial_access_token,
             max_body_bytes,
+            schema: self.schema.or(file.schema),
         })
     }
 }
@@ -298,6 +304,25 @@ mod tests {
             ..Default::default()
         });
         assert!(err.to_string().contains("initial_access_token"), "{err}");
+    }
+
+    #[test]
+    fn schema_comes_from_the_flag_or_the_file() {
+        let file: FileSettings =
+            toml::from_str("schema = \"/etc/uma/claims.cedarschema\"").expect("toml");
+        let s = SettingsInput::default()
+            .resolve(file, None)
+            .expect("resolve");
+        assert_eq!(s.schema, Some(PathBuf::from("/etc/uma/claims.cedarschema")));
+        let file: FileSettings = toml::from_str("schema = \"a\"").expect("toml");
+        let input = SettingsInput {
+            schema: Some(PathBuf::from("b")),
+            ..Default::default()
+        };
+        assert_eq!(
+            input.resolve(file, None).expect("resolve").schema,
+            Some(PathBuf::from("b"))
+        );
     }
 
     #[test]

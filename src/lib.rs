@@ -5,7 +5,8 @@
 //! - [`http`]: actix-web endpoints, request parsing and the mapping of [`error::OAuthError`] to responses;
 //! - [`store`]: SQLite through rusqlite;
 //! - [`crypto`]: openssl, josekit and argon2;
-//! - [`config`], [`clock`], [`scope`], [`issue`], [`keyring`]: plain Rust in between;
+//! - [`policy`]: cedar-policy (schema, validation, decisions);
+//! - [`config`], [`clock`], [`scope`], [`issue`], [`keyring`], [`sharing`]: plain Rust in between;
 //! - [`cli`]: the admin commands behind the `uma-cedar` binary.
 
 pub mod cli;
@@ -20,4 +21,5 @@ pub mod policy;
 pub mod registration;
 pub mod scope;
 pub mod server;
+pub mod sharing;
 pub mod store;

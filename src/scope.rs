@@ -7,13 +7,16 @@ use crate::error::OAuthError;
 
 /// The scope of a protection API access token (PAT), Federated Authorization §1.3.1.
 pub const UMA_PROTECTION: &str = "uma_protection";
+/// The scope of a token that manages its subject's own sharing policies (the policy API, an extension): a
+/// resource server holding only a PAT must never rewrite an owner's policies.
+pub const UMA_POLICY: &str = "uma_policy";
 /// OpenID Connect scopes for ID tokens.
 pub const OPENID: &str = "openid";
 pub const EMAIL: &str = "email";
 pub const PROFILE: &str = "profile";
 
 /// Scopes a client may ask for at the authorization and token endpoints.
-pub const SUPPORTED: &[&str] = &[UMA_PROTECTION, OPENID, EMAIL, PROFILE];
+pub const SUPPORTED: &[&str] = &[UMA_PROTECTION, UMA_POLICY, OPENID, EMAIL, PROFILE];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scopes(BTreeSet<String>);

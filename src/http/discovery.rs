@@ -43,6 +43,9 @@ pub fn document(state: &AppState) -> Value {
         "revocation_endpoint": s.endpoint(paths::REVOKE),
         "resource_registration_endpoint": s.endpoint(paths::RESOURCES),
         "permission_endpoint": s.endpoint(paths::PERMISSION),
+        // Extension: owners manage their Cedar sharing policies here. Not Keycloak's `policy_endpoint`, whose
+        // semantics differ.
+        "uma_cedar_policy_endpoint": s.endpoint(paths::POLICIES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": grant_types,

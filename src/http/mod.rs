@@ -14,6 +14,7 @@ pub mod forms;
 pub mod introspect;
 pub mod pages;
 pub mod permission;
+pub mod policies;
 pub mod register;
 pub mod resources;
 pub mod revoke;
@@ -30,6 +31,8 @@ use crate::config::Settings;
 use crate::crypto::keys::KeySet;
 use crate::error::OAuthError;
 use crate::keyring::{self, KeyError, KeyRing};
+use crate::policy::PolicySchema;
+use crate::sharing::Policies;
 use crate::store::{Store, StoreError};
 
 /// Paths of every endpoint, relative to the issuer. Discovery and routing both read these.
@@ -48,6 +51,8 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     pub const RESOURCES: &str = "/uma/resources";
     pub const PERMISSION: &str = "/uma/permission";
+    /// The owners' policy API (an extension, not UMA).
+    pub const POLICIES: &str = "/uma/policies";
 }
 
 /// Everything a request handler needs. Cheap to clone.
@@ -57,6 +62,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
+    /// The Cedar schema and the per-owner cache of parsed policy sets.
+    pub policies: Arc<Policies>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,12 +72,22 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The schema file does not load; the message carries its located diagnostics.
+    #[error("{0}")]
+    Schema(String),
+    /// Stored policies no longer validate against the schema.
+    #[error("{0}")]
+    Policies(String),
 }
 
 impl AppState {
     /// Opens the data directory, creating the database and the first signing key when they do not exist.
     pub fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let schema = PolicySchema::base_or_file(settings.schema.as_deref())
+            .map_err(|e| StartError::Schema(format!("{e}:\n{}", e.render(false).trim_end())))?;
         let store = Arc::new(Store::open(&settings.data_dir)?);
+        let policies = Arc::new(Policies::new(schema));
+        refuse_invalid_policies(&policies, &store)?;
         let now = clock.now();
         keyring::ensure_signing_key(&store, settings.signing_alg, now)?;
         let keys = Arc::new(KeyRing::load(store.clone(), now)?);
@@ -79,6 +96,7 @@ impl AppState {
             store,
             keys,
             clock,
+            policies,
         })
     }
 
@@ -106,6 +124,29 @@ impl AppState {
     }
 }
 
+/// The server does not start on stored policies that no longer validate (after a schema change, say): it
+/// would otherwise deny, on every request, what their owners meant to share, with no one told why.
+fn refuse_invalid_policies(policies: &Policies, store: &Store) -> Result<(), StartError> {
+    let failing = policies.check_stored(store)?;
+    if failing.is_empty() {
+        return Ok(());
+    }
+    let mut message = format!(
+        "stored policies of {} owner(s) do not validate against the schema `{}`:",
+        failing.len(),
+        policies.schema().origin()
+    );
+    for (owner, validation) in &failing {
+        for d in validation.errors() {
+            message.push_str(&format!("\n  owner `{owner}`, policy {d}"));
+        }
+    }
+    message.push_str(
+        "\nstart with the schema they were written for (--schema), or fix them with `uma-cedar policy push`",
+    );
+    Err(StartError::Policies(message))
+}
+
 /// Registers every endpoint. Used by the server and by the integration tests.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
@@ -118,7 +159,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(revoke::routes)
             .configure(userinfo::routes)
             .configure(resources::routes)
-            .configure(permission::routes);
+            .configure(permission::routes)
+            .configure(policies::routes);
         if dcr {
             cfg.configure(register::routes);
         }

@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use super::paths;
-use crate::scope::{EMAIL, OPENID, PROFILE, UMA_PROTECTION};
+use crate::scope::{EMAIL, OPENID, PROFILE, UMA_POLICY, UMA_PROTECTION};
 
 /// The Content-Security-Policy of every page: no scripts, no external anything, inline styles only.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
@@ -110,6 +110,7 @@ pub fn describe_scope(scope: &str) -> String {
         EMAIL => "See your email address".into(),
         PROFILE => "See your name".into(),
         UMA_PROTECTION => "Register your resources with this server and manage who may access them on your behalf".into(),
+        UMA_POLICY => "Read, write and remove your sharing policies: who may access your resources".into(),
         other => format!("Use the permission “{other}”"),
     }
 }

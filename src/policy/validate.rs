@@ -355,7 +355,7 @@ fn unknown_scope(
         .filter(|(distance, _)| *distance <= 2)
         .min();
     let listed = if known.is_empty() {
-        "no scopes are known yet".to_owned()
+        "no scopes are known: check its spelling, or register a resource with this scope".to_owned()
     } else {
         format!(
             "the known scopes are: {}",
@@ -399,7 +399,16 @@ fn find_action_literal(text: &str, scope: &str) -> Option<(usize, usize)> {
             continue;
         };
         if rest.trim_end().ends_with("Action") {
-            let start = rest.trim_end().len() - "Action".len();
+            let mut start = rest.trim_end().len() - "Action".len();
+            // Take in the namespace too, when it is there: `Uma::Action::"view"`.
+            if let Some(ns) = text
+                .get(..start)
+                .and_then(|t| t.trim_end().strip_suffix("::"))
+                .map(str::trim_end)
+                && ns.ends_with("Uma")
+            {
+                start = ns.len() - "Uma".len();
+            }
             return Some((start, at + quoted.len() - start));
         }
     }
@@ -516,8 +525,9 @@ when { principal has email && principal.email == "bob@example.com" && resource h
         assert!(d.message.contains("`veiw`"), "{d:?}");
         assert_eq!(
             d.column,
-            text.find("Uma::Action::\"veiw\"").expect("at") + 1 + "Uma::".len()
+            text.find("Uma::Action::\"veiw\"").expect("at") + 1
         );
+        assert_eq!(d.length, "Uma::Action::\"veiw\"".len());
         assert!(
             d.help
                 .as_deref()

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod clients;
 pub mod keys;
+pub mod policies;
 pub mod resources;
 pub mod tickets;
 pub mod tokens;
@@ -28,7 +29,10 @@ pub use rusqlite::{Connection as Conn, Transaction};
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "uma-cedar.db";
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_policies.sql"),
+];
 
 /// How many idle connections are kept for reuse.
 const POOL_SIZE: usize = 16;

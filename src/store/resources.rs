@@ -175,6 +175,24 @@ pub fn delete(tx: &Transaction<'_>, id: &str, owner: &str, client_id: &str) -> R
     )? > 0)
 }
 
+/// Every scope registered on any of `owner`'s resources, whichever resource server registered it: the known
+/// scopes a policy of that owner is checked against.
+pub fn scopes_of_owner(
+    conn: &Connection,
+    owner: &str,
+) -> Result<std::collections::BTreeSet<String>> {
+    let mut stmt = conn.prepare_cached("SELECT description FROM resources WHERE owner = ?1")?;
+    let descriptions = stmt
+        .query_map([owner], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let mut scopes = std::collections::BTreeSet::new();
+    for text in descriptions {
+        let description: Description = from_json(&text)?;
+        scopes.extend(description.resource_scopes);
+    }
+    Ok(scopes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +319,30 @@ mod tests {
             .expect("present");
         assert_eq!(got.description, new);
         assert_eq!((got.created_at, got.updated_at), (10, 20));
+    }
+
+    #[test]
+    fn scopes_of_owner_unions_every_resource_of_that_owner_only() {
+        let (_dir, store) = setup();
+        let other = Resource {
+            description: Description {
+                resource_scopes: vec!["print".into(), "view".into()],
+                ..Description::default()
+            },
+            ..resource("r3", "rs1", "rs2")
+        };
+        store.write(|tx| insert(tx, &other)).expect("insert");
+        let scopes = store.read(|c| scopes_of_owner(c, "rs1")).expect("scopes");
+        assert_eq!(
+            scopes.into_iter().collect::<Vec<_>>(),
+            vec!["edit", "print", "view"]
+        );
+        assert!(
+            store
+                .read(|c| scopes_of_owner(c, "nobody"))
+                .expect("scopes")
+                .is_empty()
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod discovery;
 mod helpers;
 mod introspect;
 mod permission;
+mod policies;
 mod register;
 mod resources;
 mod revoke;

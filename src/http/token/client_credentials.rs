@@ -9,12 +9,13 @@ use crate::error::OAuthError;
 use crate::http::AppState;
 use crate::http::forms::Params;
 use crate::issue;
-use crate::scope::{Scopes, UMA_PROTECTION};
+use crate::scope::{Scopes, UMA_POLICY, UMA_PROTECTION};
 use crate::store::clients::Client;
 use crate::store::tokens::{self, NewGrant, SubjectKind};
 
-/// Scopes a client may request for itself.
-const ALLOWED: &[&str] = &[UMA_PROTECTION];
+/// Scopes a client may request for itself: a client-owned organisation registers its resources and manages
+/// its own sharing policies.
+const ALLOWED: &[&str] = &[UMA_PROTECTION, UMA_POLICY];
 
 pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value, OAuthError> {
     if client.is_public() {

@@ -1,0 +1,535 @@
+//! Owners' sharing policies as the server and the CLI handle them: stored per owner, every write validated
+//! against the schema first (all of a push in one transaction, or nothing), and decisions made with a parsed
+//! set cached per owner and checked against the owner's policy version (one indexed read) before each use,
+//! so a change made by any process takes effect on the next decision.
+//!
+//! Plain Rust between the store and the policy module. It must never store a policy that failed validation,
+//! and never decide on a resource with policies of anyone but the resource's owner.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::clock::UnixTime;
+use crate::policy::{
+    self, Claims, Compiled, ContextFacts, Decision, Diagnostic, PolicyCache, PolicySchema,
+    ResourceFacts, ScopeCheck, Source, Validation,
+};
+use crate::store::resources::{self, Resource};
+use crate::store::{Store, StoreError, policies};
+
+/// The longest policy name.
+pub const MAX_NAME_LEN: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SharingError {
+    #[error("there is no user or client `{0}` to own policies")]
+    UnknownOwner(String),
+    #[error("`{name}` cannot name a policy: {reason}")]
+    BadName { name: String, reason: String },
+    #[error("two sources are named `{0}`")]
+    DuplicateName(String),
+    #[error("{} error(s): nothing was stored", .0.errors().count())]
+    Invalid(Validation),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a push stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    pub name: String,
+    /// A policy of that name was there before and has been replaced.
+    pub replaced: bool,
+    /// How many Cedar policies the source holds.
+    pub policies: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushOutcome {
+    pub pushed: Vec<Pushed>,
+    /// Warnings from validation, such as a scope none of the owner's resources is registered with.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Checks a policy name: 1 to 64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit, so it is safe in a
+/// URL path segment and as a file name.
+pub fn check_name(name: &str) -> Result<(), SharingError> {
+    let bad = |reason: &str| {
+        Err(SharingError::BadName {
+            name: name.to_owned(),
+            reason: reason.to_owned(),
+        })
+    };
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return bad("a name has 1 to 64 characters");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return bad("a name starts with a letter or a digit");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return bad("a name holds only letters, digits, `.`, `_` and `-`");
+    }
+    Ok(())
+}
+
+/// The facts a policy sees about a registered resource.
+pub fn resource_facts(resource: &Resource) -> ResourceFacts {
+    ResourceFacts {
+        id: resource.id.clone(),
+        owner: resource.owner.clone(),
+        scopes: resource.description.resource_scopes.clone(),
+        name: resource.description.name.clone(),
+        kind: resource.description.kind.clone(),
+    }
+}
+
+/// The schema and the per-owner cache of compiled sets. One per server (in `AppState`) or CLI command.
+#[derive(Debug)]
+pub struct Policies {
+    schema: Arc<PolicySchema>,
+    cache: PolicyCache,
+}
+
+impl Policies {
+    pub fn new(schema: PolicySchema) -> Self {
+        Self {
+            schema: Arc::new(schema),
+            cache: PolicyCache::default(),
+        }
+    }
+
+    pub fn schema(&self) -> &Arc<PolicySchema> {
+        &self.schema
+    }
+
+    /// Validates `sources` against the schema (a scope none of the owner's resources has is a warning) and, if
+    /// none has an error, stores them all under their names in one transaction, replacing those of the same
+    /// name. On any error nothing is stored.
+    pub fn push(
+        &self,
+        store: &Store,
+        owner: &str,
+        sources: &[Source],
+        now: UnixTime,
+    ) -> Result<PushOutcome, SharingError> {
+        let mut names = BTreeSet::new();
+        for source in sources {
+            check_name(&source.name)?;
+            if !names.insert(source.name.as_str()) {
+                return Err(SharingError::DuplicateName(source.name.clone()));
+            }
+        }
+        let known = store.read(|c| {
+            if policies::owner_exists(c, owner)? {
+                Ok(Some(resources::scopes_of_owner(c, owner)?))
+            } else {
+                Ok(None)
+            }
+        })?;
+        let Some(known) = known else {
+            return Err(SharingError::UnknownOwner(owner.to_owned()));
+        };
+        let validation = policy::validate(&self.schema, sources, ScopeCheck::Warn(&known));
+        if !validation.is_valid() {
+            return Err(SharingError::Invalid(validation));
+        }
+        let pushed = store.write(|tx| {
+            // The owner may have been removed since the check; the foreign key would refuse the rows anyway,
+            // but this says why.
+            if !policies::owner_exists(tx, owner)? {
+                return Err(SharingError::UnknownOwner(owner.to_owned()));
+            }
+            let mut pushed = Vec::with_capacity(sources.len());
+            for (source, count) in sources.iter().zip(&validation.policy_counts) {
+                let replaced = policies::put(tx, owner, &source.name, &source.text, now)?;
+                pushed.push(Pushed {
+                    name: source.name.clone(),
+                    replaced,
+                    policies: *count,
+                });
+            }
+            Ok(pushed)
+        })?;
+        self.cache.forget(owner);
+        Ok(PushOutcome {
+            pushed,
+            warnings: validation.warnings().cloned().collect(),
+        })
+    }
+
+    /// Removes `owner`'s policy `name`. False when there is none.
+    pub fn remove(&self, store: &Store, owner: &str, name: &str) -> Result<bool, SharingError> {
+        let removed = store.write(|tx| {
+            if !policies::owner_exists(tx, owner)? {
+                return Err(SharingError::UnknownOwner(owner.to_owned()));
+            }
+            Ok(policies::remove(tx, owner, name)?)
+        })?;
+        self.cache.forget(owner);
+        Ok(removed)
+    }
+
+    /// `owner`'s policy set as it is stored now: from the cache when the stored version has not moved, else
+    /// parsed again.
+    pub fn compiled_for(&self, store: &Store, owner: &str) -> Result<Arc<Compiled>, StoreError> {
+        // The version is read before the texts: a write in between leaves a newer set under an older version,
+        // which only costs one more parse on the next decision, never a stale answer.
+        let version = store.read(|c| policies::version(c, owner))?;
+        if let Some(compiled) = self.cache.get(owner, version) {
+            return Ok(compiled);
+        }
+        let sources: Vec<Source> = store
+            .read(|c| policies::texts(c, owner))?
+            .into_iter()
+            .map(|(name, text)| Source::new(name, text))
+            .collect();
+        let compiled = Arc::new(policy::compile(&self.schema, Some(owner), &sources));
+        self.cache.insert(owner, version, compiled.clone());
+        Ok(compiled)
+    }
+
+    /// Decides `scope` on `resource` for the requesting party `claims` describes, with the policies of the
+    /// resource's owner only. `client_id` is the client asking; `now` the time policies see.
+    pub fn decide(
+        &self,
+        store: &Store,
+        resource: &Resource,
+        claims: Option<&Claims>,
+        scope: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Decision, StoreError> {
+        let compiled = self.compiled_for(store, &resource.owner)?;
+        let context = ContextFacts {
+            client_id: client_id.to_owned(),
+            resource_server: resource.client_id.clone(),
+            time: now,
+        };
+        Ok(policy::decide(
+            &compiled,
+            claims,
+            &resource_facts(resource),
+            scope,
+            &context,
+        ))
+    }
+
+    /// Validates every stored policy against the schema: the server refuses to start on policies that no
+    /// longer validate (after a schema change, say). Returns the owners whose sets fail, with the diagnostics.
+    pub fn check_stored(&self, store: &Store) -> Result<Vec<(String, Validation)>, StoreError> {
+        let mut failing = Vec::new();
+        for owner in store.read(policies::owners)? {
+            let sources: Vec<Source> = store
+                .read(|c| policies::texts(c, &owner))?
+                .into_iter()
+                .map(|(name, text)| Source::new(name, text))
+                .collect();
+            let validation = policy::validate(&self.schema, &sources, ScopeCheck::Unchecked);
+            if !validation.is_valid() {
+                failing.push((owner, validation));
+            }
+        }
+        Ok(failing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::clients::{self, Client};
+    use crate::store::resources::Description;
+    use crate::store::testing::temp_store;
+    use crate::store::users;
+    use serde_json::{Value, json};
+
+    fn policies() -> Policies {
+        Policies::new(PolicySchema::base().expect("schema"))
+    }
+
+    fn setup() -> (tempfile::TempDir, Store) {
+        let (dir, store) = temp_store();
+        store
+            .write(|tx| {
+                for name in ["alice", "kate"] {
+                    users::insert(
+                        tx,
+                        &users::User {
+                            username: name.into(),
+                            password_hash: "x".into(),
+                            email: None,
+                            name: None,
+                            created_at: 0,
+                        },
+                    )?;
+                }
+                clients::insert(
+                    tx,
+                    &Client {
+                        client_id: "bank".into(),
+                        secret_hash: None,
+                        auth_method: "none".into(),
+                        client_name: None,
+                        redirect_uris: vec![],
+                        claims_redirect_uris: vec![],
+                        grant_types: vec![],
+                        metadata: serde_json::Map::new(),
+                        created_at: 0,
+                    },
+                )?;
+                for (id, owner) in [("checking", "alice"), ("kates", "kate")] {
+                    resources::insert(tx, &resource(id, owner))?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .expect("setup");
+        (dir, store)
+    }
+
+    fn resource(id: &str, owner: &str) -> Resource {
+        Resource {
+            id: id.into(),
+            owner: owner.into(),
+            client_id: "bank".into(),
+            description: Description {
+                resource_scopes: vec!["view".into(), "edit".into()],
+                name: Some("Checking".into()),
+                ..Description::default()
+            },
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn bob() -> Claims {
+        let Value::Object(map) =
+            json!({"iss": "https://as.example", "sub": "bob", "email": "bob@example.com"})
+        else {
+            panic!("object")
+        };
+        Claims::from_json(map).expect("claims")
+    }
+
+    const BOB_VIEWS: &str = "permit (principal, action == Uma::Action::\"view\", resource) when { principal has email && principal.email == \"bob@example.com\" };";
+
+    fn decide(p: &Policies, store: &Store, id: &str, owner: &str) -> Decision {
+        p.decide(
+            store,
+            &resource(id, owner),
+            Some(&bob()),
+            "view",
+            "app",
+            1_800_000_000,
+        )
+        .expect("decide")
+    }
+
+    #[test]
+    fn a_push_takes_effect_on_the_next_decision_and_a_replacement_too() {
+        let (_dir, store) = setup();
+        let p = policies();
+        assert!(!decide(&p, &store, "checking", "alice").is_permit());
+        let out = p
+            .push(&store, "alice", &[Source::new("bob", BOB_VIEWS)], 1)
+            .expect("push");
+        assert_eq!(
+            out.pushed,
+            vec![Pushed {
+                name: "bob".into(),
+                replaced: false,
+                policies: 1
+            }]
+        );
+        assert!(decide(&p, &store, "checking", "alice").is_permit());
+        let out = p
+            .push(
+                &store,
+                "alice",
+                &[Source::new("bob", "// nobody for now\n")],
+                2,
+            )
+            .expect("push");
+        assert!(out.pushed.first().is_some_and(|x| x.replaced));
+        assert!(!decide(&p, &store, "checking", "alice").is_permit());
+    }
+
+    #[test]
+    fn a_change_made_by_another_process_is_seen_through_the_version() {
+        let (_dir, store) = setup();
+        let server = policies();
+        let cli = policies();
+        assert!(!decide(&server, &store, "checking", "alice").is_permit());
+        let before = server.compiled_for(&store, "alice").expect("compiled");
+        cli.push(&store, "alice", &[Source::new("bob", BOB_VIEWS)], 1)
+            .expect("push");
+        assert!(decide(&server, &store, "checking", "alice").is_permit());
+        let after = server.compiled_for(&store, "alice").expect("compiled");
+        assert!(!Arc::ptr_eq(&before, &after));
+        let again = server.compiled_for(&store, "alice").expect("compiled");
+        assert!(
+            Arc::ptr_eq(&after, &again),
+            "unchanged version: served from the cache"
+        );
+        assert!(cli.remove(&store, "alice", "bob").expect("remove"));
+        assert!(!decide(&server, &store, "checking", "alice").is_permit());
+    }
+
+    #[test]
+    fn an_invalid_push_stores_nothing() {
+        let (_dir, store) = setup();
+        let p = policies();
+        p.push(&store, "alice", &[Source::new("bob", BOB_VIEWS)], 1)
+            .expect("push");
+        let version = store
+            .read(|c| policies::version(c, "alice"))
+            .expect("version");
+        let err = p
+            .push(
+                &store,
+                "alice",
+                &[
+                    Source::new("bob", "permit (principal, action, resource);"),
+                    Source::new(
+                        "typo",
+                        "permit (principal, action, resource) when { principal.emial == \"x\" };",
+                    ),
+                ],
+                2,
+            )
+            .expect_err("invalid");
+        let SharingError::Invalid(validation) = err else {
+            panic!("expected Invalid, got {err:?}")
+        };
+        assert_eq!(
+            validation
+                .errors()
+                .map(|d| d.source.as_str())
+                .collect::<Vec<_>>(),
+            vec!["typo"]
+        );
+        assert_eq!(
+            store.read(|c| policies::texts(c, "alice")).expect("texts"),
+            vec![("bob".to_owned(), BOB_VIEWS.to_owned())],
+            "the valid file of the push was not stored either"
+        );
+        assert_eq!(
+            store
+                .read(|c| policies::version(c, "alice"))
+                .expect("version"),
+            version
+        );
+    }
+
+    #[test]
+    fn another_owners_permit_all_never_grants() {
+        let (_dir, store) = setup();
+        let p = policies();
+        p.push(
+            &store,
+            "kate",
+            &[Source::new(
+                "everyone",
+                "permit (principal, action, resource);",
+            )],
+            1,
+        )
+        .expect("push");
+        assert!(decide(&p, &store, "kates", "kate").is_permit());
+        assert_eq!(
+            decide(&p, &store, "checking", "alice"),
+            Decision::Deny {
+                policies: vec![],
+                errors: vec![]
+            },
+            "alice has no policy: kate's permit-all does not reach her resource"
+        );
+    }
+
+    #[test]
+    fn scopes_outside_the_owners_resources_are_warnings() {
+        let (_dir, store) = setup();
+        let out = policies()
+            .push(
+                &store,
+                "alice",
+                &[Source::new(
+                    "p",
+                    "permit (principal, action == Uma::Action::\"veiw\", resource);",
+                )],
+                1,
+            )
+            .expect("accepted with a warning");
+        let warning = out.warnings.first().expect("a warning");
+        assert!(warning.message.contains("`veiw`"), "{warning:?}");
+        assert!(
+            warning
+                .help
+                .as_deref()
+                .is_some_and(|h| h.contains("did you mean `view`?"))
+        );
+    }
+
+    #[test]
+    fn bad_names_duplicates_and_unknown_owners_are_refused() {
+        let (_dir, store) = setup();
+        let p = policies();
+        for bad in ["", ".hidden", "a/b", "sp ace", &"x".repeat(65)] {
+            assert!(
+                matches!(
+                    p.push(&store, "alice", &[Source::new(bad, "")], 1),
+                    Err(SharingError::BadName { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(check_name("spouse-read_only.v2").is_ok());
+        assert!(matches!(
+            p.push(
+                &store,
+                "alice",
+                &[Source::new("a", ""), Source::new("a", "")],
+                1
+            ),
+            Err(SharingError::DuplicateName(_))
+        ));
+        assert!(matches!(
+            p.push(&store, "nobody", &[Source::new("a", "")], 1),
+            Err(SharingError::UnknownOwner(_))
+        ));
+        assert!(matches!(
+            p.remove(&store, "nobody", "a"),
+            Err(SharingError::UnknownOwner(_))
+        ));
+    }
+
+    #[test]
+    fn check_stored_reports_policies_that_no_longer_validate() {
+        let (_dir, store) = setup();
+        store
+            .write(|tx| {
+                policies::put(
+                    tx,
+                    "alice",
+                    "old",
+                    "permit (principal, action, resource) when { principal.nope };",
+                    1,
+                )
+            })
+            .expect("raw put");
+        let failing = policies().check_stored(&store).expect("check");
+        assert_eq!(failing.len(), 1);
+        assert_eq!(failing.first().map(|(o, _)| o.as_str()), Some("alice"));
+    }
+}
