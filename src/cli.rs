@@ -20,6 +20,8 @@ use crate::keyring;
 use crate::registration::NewClient;
 use crate::store::{self, Store, clients, users};
 
+mod policies;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "uma-cedar",
@@ -44,6 +46,13 @@ pub enum Command {
     /// Manage signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check Cedar policy files against the schema (offline: no server, no database)
+    Validate(policies::ValidateArgs),
+    /// Dry-run a decision with policy files: the answer, the policies that decided it, the claims it needs
+    Authorize(policies::AuthorizeArgs),
+    /// Manage an owner's stored sharing policies
+    #[command(subcommand)]
+    Policy(policies::PolicyCommand),
 }
 
 #[derive(Debug, Args)]
@@ -271,6 +280,9 @@ pub fn run(command: Command) -> Result<(), Failure> {
         Command::Client(cmd) => client(cmd),
         Command::User(cmd) => user(cmd),
         Command::Keys(cmd) => keys(cmd),
+        Command::Validate(args) => policies::validate(args),
+        Command::Authorize(args) => policies::authorize(args),
+        Command::Policy(cmd) => policies::policy(cmd),
     }
 }
 

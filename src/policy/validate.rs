@@ -159,9 +159,17 @@ fn located(
     };
     let help = [err.help().map(|h| h.to_string()).or(label_text), extra_help]
         .into_iter()
-        .flatten()
-        .collect::<Vec<_>>();
-    let help = (!help.is_empty()).then(|| help.join("; "));
+        .flatten();
+    let help = help.into_iter().reduce(|mut joined, next| {
+        // Cedar's hints often end in `?` (did you mean ...?); a `;` after that reads badly.
+        joined.push_str(if joined.ends_with(['?', '.', '!']) {
+            " "
+        } else {
+            "; "
+        });
+        joined.push_str(&next);
+        joined
+    });
     Diagnostic::at(
         source,
         text,
