@@ -5,6 +5,16 @@
 //! Diagnostics go to standard error, drawn over the source with file:line:column; results go to standard
 //! output, as text or (`--format json`) for tools. Nothing here may store a policy that did not validate.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -429,13 +439,19 @@ pub fn authorize(args: AuthorizeArgs) -> Result<(), Failure> {
 
     match args.format {
         Format::Json => {
-            let mut body = serde_json::to_value(&decision).unwrap_or(Value::Null);
-            body["context"] = json!({
-                "client_id": context.client_id,
-                "resource_server": context.resource_server,
-                "time": utc(context.time),
-            });
-            print_json(&body);
+            let mut body = match serde_json::to_value(&decision) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            };
+            body.insert(
+                "context".into(),
+                json!({
+                    "client_id": context.client_id,
+                    "resource_server": context.resource_server,
+                    "time": utc(context.time),
+                }),
+            );
+            print_json(&Value::Object(body));
         }
         Format::Text => {
             let party = claims.as_ref().map_or_else(
