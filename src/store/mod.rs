@@ -10,8 +10,11 @@
 
 pub mod auth;
 pub mod clients;
+pub mod decisions;
 pub mod keys;
+pub mod pcts;
 pub mod resources;
+pub mod rpts;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
