@@ -281,6 +281,10 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
                 crate::server::ServeError::Bind { .. } => Some(format!(
                     "is another process using {listen}? Choose another address with --listen"
                 )),
+                crate::server::ServeError::Start(crate::http::StartError::Claims(_)) => Some(
+                    "fix the `[[trusted_issuers]]` entry's `jwks_uri` file in the config file"
+                        .to_owned(),
+                ),
                 crate::server::ServeError::Start(_) => Some(
                     "check that the data directory is readable and writable by this user"
                         .to_owned(),

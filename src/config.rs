@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::claims::issuers::{TrustedIssuer, TrustedIssuerEntry, parse_trusted_issuers};
 use crate::crypto::keys::Alg;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -31,6 +32,8 @@ pub struct Settings {
     pub initial_access_token: Option<String>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Issuers whose ID tokens are accepted as claim tokens, besides this server ([`crate::claims`]).
+    pub trusted_issuers: Vec<TrustedIssuer>,
 }
 
 impl Settings {
@@ -66,6 +69,7 @@ fn unreachable_defaults(data_dir: &Path) -> Settings {
         session_ttl: 8 * 3600,
         initial_access_token: None,
         max_body_bytes: 64 * 1024,
+        trusted_issuers: Vec::new(),
     }
 }
 
@@ -85,6 +89,9 @@ pub struct FileSettings {
     pub session_ttl: Option<i64>,
     pub initial_access_token: Option<String>,
     pub max_body_bytes: Option<usize>,
+    /// `[[trusted_issuers]]` tables: `issuer` and `jwks_uri` each.
+    #[serde(default)]
+    pub trusted_issuers: Vec<TrustedIssuerEntry>,
 }
 
 impl FileSettings {
@@ -203,6 +210,8 @@ impl SettingsInput {
             ));
         }
 
+        let trusted_issuers = parse_trusted_issuers(&file.trusted_issuers, &issuer)?;
+
         Ok(Settings {
             data_dir,
             listen,
@@ -235,6 +244,7 @@ impl SettingsInput {
             )?,
             initial_access_token,
             max_body_bytes,
+            trusted_issuers,
         })
     }
 }

@@ -6,8 +6,10 @@
 //! - [`store`]: SQLite through rusqlite;
 //! - [`crypto`]: openssl, josekit and argon2;
 //! - [`config`], [`clock`], [`scope`], [`issue`], [`keyring`]: plain Rust in between;
+//! - [`claims`]: verification of claim tokens pushed to the UMA grant (ureq only in [`claims::fetch`]);
 //! - [`cli`]: the admin commands behind the `uma-cedar` binary.
 
+pub mod claims;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
+use crate::claims::{ClaimsSetupError, ClaimsVerifier};
 use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
 use crate::crypto::keys::KeySet;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
+    /// Verifies claim tokens pushed to the UMA grant; call it inside [`AppState::run`] (it may fetch keys).
+    pub claims: Arc<ClaimsVerifier>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +68,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error(transparent)]
+    Claims(#[from] ClaimsSetupError),
 }
 
 impl AppState {
@@ -74,11 +79,14 @@ impl AppState {
         let now = clock.now();
         keyring::ensure_signing_key(&store, settings.signing_alg, now)?;
         let keys = Arc::new(KeyRing::load(store.clone(), now)?);
+        let claims = Arc::new(ClaimsVerifier::from_settings(&settings, keys.clone()));
+        claims.load_local_keys(now)?;
         Ok(Self {
             settings: Arc::new(settings),
             store,
             keys,
             clock,
+            claims,
         })
     }
 
