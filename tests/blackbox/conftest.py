@@ -29,6 +29,13 @@ DISCOVERY_PATH = "/.well-known/uma2-configuration"
 STARTUP_TIMEOUT = float(os.environ.get("UMA_CEDAR_STARTUP_TIMEOUT", "30"))
 CLI_TIMEOUT = 60
 STOP_TIMEOUT = 10
+TEST_TIMEOUT = 120  # seconds per test (pytest-timeout): a hung server fails one test, not the whole CI run
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 
 def server_binary() -> Path:
