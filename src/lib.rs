@@ -20,3 +20,4 @@ pub mod registration;
 pub mod scope;
 pub mod server;
 pub mod store;
+pub mod uma;

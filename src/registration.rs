@@ -1,11 +1,16 @@
 //! Creating clients: the rules shared by the admin CLI (`uma-cedar client add`) and dynamic client
 //! registration (RFC 7591). Redirect URIs are absolute, have no fragment (RFC 6749 §3.1.2) and are later
-//! matched exactly.
+//! matched exactly. A client's grant types, authentication method and redirect URIs must agree with each
+//! other (RFC 7591 §2.1) whoever registers it.
+//!
+//! [`Registration`] parses an RFC 7591 §2 metadata document into the same [`NewClient`]; it never lets a
+//! request choose what the server assigns (`client_id`, the secret, their timestamps).
 
 use serde_json::{Map, Value};
 
 use crate::clock::UnixTime;
 use crate::crypto;
+use crate::scope::Scopes;
 use crate::store::clients::Client;
 
 /// Why a client description was refused. The message names the field and says what to fix.
@@ -61,12 +66,59 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), ClientError> {
     Ok(())
 }
 
+const AUTHORIZATION_CODE: &str = "authorization_code";
+const CLIENT_CREDENTIALS: &str = "client_credentials";
+const REFRESH_TOKEN: &str = "refresh_token";
+const UMA_TICKET: &str = "urn:ietf:params:oauth:grant-type:uma-ticket";
+
 const GRANT_TYPES: &[&str] = &[
-    "authorization_code",
-    "client_credentials",
-    "refresh_token",
-    "urn:ietf:params:oauth:grant-type:uma-ticket",
+    AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
+    REFRESH_TOKEN,
+    UMA_TICKET,
 ];
+
+const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+
+/// Checks that an explicit list of grant types fits the rest of the description (RFC 7591 §2.1). An empty
+/// list is the admin's "any grant the client type allows" and has nothing to contradict.
+fn check_consistency(
+    grant_types: &[String],
+    public: bool,
+    redirect_uris: &[String],
+    claims_redirect_uris: &[String],
+) -> Result<(), ClientError> {
+    if grant_types.is_empty() {
+        return Ok(());
+    }
+    let has = |grant: &str| grant_types.iter().any(|g| g == grant);
+    if public && has(CLIENT_CREDENTIALS) {
+        return Err(ClientError::Metadata(
+            "a public client (token_endpoint_auth_method `none`) cannot use the `client_credentials` \
+             grant: it has no credentials to present"
+                .into(),
+        ));
+    }
+    if has(AUTHORIZATION_CODE) && redirect_uris.is_empty() {
+        return Err(ClientError::RedirectUri(
+            "the `authorization_code` grant needs at least one redirect URI in `redirect_uris`"
+                .into(),
+        ));
+    }
+    // Refresh tokens come only from the code and UMA grants; alone the grant type could never be used.
+    if has(REFRESH_TOKEN) && !has(AUTHORIZATION_CODE) && !has(UMA_TICKET) {
+        return Err(ClientError::Metadata(format!(
+            "the `refresh_token` grant needs `{AUTHORIZATION_CODE}` or `{UMA_TICKET}`, which issue refresh tokens"
+        )));
+    }
+    // Claims interaction (UMA Grant §3.3.2) happens only within the UMA grant.
+    if !claims_redirect_uris.is_empty() && !has(UMA_TICKET) {
+        return Err(ClientError::Metadata(format!(
+            "`claims_redirect_uris` are used only by the UMA grant; add `{UMA_TICKET}` to `grant_types`"
+        )));
+    }
+    Ok(())
+}
 
 impl NewClient {
     /// Validates the description and builds the record to store (the secret hashed).
@@ -101,8 +153,8 @@ impl NewClient {
             }
             (Some(other), _) => {
                 return Err(ClientError::Metadata(format!(
-                    "token_endpoint_auth_method `{other}` is not supported \
-                     (supported: client_secret_basic, client_secret_post, none)"
+                    "token_endpoint_auth_method `{other}` is not supported (supported: {})",
+                    AUTH_METHODS.join(", ")
                 )));
             }
         };
@@ -111,6 +163,12 @@ impl NewClient {
                 "a client secret must be at least 16 characters".into(),
             ));
         }
+        check_consistency(
+            &self.grant_types,
+            auth_method == "none",
+            &self.redirect_uris,
+            &self.claims_redirect_uris,
+        )?;
         Ok(Client {
             client_id: self.client_id,
             secret_hash: self.secret.as_deref().map(crypto::hash_secret),
@@ -123,6 +181,252 @@ impl NewClient {
             created_at: now,
         })
     }
+}
+
+/// Members the server assigns or does not honour. A registration request that sends them is not refused
+/// (RFC 7591 §3.2.1 lets the server replace values) but they are dropped: a client must never pick its own
+/// identifier or secret, and a software statement this server does not verify must not be stored as if it
+/// vouched for anything.
+const SERVER_MEMBERS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+    "registration_access_token",
+    "registration_client_uri",
+    "software_statement",
+];
+
+/// URL-valued members of RFC 7591 §2: people and software follow them, so they must be absolute http(s).
+const URL_MEMBERS: &[&str] = &[
+    "client_uri",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+    "jwks_uri",
+];
+
+/// Plain string members of RFC 7591 §2 that need no rule beyond their type.
+const STRING_MEMBERS: &[&str] = &["software_id", "software_version"];
+
+const RESPONSE_TYPES: &[&str] = &["code"];
+
+/// A dynamic registration request (RFC 7591 §2), parsed and checked, before the server assigns the client
+/// id and secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    /// `token_endpoint_auth_method`, defaulting to `client_secret_basic`.
+    pub auth_method: String,
+    pub client_name: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub claims_redirect_uris: Vec<String>,
+    /// Never empty: the server's "no list means any grant" reading is for admin-created clients only.
+    pub grant_types: Vec<String>,
+    /// Everything else that is stored and returned: `response_types`, `scope`, `contacts`, the URLs and any
+    /// extension member.
+    pub metadata: Map<String, Value>,
+}
+
+fn not_strings(name: &str) -> String {
+    format!("`{name}` must be an array of strings")
+}
+
+/// Removes `name` from `body` and reads it as an array of strings; `fail` chooses the error kind.
+fn take_strings(
+    body: &mut Map<String, Value>,
+    name: &str,
+    fail: fn(String) -> ClientError,
+) -> Result<Option<Vec<String>>, ClientError> {
+    body.remove(name)
+        .map(|value| strings(&value).ok_or_else(|| fail(not_strings(name))))
+        .transpose()
+}
+
+fn strings(value: &Value) -> Option<Vec<String>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Reads `name` as a string, if present.
+fn string_member<'a>(
+    body: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, ClientError> {
+    match body.get(name) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(ClientError::Metadata(format!("`{name}` must be a string"))),
+    }
+}
+
+fn check_url_member(name: &str, text: &str) -> Result<(), ClientError> {
+    let usable = url::Url::parse(text)
+        .is_ok_and(|url| (url.scheme() == "https" || url.scheme() == "http") && url.has_host());
+    if usable {
+        Ok(())
+    } else {
+        Err(ClientError::Metadata(format!(
+            "`{name}` must be an absolute http or https URL, got `{text}`"
+        )))
+    }
+}
+
+impl Registration {
+    /// Parses the members of a registration request. Omitted members take the RFC 7591 §2 defaults, except
+    /// that an omitted `response_types` follows `grant_types`, so a client that only uses client credentials
+    /// need not send an empty list. JSON `null` counts as omitted.
+    pub fn parse(mut body: Map<String, Value>) -> Result<Self, ClientError> {
+        for name in SERVER_MEMBERS {
+            body.remove(*name);
+        }
+        body.retain(|_, value| !value.is_null());
+
+        let redirect_uris =
+            take_strings(&mut body, "redirect_uris", ClientError::RedirectUri)?.unwrap_or_default();
+        let claims_redirect_uris =
+            take_strings(&mut body, "claims_redirect_uris", ClientError::RedirectUri)?
+                .unwrap_or_default();
+        let grant_types = take_strings(&mut body, "grant_types", ClientError::Metadata)?
+            .unwrap_or_else(|| vec![AUTHORIZATION_CODE.to_owned()]);
+        if grant_types.is_empty() {
+            return Err(ClientError::Metadata(
+                "`grant_types` must list at least one grant type (or be omitted for `authorization_code`)"
+                    .into(),
+            ));
+        }
+
+        let auth_method = string_member(&body, "token_endpoint_auth_method")?
+            .unwrap_or("client_secret_basic")
+            .to_owned();
+        body.remove("token_endpoint_auth_method");
+        if !AUTH_METHODS.contains(&auth_method.as_str()) {
+            return Err(ClientError::Metadata(format!(
+                "token_endpoint_auth_method `{auth_method}` is not supported (supported: {})",
+                AUTH_METHODS.join(", ")
+            )));
+        }
+        let client_name = string_member(&body, "client_name")?.map(str::to_owned);
+        body.remove("client_name");
+
+        let uses_code = grant_types.iter().any(|g| g == AUTHORIZATION_CODE);
+        let response_types = match body.get("response_types") {
+            Some(value) => strings(value)
+                .ok_or_else(|| ClientError::Metadata(not_strings("response_types")))?,
+            None if uses_code => vec!["code".to_owned()],
+            None => Vec::new(),
+        };
+        if let Some(unknown) = response_types
+            .iter()
+            .find(|r| !RESPONSE_TYPES.contains(&r.as_str()))
+        {
+            return Err(ClientError::Metadata(format!(
+                "response type `{unknown}` is not supported (supported: {})",
+                RESPONSE_TYPES.join(", ")
+            )));
+        }
+        // RFC 7591 §2.1: the `code` response type and the `authorization_code` grant go together.
+        if response_types.is_empty() == uses_code {
+            return Err(ClientError::Metadata(
+                "`response_types` must contain `code` exactly when `grant_types` contains `authorization_code`"
+                    .into(),
+            ));
+        }
+        body.insert("response_types".into(), Value::from(response_types));
+
+        if let Some(scope) = string_member(&body, "scope")? {
+            Scopes::parse(scope).map_err(|_| {
+                ClientError::Metadata(format!(
+                    "`scope` must be a space-separated list of scope tokens, got `{scope}`"
+                ))
+            })?;
+        }
+        if let Some(contacts) = body.get("contacts")
+            && strings(contacts).is_none()
+        {
+            return Err(ClientError::Metadata(not_strings("contacts")));
+        }
+        for name in URL_MEMBERS {
+            if let Some(text) = string_member(&body, name)? {
+                check_url_member(name, text)?;
+            }
+        }
+        for name in STRING_MEMBERS {
+            string_member(&body, name)?;
+        }
+        if body.get("jwks").is_some_and(|jwks| !jwks.is_object()) {
+            return Err(ClientError::Metadata(
+                "`jwks` must be a JSON Web Key Set object".into(),
+            ));
+        }
+        if body.contains_key("jwks") && body.contains_key("jwks_uri") {
+            return Err(ClientError::Metadata(
+                "send `jwks` or `jwks_uri`, not both (RFC 7591 §2)".into(),
+            ));
+        }
+
+        Ok(Self {
+            auth_method,
+            client_name,
+            redirect_uris,
+            claims_redirect_uris,
+            grant_types,
+            metadata: body,
+        })
+    }
+
+    /// A public client gets no secret.
+    pub fn is_public(&self) -> bool {
+        self.auth_method == "none"
+    }
+
+    /// The client to build once the server has chosen its id and (for a confidential client) its secret.
+    pub fn into_new_client(self, client_id: String, secret: Option<String>) -> NewClient {
+        NewClient {
+            client_id,
+            secret,
+            auth_method: Some(self.auth_method),
+            client_name: self.client_name,
+            redirect_uris: self.redirect_uris,
+            claims_redirect_uris: self.claims_redirect_uris,
+            grant_types: self.grant_types,
+            metadata: self.metadata,
+        }
+    }
+}
+
+/// The registered metadata of a client as RFC 7591 §3.2.1 returns it, without the secret (which only the
+/// registration response carries, in clear, once).
+pub fn registered_metadata(client: &Client) -> Map<String, Value> {
+    let mut doc = client.metadata.clone();
+    doc.insert("client_id".into(), Value::from(client.client_id.as_str()));
+    doc.insert("client_id_issued_at".into(), Value::from(client.created_at));
+    doc.insert(
+        "token_endpoint_auth_method".into(),
+        Value::from(client.auth_method.as_str()),
+    );
+    doc.insert(
+        "grant_types".into(),
+        Value::from(client.grant_types.clone()),
+    );
+    if !client.redirect_uris.is_empty() {
+        doc.insert(
+            "redirect_uris".into(),
+            Value::from(client.redirect_uris.clone()),
+        );
+    }
+    if !client.claims_redirect_uris.is_empty() {
+        doc.insert(
+            "claims_redirect_uris".into(),
+            Value::from(client.claims_redirect_uris.clone()),
+        );
+    }
+    if let Some(name) = &client.client_name {
+        doc.insert("client_name".into(), Value::from(name.as_str()));
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -200,6 +504,147 @@ mod tests {
         for case in cases {
             let id = case.client_id.clone();
             assert!(case.build(0).is_err(), "{id} should be refused");
+        }
+    }
+
+    #[test]
+    fn explicit_grant_types_must_fit_the_rest() {
+        let public_cc = NewClient {
+            secret: None,
+            grant_types: vec!["client_credentials".into()],
+            ..base()
+        };
+        assert!(
+            matches!(public_cc.build(0), Err(ClientError::Metadata(m)) if m.contains("public client"))
+        );
+        let code_without_redirect = NewClient {
+            redirect_uris: vec![],
+            grant_types: vec!["authorization_code".into()],
+            ..base()
+        };
+        assert!(matches!(
+            code_without_redirect.build(0),
+            Err(ClientError::RedirectUri(_))
+        ));
+        let lone_refresh = NewClient {
+            grant_types: vec!["refresh_token".into()],
+            ..base()
+        };
+        assert!(lone_refresh.build(0).is_err());
+        let claims_without_uma = NewClient {
+            claims_redirect_uris: vec!["https://rs.example/claims".into()],
+            grant_types: vec!["authorization_code".into()],
+            ..base()
+        };
+        assert!(claims_without_uma.build(0).is_err());
+        // The admin's empty list means "any grant" and has nothing to contradict.
+        let admin = NewClient {
+            redirect_uris: vec![],
+            claims_redirect_uris: vec!["https://rs.example/claims".into()],
+            ..base()
+        };
+        assert!(admin.build(0).is_ok());
+    }
+
+    fn parse(body: serde_json::Value) -> Result<Registration, ClientError> {
+        match body {
+            Value::Object(map) => Registration::parse(map),
+            _ => panic!("test bodies are objects"),
+        }
+    }
+
+    #[test]
+    fn registration_applies_rfc7591_defaults() {
+        let reg = parse(serde_json::json!({
+            "redirect_uris": ["https://app.example/cb"],
+            "client_name": "App",
+            "logo_uri": "https://app.example/logo.png",
+            "x-extension": {"kept": true},
+            "client_id": "chosen-by-the-client",
+            "client_secret": "chosen-by-the-client",
+        }))
+        .expect("valid");
+        assert_eq!(reg.auth_method, "client_secret_basic");
+        assert_eq!(reg.grant_types, vec!["authorization_code"]);
+        assert_eq!(reg.client_name.as_deref(), Some("App"));
+        assert_eq!(reg.metadata["response_types"], serde_json::json!(["code"]));
+        assert_eq!(
+            reg.metadata["x-extension"],
+            serde_json::json!({"kept": true})
+        );
+        assert!(!reg.metadata.contains_key("client_id"));
+        assert!(!reg.metadata.contains_key("client_secret"));
+        assert!(
+            !reg.metadata.contains_key("redirect_uris"),
+            "kept in its own field"
+        );
+    }
+
+    #[test]
+    fn client_credentials_only_needs_no_response_types() {
+        let reg = parse(serde_json::json!({"grant_types": ["client_credentials"]})).expect("valid");
+        assert_eq!(reg.metadata["response_types"], serde_json::json!([]));
+        let client = reg
+            .into_new_client("abc".into(), Some("0123456789abcdef".into()))
+            .build(7)
+            .expect("builds");
+        let doc = registered_metadata(&client);
+        assert_eq!(doc["client_id"], "abc");
+        assert_eq!(doc["client_id_issued_at"], 7);
+        assert_eq!(
+            doc["grant_types"],
+            serde_json::json!(["client_credentials"])
+        );
+        assert!(!doc.contains_key("redirect_uris"));
+    }
+
+    #[test]
+    fn bad_registrations_name_the_member() {
+        let cases = [
+            (
+                serde_json::json!({"redirect_uris": "https://a.example/cb"}),
+                "redirect_uris",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "grant_types": []}),
+                "grant_types",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}),
+                "`token`",
+            ),
+            (
+                serde_json::json!({"grant_types": ["client_credentials"], "response_types": ["code"]}),
+                "response_types",
+            ),
+            (
+                serde_json::json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt"}),
+                "private_key_jwt",
+            ),
+            (
+                serde_json::json!({"grant_types": ["client_credentials"], "client_name": 5}),
+                "client_name",
+            ),
+            (
+                serde_json::json!({"grant_types": ["client_credentials"], "scope": "a  b"}),
+                "scope",
+            ),
+            (
+                serde_json::json!({"grant_types": ["client_credentials"], "contacts": "me"}),
+                "contacts",
+            ),
+            (
+                serde_json::json!({"grant_types": ["client_credentials"], "client_uri": "javascript:alert(1)"}),
+                "client_uri",
+            ),
+            (
+                serde_json::json!({"grant_types": ["client_credentials"], "jwks": {"keys": []}, "jwks_uri": "https://a.example/jwks"}),
+                "jwks",
+            ),
+        ];
+        for (body, needle) in cases {
+            let err = parse(body.clone()).expect_err("refused");
+            assert!(err.to_string().contains(needle), "{body}: {err}");
         }
     }
 }

@@ -1,7 +1,893 @@
-//! Placeholder: implemented in its own change.
+//! The authorization endpoint (RFC 6749 §4.1.1–§4.1.2, RFC 7636 §4.3–§4.4, RFC 9207, OpenID Connect Core
+//! §3.1.2) and the two form posts behind it: login and consent.
+//!
+//! `GET /authorize` validates the request, stores it (its id and CSRF token hashed) and shows the login page,
+//! or the consent page when the browser already has a session. The forms post back to `/authorize/login` and
+//! `/authorize/consent`; each post must carry the pending request's id and a CSRF token equal both to the
+//! browser's CSRF cookie and to the token stored with the request.
+//!
+//! What this module must never do: redirect to a redirect URI that is not registered for the client (a bad
+//! client or redirect URI gets an HTML page instead, RFC 6749 §4.1.2.1); act on a post whose CSRF token does
+//! not check out; tell an unknown user from a wrong password; or issue a code without the user's explicit
+//! "allow".
 
-#[allow(unused_imports)]
-use actix_web::web;
+use std::collections::BTreeMap;
 
-#[allow(dead_code)]
-pub fn routes(_cfg: &mut web::ServiceConfig) {}
+use actix_web::cookie::time::Duration;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::forms::{self, Params};
+use super::pages::{self, ConsentView, LoginView};
+use super::token::check_client_grant;
+use super::{AppState, method_not_allowed, paths};
+use crate::crypto::{self, password};
+use crate::error::{ErrorCode, OAuthError};
+use crate::scope::{self, Scopes};
+use crate::store::auth::{self, AuthCode, AuthRequest, RequestParams, Session};
+use crate::store::clients::{self, Client};
+use crate::store::users;
+
+/// How long a user has between arriving at the authorization endpoint and answering the consent page.
+pub const REQUEST_TTL: i64 = 600;
+
+/// Longest `state` or `nonce` accepted: both are stored and echoed, so they are kept to a sane size.
+const MAX_ECHOED_LEN: usize = 1024;
+
+const SESSION_COOKIE: &str = "uma_session";
+const CSRF_COOKIE: &str = "uma_csrf";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(paths::AUTHORIZE)
+            .route(web::get().to(authorize))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::AUTHORIZE_LOGIN)
+            .route(web::post().to(login))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::AUTHORIZE_CONSENT)
+            .route(web::post().to(consent))
+            .default_service(method_not_allowed("POST")),
+    );
+}
+
+/// Cookies get the `__Host-` prefix over https, so a sibling subdomain cannot plant its own CSRF token or
+/// session in the browser (RFC 6265bis §4.1.3.2). Plain http (local development) cannot use the prefix.
+fn cookie_name(state: &AppState, base: &str) -> String {
+    if is_secure(state) {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+fn is_secure(state: &AppState) -> bool {
+    state.settings.issuer.starts_with("https://")
+}
+
+fn build_cookie(state: &AppState, base: &str, value: String, max_age: i64) -> Cookie<'static> {
+    // SameSite=Lax, not Strict: the browser arrives at /authorize by a cross-site navigation from the client,
+    // and the session must be seen then to skip the login page.
+    Cookie::build(cookie_name(state, base), value)
+        .path("/")
+        .http_only(true)
+        .secure(is_secure(state))
+        .same_site(SameSite::Lax)
+        .max_age(Duration::seconds(max_age))
+        .finish()
+}
+
+fn cookie_value(req: &HttpRequest, state: &AppState, base: &str) -> Option<String> {
+    req.cookie(&cookie_name(state, base))
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// A random token as [`crypto::random_token`] makes them; anything else in a cookie is ignored.
+fn is_well_formed_token(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What to answer, built on the blocking pool and turned into a response on the async side (an
+/// `HttpResponse` cannot cross threads).
+#[derive(Debug)]
+enum Answer {
+    Page {
+        status: StatusCode,
+        title: &'static str,
+        message: String,
+    },
+    Redirect(String),
+    Login {
+        client: String,
+        request: String,
+        csrf_token: String,
+        username: String,
+        message: Option<&'static str>,
+    },
+    Consent {
+        client: String,
+        username: String,
+        scopes: Vec<String>,
+        request: String,
+        csrf_token: String,
+    },
+}
+
+#[derive(Debug)]
+struct Reply {
+    answer: Answer,
+    /// A CSRF token to (re)set in the browser.
+    set_csrf: Option<String>,
+    /// A new session id to set in the browser.
+    set_session: Option<String>,
+}
+
+impl Reply {
+    fn of(answer: Answer) -> Self {
+        Self {
+            answer,
+            set_csrf: None,
+            set_session: None,
+        }
+    }
+
+    fn page(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
+        Self::of(Answer::Page {
+            status,
+            title,
+            message: message.into(),
+        })
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::page(StatusCode::BAD_REQUEST, "Invalid request", message)
+    }
+}
+
+fn render(state: &AppState, reply: Reply, redirect_status: StatusCode) -> HttpResponse {
+    let mut response = match reply.answer {
+        Answer::Page {
+            status,
+            title,
+            message,
+        } => pages::error(status, title, &message),
+        Answer::Redirect(location) => HttpResponse::build(redirect_status)
+            .insert_header((LOCATION, location))
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Referrer-Policy", "no-referrer"))
+            .finish(),
+        Answer::Login {
+            client,
+            request,
+            csrf_token,
+            username,
+            message,
+        } => pages::login(&LoginView {
+            client: &client,
+            request: &request,
+            csrf_token: &csrf_token,
+            username: &username,
+            message,
+        }),
+        Answer::Consent {
+            client,
+            username,
+            scopes,
+            request,
+            csrf_token,
+        } => {
+            let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+            pages::consent(&ConsentView {
+                client: &client,
+                username: &username,
+                scopes: &scopes,
+                request: &request,
+                csrf_token: &csrf_token,
+            })
+        }
+    };
+    let cookies = [
+        reply
+            .set_csrf
+            .map(|v| build_cookie(state, CSRF_COOKIE, v, REQUEST_TTL)),
+        reply
+            .set_session
+            .map(|v| build_cookie(state, SESSION_COOKIE, v, state.settings.session_ttl)),
+    ];
+    for cookie in cookies.iter().flatten() {
+        if let Err(e) = response.add_cookie(cookie) {
+            log::error!("cannot set cookie `{}`: {e}", cookie.name());
+            return pages::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The server could not complete the request.",
+            );
+        }
+    }
+    response
+}
+
+/// Turns the outcome of the blocking work into a response. A failure of that work itself (store,
+/// randomness) was logged by [`OAuthError::server_error`] and is shown to the user without detail.
+fn respond(
+    state: &AppState,
+    result: Result<Reply, OAuthError>,
+    redirect: StatusCode,
+) -> HttpResponse {
+    match result {
+        Ok(reply) => render(state, reply, redirect),
+        Err(e) => {
+            let status =
+                StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let message = match e.code {
+                ErrorCode::ServerError => "The server could not complete the request.".to_owned(),
+                _ => e.description.unwrap_or_default(),
+            };
+            pages::error(status, "Something went wrong", &message)
+        }
+    }
+}
+
+/// Query parameters with every value kept, so a repeated parameter can be refused with the right answer: a
+/// page when it is `client_id` or `redirect_uri`, a redirect otherwise.
+#[derive(Debug, Default)]
+struct Query(BTreeMap<String, Vec<String>>);
+
+/// A parameter sent more than once.
+#[derive(Debug)]
+struct Repeated;
+
+impl Query {
+    fn parse(text: &str) -> Self {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, value) in url::form_urlencoded::parse(text.as_bytes()) {
+            // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
+            if !value.is_empty() {
+                map.entry(name.into_owned())
+                    .or_default()
+                    .push(value.into_owned());
+            }
+        }
+        Self(map)
+    }
+
+    fn single(&self, name: &str) -> Result<Option<&str>, Repeated> {
+        match self.0.get(name).map(Vec::as_slice) {
+            None | Some([]) => Ok(None),
+            Some([value]) => Ok(Some(value.as_str())),
+            Some(_) => Err(Repeated),
+        }
+    }
+
+    fn first_repeated(&self) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(_, values)| values.len() > 1)
+            .map(|(name, _)| name.as_str())
+    }
+}
+
+/// The client and the redirect URI errors may be sent to. Until both are known, errors are pages.
+struct Target {
+    client: Client,
+    redirect_uri: String,
+    redirect_uri_sent: bool,
+}
+
+fn find_target(state: &AppState, query: &Query) -> Result<Result<Target, Reply>, OAuthError> {
+    let client_id = match query.single("client_id") {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return Ok(Err(Reply::bad_request(
+                "The request does not say which application is asking (`client_id` is missing).",
+            )));
+        }
+        Err(Repeated) => {
+            return Ok(Err(Reply::bad_request(
+                "The request names the application more than once (`client_id` is repeated).",
+            )));
+        }
+    };
+    let Some(client) = state.store.read(|c| clients::get(c, client_id))? else {
+        return Ok(Err(Reply::bad_request(format!(
+            "The application `{client_id}` is not registered with this server."
+        ))));
+    };
+    let (redirect_uri, redirect_uri_sent) = match query.single("redirect_uri") {
+        Err(Repeated) => {
+            return Ok(Err(Reply::bad_request(
+                "The request names its return address more than once (`redirect_uri` is repeated).",
+            )));
+        }
+        Ok(Some(uri)) => {
+            // Exact string comparison (RFC 9700 §4.1.3): no prefix, no normalisation.
+            if !client.redirect_uris.iter().any(|r| r == uri) {
+                return Ok(Err(Reply::bad_request(format!(
+                    "The return address `{uri}` is not registered for this application."
+                ))));
+            }
+            (uri.to_owned(), true)
+        }
+        Ok(None) => match client.redirect_uris.as_slice() {
+            [only] => (only.clone(), false),
+            [] => {
+                return Ok(Err(Reply::bad_request(
+                    "This application has no registered return address (redirect URI).",
+                )));
+            }
+            _ => {
+                return Ok(Err(Reply::bad_request(
+                    "This application has several return addresses; the request must name one \
+                     (`redirect_uri` is missing).",
+                )));
+            }
+        },
+    };
+    Ok(Ok(Target {
+        client,
+        redirect_uri,
+        redirect_uri_sent,
+    }))
+}
+
+/// A PKCE code challenge as S256 produces it: 43 base64url characters (RFC 7636 §4.2).
+fn is_s256_challenge(challenge: &str) -> bool {
+    is_well_formed_token(challenge)
+}
+
+/// Checks everything after the client and redirect URI; errors from here on are redirected to the client.
+fn check_request(query: &Query, target: &Target) -> Result<RequestParams, OAuthError> {
+    if let Some(name) = query.first_repeated() {
+        return Err(OAuthError::invalid_request(format!(
+            "parameter `{name}` is repeated; send it once"
+        )));
+    }
+    let get = |name| query.single(name).ok().flatten();
+    match get("response_type") {
+        Some("code") => {}
+        Some(other) => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                format!("response type `{other}` is not supported; use `code`"),
+            ));
+        }
+        None => {
+            return Err(OAuthError::invalid_request(
+                "`response_type` is missing; use `code`",
+            ));
+        }
+    }
+    check_client_grant(&target.client, "authorization_code")?;
+    if get("request").is_some() || get("request_uri").is_some() {
+        return Err(OAuthError::invalid_request(
+            "request objects (`request`, `request_uri`) are not supported; send plain parameters",
+        ));
+    }
+    // RFC 6749 §3.3: without a default scope, a missing scope is `invalid_scope`.
+    let scope = get("scope").ok_or_else(|| {
+        OAuthError::invalid_scope(format!(
+            "`scope` is missing; ask for one or more of: {}",
+            scope::SUPPORTED.join(" ")
+        ))
+    })?;
+    let scope = Scopes::parse(scope)?;
+    scope.check_within(scope::SUPPORTED)?;
+
+    let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
+        (None, None) if target.client.is_public() => {
+            return Err(OAuthError::invalid_request(
+                "public clients must use PKCE: send `code_challenge` with `code_challenge_method=S256`",
+            ));
+        }
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "`code_challenge_method` was sent without `code_challenge`",
+            ));
+        }
+        // RFC 7636 §4.3: an absent method means `plain`, which leaks the verifier to whoever sees the request.
+        (Some(_), None) => {
+            return Err(OAuthError::invalid_request(
+                "`code_challenge_method` is missing and would default to `plain`, which is not supported; \
+                 use `S256`",
+            ));
+        }
+        (Some(_), Some(method)) if method != "S256" => {
+            return Err(OAuthError::invalid_request(format!(
+                "code challenge method `{method}` is not supported; use `S256`"
+            )));
+        }
+        (Some(challenge), Some(_)) => {
+            if !is_s256_challenge(challenge) {
+                return Err(OAuthError::invalid_request(
+                    "`code_challenge` must be the base64url SHA-256 of the verifier (43 characters)",
+                ));
+            }
+            Some(challenge.to_owned())
+        }
+    };
+    let state = get("state").map(str::to_owned);
+    let nonce = get("nonce").map(str::to_owned);
+    for (name, value) in [("state", &state), ("nonce", &nonce)] {
+        if value.as_ref().is_some_and(|v| v.len() > MAX_ECHOED_LEN) {
+            return Err(OAuthError::invalid_request(format!(
+                "`{name}` is longer than {MAX_ECHOED_LEN} characters"
+            )));
+        }
+    }
+    Ok(RequestParams {
+        redirect_uri: target.redirect_uri.clone(),
+        redirect_uri_sent: target.redirect_uri_sent,
+        scope: scope.to_string(),
+        state,
+        code_challenge,
+        nonce,
+    })
+}
+
+/// RFC 6749 §4.1.2.1 restricts `error_description` to printable ASCII without `"` and `\`.
+fn printable_description(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\x20'..='\x7e' if c != '"' && c != '\\' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+/// The redirect URI with response parameters added to its query (keeping any query it already has).
+fn redirect_to(
+    state: &AppState,
+    redirect_uri: &str,
+    pairs: &[(&str, &str)],
+    client_state: Option<&str>,
+) -> Result<String, OAuthError> {
+    let mut url = url::Url::parse(redirect_uri).map_err(|e| {
+        OAuthError::server_error(&format!("registered redirect URI `{redirect_uri}`: {e}"))
+    })?;
+    {
+        let mut query = url.query_pairs_mut();
+        for (name, value) in pairs {
+            query.append_pair(name, value);
+        }
+        if let Some(s) = client_state {
+            query.append_pair("state", s);
+        }
+        // RFC 9207: tells the client which server answered, against mix-up attacks.
+        query.append_pair("iss", &state.settings.issuer);
+    }
+    Ok(url.into())
+}
+
+fn error_redirect(
+    state: &AppState,
+    redirect_uri: &str,
+    error: &OAuthError,
+    client_state: Option<&str>,
+) -> Result<Reply, OAuthError> {
+    let description = printable_description(error.description.as_deref().unwrap_or_default());
+    let mut pairs = vec![("error", error.code.as_str())];
+    if !description.is_empty() {
+        pairs.push(("error_description", description.as_str()));
+    }
+    Ok(Reply::of(Answer::Redirect(redirect_to(
+        state,
+        redirect_uri,
+        &pairs,
+        client_state,
+    )?)))
+}
+
+fn client_label(client: &Client) -> String {
+    client
+        .client_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| client.client_id.clone())
+}
+
+fn new_secret() -> Result<String, OAuthError> {
+    crypto::random_token().map_err(|e| OAuthError::server_error(&e))
+}
+
+/// The browser's session, if its cookie names one that is still valid.
+fn current_session(
+    state: &AppState,
+    session_id: Option<&str>,
+) -> Result<Option<Session>, OAuthError> {
+    let Some(id) = session_id.filter(|id| is_well_formed_token(id)) else {
+        return Ok(None);
+    };
+    let hash = crypto::hash_secret(id);
+    let now = state.now();
+    Ok(state
+        .store
+        .read(|c| auth::get_session(c, &hash))?
+        .filter(|s| now < s.expires_at))
+}
+
+fn consent_answer(
+    client: &Client,
+    username: &str,
+    params: &RequestParams,
+    request: String,
+    csrf_token: String,
+) -> Answer {
+    Answer::Consent {
+        client: client_label(client),
+        username: username.to_owned(),
+        scopes: params.scope.split(' ').map(str::to_owned).collect(),
+        request,
+        csrf_token,
+    }
+}
+
+/// Cookies the browser sent, read before moving to the blocking pool.
+struct BrowserCookies {
+    session: Option<String>,
+    csrf: Option<String>,
+}
+
+impl BrowserCookies {
+    fn read(req: &HttpRequest, state: &AppState) -> Self {
+        Self {
+            session: cookie_value(req, state, SESSION_COOKIE),
+            csrf: cookie_value(req, state, CSRF_COOKIE),
+        }
+    }
+}
+
+async fn authorize(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let query = Query::parse(req.query_string());
+    let cookies = BrowserCookies::read(&req, &state);
+    let result = state.run(move |st| start(st, &query, &cookies)).await;
+    respond(&state, result, StatusCode::FOUND)
+}
+
+fn start(state: &AppState, query: &Query, cookies: &BrowserCookies) -> Result<Reply, OAuthError> {
+    let target = match find_target(state, query)? {
+        Ok(target) => target,
+        Err(page) => return Ok(page),
+    };
+    let params = match check_request(query, &target) {
+        Ok(params) => params,
+        Err(e) => {
+            // A repeated `state` is not echoed: there is no telling which one the client meant.
+            let client_state = query.single("state").ok().flatten();
+            return error_redirect(state, &target.redirect_uri, &e, client_state);
+        }
+    };
+    let request_id = new_secret()?;
+    // A browser keeps its CSRF token across requests, so two tabs with pending requests both keep working.
+    let csrf_token = match cookies.csrf.as_deref().filter(|t| is_well_formed_token(t)) {
+        Some(token) => token.to_owned(),
+        None => new_secret()?,
+    };
+    let now = state.now();
+    let session = current_session(state, cookies.session.as_deref())?;
+    let client_id = target.client.client_id.clone();
+    let stored = AuthRequest {
+        csrf_hash: crypto::hash_secret(&csrf_token),
+        client_id,
+        params: params.clone(),
+        expires_at: now + REQUEST_TTL,
+    };
+    state.store.write(|tx| {
+        auth::purge_expired(tx, now)?;
+        auth::insert_request(tx, &crypto::hash_secret(&request_id), &stored)
+    })?;
+    let answer = match session {
+        Some(session) => consent_answer(
+            &target.client,
+            &session.username,
+            &params,
+            request_id,
+            csrf_token.clone(),
+        ),
+        None => Answer::Login {
+            client: client_label(&target.client),
+            request: request_id,
+            csrf_token: csrf_token.clone(),
+            username: String::new(),
+            message: None,
+        },
+    };
+    Ok(Reply {
+        answer,
+        set_csrf: Some(csrf_token),
+        set_session: None,
+    })
+}
+
+/// A pending request whose form passed the CSRF check.
+struct Pending {
+    id: String,
+    csrf_token: String,
+    request: AuthRequest,
+    client: Client,
+}
+
+/// Finds the request a form answers, after checking the double-submitted CSRF token against both the
+/// browser's cookie and the token bound to the request. Any failure is a page and nothing else happens.
+fn load_pending(
+    state: &AppState,
+    form: &Params,
+    csrf_cookie: Option<&str>,
+) -> Result<Result<Pending, Reply>, OAuthError> {
+    let forbidden = || {
+        Reply::page(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "The form could not be verified (its security token is missing or does not match). \
+             Return to the application and start again.",
+        )
+    };
+    let Some(id) = form.get("request") else {
+        return Ok(Err(Reply::bad_request(
+            "The form does not say which request it answers (`request` is missing).",
+        )));
+    };
+    let Some(token) = form.get("csrf_token") else {
+        return Ok(Err(forbidden()));
+    };
+    let Some(cookie) = csrf_cookie else {
+        return Ok(Err(forbidden()));
+    };
+    if !crypto::constant_time_eq(token.as_bytes(), cookie.as_bytes()) {
+        return Ok(Err(forbidden()));
+    }
+    let now = state.now();
+    let request = state
+        .store
+        .read(|c| auth::get_request(c, &crypto::hash_secret(id)))?
+        .filter(|r| now < r.expires_at);
+    let Some(request) = request else {
+        return Ok(Err(Reply::bad_request(
+            "This request has expired or was already answered. Return to the application and start again.",
+        )));
+    };
+    if !crypto::secret_matches(token, &request.csrf_hash) {
+        return Ok(Err(forbidden()));
+    }
+    let Some(client) = state.store.read(|c| clients::get(c, &request.client_id))? else {
+        return Ok(Err(Reply::bad_request(
+            "The application that made this request is no longer registered.",
+        )));
+    };
+    Ok(Ok(Pending {
+        id: id.to_owned(),
+        csrf_token: token.to_owned(),
+        request,
+        client,
+    }))
+}
+
+/// A body that is not a proper form (wrong type, too large, repeated fields) gets a page, not JSON.
+async fn read_browser_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Params, HttpResponse> {
+    forms::read_form(req, payload, state).await.map_err(|e| {
+        let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        pages::error(
+            status,
+            "Invalid request",
+            &format!(
+                "The form could not be read: {}",
+                e.description.unwrap_or_default()
+            ),
+        )
+    })
+}
+
+async fn login(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form = match read_browser_form(&req, payload, &state).await {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let csrf_cookie = cookie_value(&req, &state, CSRF_COOKIE);
+    let result = state
+        .run(move |st| sign_in(st, &form, csrf_cookie.as_deref()))
+        .await;
+    respond(&state, result, StatusCode::SEE_OTHER)
+}
+
+fn sign_in(
+    state: &AppState,
+    form: &Params,
+    csrf_cookie: Option<&str>,
+) -> Result<Reply, OAuthError> {
+    let pending = match load_pending(state, form, csrf_cookie)? {
+        Ok(pending) => pending,
+        Err(page) => return Ok(page),
+    };
+    let username = form.get("username").unwrap_or_default();
+    let password_text = form.get("password").unwrap_or_default();
+    let user = if username.is_empty() {
+        None
+    } else {
+        state.store.read(|c| users::get(c, username))?
+    };
+    let verified = match &user {
+        Some(user) => password::verify_password(password_text, &user.password_hash),
+        None => {
+            // Same work as for a real account, so timing does not reveal which usernames exist.
+            let _ = password::verify_password(password_text, password::dummy_hash());
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| verified) else {
+        log::info!("failed login for {username:?}");
+        return Ok(Reply::of(Answer::Login {
+            client: client_label(&pending.client),
+            request: pending.id,
+            csrf_token: pending.csrf_token,
+            username: username.to_owned(),
+            message: Some(pages::LOGIN_FAILED),
+        }));
+    };
+    let session_id = new_secret()?;
+    let now = state.now();
+    let session = Session {
+        username: user.username.clone(),
+        auth_time: now,
+        expires_at: now + state.settings.session_ttl,
+    };
+    state
+        .store
+        .write(|tx| auth::insert_session(tx, &crypto::hash_secret(&session_id), &session))?;
+    Ok(Reply {
+        answer: consent_answer(
+            &pending.client,
+            &user.username,
+            &pending.request.params,
+            pending.id,
+            pending.csrf_token,
+        ),
+        set_csrf: None,
+        set_session: Some(session_id),
+    })
+}
+
+async fn consent(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form = match read_browser_form(&req, payload, &state).await {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let cookies = BrowserCookies::read(&req, &state);
+    let result = state.run(move |st| decide(st, &form, &cookies)).await;
+    respond(&state, result, StatusCode::SEE_OTHER)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Allow,
+    Deny,
+}
+
+fn decide(state: &AppState, form: &Params, cookies: &BrowserCookies) -> Result<Reply, OAuthError> {
+    let pending = match load_pending(state, form, cookies.csrf.as_deref())? {
+        Ok(pending) => pending,
+        Err(page) => return Ok(page),
+    };
+    let Some(session) = current_session(state, cookies.session.as_deref())? else {
+        // The session ended while the consent page was open: sign in again, the request stays pending.
+        return Ok(Reply::of(Answer::Login {
+            client: client_label(&pending.client),
+            request: pending.id,
+            csrf_token: pending.csrf_token,
+            username: String::new(),
+            message: Some("Your session has ended. Sign in again to continue."),
+        }));
+    };
+    let decision = match form.get("decision") {
+        Some("allow") => Decision::Allow,
+        Some("deny") => Decision::Deny,
+        _ => {
+            return Ok(Reply::bad_request(
+                "The form must answer `decision=allow` or `decision=deny`.",
+            ));
+        }
+    };
+    let params = &pending.request.params;
+    let code = match decision {
+        Decision::Allow => Some(new_secret()?),
+        Decision::Deny => None,
+    };
+    let now = state.now();
+    let answered_first = state.store.write(|tx| {
+        // Deleting the request is what makes a decision single use: a second submission finds nothing.
+        if !auth::delete_request(tx, &crypto::hash_secret(&pending.id))? {
+            return Ok::<_, OAuthError>(false);
+        }
+        if let Some(code) = &code {
+            let record = AuthCode {
+                client_id: pending.client.client_id.clone(),
+                username: session.username.clone(),
+                redirect_uri: params.redirect_uri.clone(),
+                redirect_uri_sent: params.redirect_uri_sent,
+                scope: params.scope.clone(),
+                code_challenge: params.code_challenge.clone(),
+                nonce: params.nonce.clone(),
+                auth_time: session.auth_time,
+                expires_at: now + state.settings.code_ttl,
+                grant_id: None,
+                used: false,
+            };
+            auth::insert_code(tx, &crypto::hash_secret(code), &record)?;
+        }
+        Ok(true)
+    })?;
+    if !answered_first {
+        return Ok(Reply::bad_request(
+            "This request was already answered. Return to the application and start again.",
+        ));
+    }
+    match code {
+        Some(code) => Ok(Reply::of(Answer::Redirect(redirect_to(
+            state,
+            &params.redirect_uri,
+            &[("code", &code)],
+            params.state.as_deref(),
+        )?))),
+        None => error_redirect(
+            state,
+            &params.redirect_uri,
+            &OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),
+            params.state.as_deref(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_keeps_repeats_and_drops_empty_values() {
+        let q = Query::parse("a=1&b=&c=2&c=3&d=%20x");
+        assert_eq!(q.single("a").ok().flatten(), Some("1"));
+        assert_eq!(q.single("b").ok().flatten(), None);
+        assert!(q.single("c").is_err());
+        assert_eq!(q.single("d").ok().flatten(), Some(" x"));
+        assert_eq!(q.first_repeated(), Some("c"));
+    }
+
+    #[test]
+    fn descriptions_in_redirects_stay_in_the_allowed_charset() {
+        assert_eq!(
+            printable_description("scope `a\"b\\c` é"),
+            "scope `a?b?c` ?"
+        );
+    }
+
+    #[test]
+    fn only_s256_shaped_challenges_pass() {
+        assert!(is_s256_challenge(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!is_s256_challenge("short"));
+        assert!(!is_s256_challenge(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"
+        ));
+    }
+}

@@ -1,7 +1,114 @@
-//! Placeholder: implemented in its own change.
+//! Dynamic client registration (RFC 7591 §3), with the `claims_redirect_uris` member UMA Grant §2 requires.
+//!
+//! Routed only when the admin configured an initial access token (RFC 7591 §3, "protected registration");
+//! the caller presents it as `Authorization: Bearer`. Open registration is not offered: a registered client
+//! can ask the resource owners of this server for consent, so who may register is the admin's call.
+//!
+//! The metadata rules live in [`crate::registration`], shared with the admin CLI. This module must never let
+//! the caller choose the client id or the secret, never store the secret in clear, and never answer a bad
+//! document with anything but RFC 7591 §3.2.2 `invalid_redirect_uri` / `invalid_client_metadata` (or
+//! `invalid_request` for a body that is not a JSON object).
 
-#[allow(unused_imports)]
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
 
-#[allow(dead_code)]
-pub fn routes(_cfg: &mut web::ServiceConfig) {}
+use super::forms;
+use super::{AppState, bearer, method_not_allowed, no_store_json, paths};
+use crate::crypto;
+use crate::error::{ErrorCode, OAuthError};
+use crate::registration::{ClientError, Registration, registered_metadata};
+use crate::store::clients;
+
+/// Random bytes in a generated client id: unguessable enough that ids cannot be enumerated.
+const CLIENT_ID_BYTES: usize = 16;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(paths::REGISTER)
+            .route(web::post().to(register))
+            .default_service(method_not_allowed("POST")),
+    );
+}
+
+fn client_error(err: ClientError) -> OAuthError {
+    match err {
+        ClientError::RedirectUri(description) => {
+            OAuthError::new(ErrorCode::InvalidRedirectUri, description)
+        }
+        ClientError::Metadata(description) => {
+            OAuthError::new(ErrorCode::InvalidClientMetadata, description)
+        }
+    }
+}
+
+/// Checks the initial access token. Both sides are hashed first so the comparison takes the same time
+/// whatever the length of the guess.
+fn check_initial_token(req: &HttpRequest, state: &AppState) -> Result<(), OAuthError> {
+    let Some(expected) = state.settings.initial_access_token.as_deref() else {
+        return Err(OAuthError::not_found(
+            "dynamic client registration is not enabled on this server",
+        ));
+    };
+    let presented = bearer::bearer_token(req).map_err(|mut err| {
+        err.description = Some(
+            "registration needs the initial access token in the `Authorization: Bearer` header"
+                .into(),
+        );
+        err
+    })?;
+    let matches = crypto::constant_time_eq(
+        crypto::hash_secret(&presented).as_bytes(),
+        crypto::hash_secret(expected).as_bytes(),
+    );
+    if matches {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_token(
+            "the initial access token is not valid",
+        ))
+    }
+}
+
+fn new_secret() -> Result<String, OAuthError> {
+    crypto::random_token().map_err(|e| OAuthError::server_error(&e))
+}
+
+async fn register(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    check_initial_token(&req, &state)?;
+    let Value::Object(body) = forms::read_json(&req, payload, &state).await? else {
+        return Err(OAuthError::invalid_request(
+            "the body must be a JSON object of client metadata (RFC 7591 §2)",
+        ));
+    };
+    let registration = Registration::parse(body).map_err(client_error)?;
+    let response = state
+        .run(move |st| {
+            let client_id =
+                crypto::random_string(CLIENT_ID_BYTES).map_err(|e| OAuthError::server_error(&e))?;
+            let secret = if registration.is_public() {
+                None
+            } else {
+                Some(new_secret()?)
+            };
+            let client = registration
+                .into_new_client(client_id, secret.clone())
+                .build(st.now())
+                .map_err(client_error)?;
+            st.store.write(|tx| clients::insert(tx, &client))?;
+            log::info!("registered client `{}` dynamically", client.client_id);
+            let mut response = registered_metadata(&client);
+            if let Some(secret) = secret {
+                response.insert("client_secret".into(), Value::from(secret));
+                // RFC 7591 §3.2.1: 0 means the secret does not expire.
+                response.insert("client_secret_expires_at".into(), Value::from(0));
+            }
+            Ok(Value::Object(response))
+        })
+        .await?;
+    Ok(no_store_json(StatusCode::CREATED, &response))
+}

@@ -1,7 +1,113 @@
-//! Placeholder: implemented in its own change.
+//! Token revocation (RFC 7009), for access and refresh tokens; UMA Grant §3.3.5 and §8 add RPTs and PCTs.
+//!
+//! The client authenticates as at the token endpoint: confidential clients with Basic or
+//! `client_secret_post`, public clients with `client_id` (RFC 7009 §2.1, §5).
+//!
+//! - An access token is revoked alone; the other tokens of its grant keep working.
+//! - A refresh token revokes its whole grant, every access and refresh token issued under it (§2.1: the
+//!   server SHOULD invalidate the access tokens of the same grant).
+//! - Unknown tokens and tokens that are no longer active (expired, revoked, rotated away) get 200 and change
+//!   nothing (§2.2): the client wanted the token dead and it is.
+//! - An active token issued to another client is refused with 400 `unauthorized_client` and left untouched.
+//!   §2.1 has the server verify that the token was issued to the caller and, when that fails, refuse and say
+//!   so; answering 200 would tell the caller its revocation happened when it did not. The distinction is no
+//!   oracle worth having: it needs valid client credentials and a 256-bit token value.
+//!
+//! This endpoint must never revoke a token for a client it was not issued to, and never reveal anything about
+//! a token beyond whether the caller may revoke it.
+//!
+//! `token_type_hint` is not needed (one lookup by hash finds access and refresh tokens alike) and is ignored,
+//! as §2.1 allows. When PCTs arrive they are looked up first for `token_type_hint=pct` in [`find`].
 
-#[allow(unused_imports)]
-use actix_web::web;
+use actix_web::{HttpRequest, HttpResponse, web};
 
-#[allow(dead_code)]
-pub fn routes(_cfg: &mut web::ServiceConfig) {}
+use super::forms;
+use super::{AppState, client_auth, method_not_allowed, paths};
+use crate::clock::UnixTime;
+use crate::crypto;
+use crate::error::OAuthError;
+use crate::store::Transaction;
+use crate::store::clients::Client;
+use crate::store::tokens::{self, TokenKind, TokenRecord};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(paths::REVOKE)
+            .route(web::post().to(revoke))
+            .default_service(method_not_allowed("POST")),
+    );
+}
+
+/// What a presented token turned out to be. PCTs (UMA Grant §3.3.5) join as a variant of their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Revocable {
+    /// An access or refresh token of an OAuth grant, stored under `hash`.
+    Grant { hash: String, record: TokenRecord },
+}
+
+fn find(tx: &Transaction<'_>, token: &str) -> Result<Option<Revocable>, OAuthError> {
+    let hash = crypto::hash_secret(token);
+    Ok(tokens::find(tx, &hash)?.map(|record| Revocable::Grant { hash, record }))
+}
+
+/// What revoking did; the response is 200 either way, the distinction is for tests and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Revoked,
+    /// Unknown or already inactive: nothing to do (RFC 7009 §2.2).
+    NothingToDo,
+}
+
+/// Revokes `token` for `client` inside one transaction, so the check of ownership and the revocation
+/// cannot be separated by a concurrent change.
+pub fn revoke_for(
+    tx: &Transaction<'_>,
+    client: &Client,
+    token: &str,
+    now: UnixTime,
+) -> Result<Outcome, OAuthError> {
+    let Some(found) = find(tx, token)? else {
+        return Ok(Outcome::NothingToDo);
+    };
+    match found {
+        Revocable::Grant { hash, record } => {
+            if !record.is_active(now) {
+                return Ok(Outcome::NothingToDo);
+            }
+            if record.client_id != client.client_id {
+                return Err(OAuthError::unauthorized_client(
+                    "this token was not issued to the authenticated client, so it cannot revoke it",
+                ));
+            }
+            match record.kind {
+                TokenKind::Access => {
+                    tokens::revoke_token(tx, &hash)?;
+                }
+                TokenKind::Refresh => tokens::revoke_grant(tx, record.grant_id)?,
+            }
+            Ok(Outcome::Revoked)
+        }
+    }
+}
+
+async fn revoke(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let params = forms::read_form(&req, payload, &state).await?;
+    let creds = client_auth::credentials(&req, &params)?;
+    let token = params.require("token")?.to_owned();
+    state
+        .run(move |st| {
+            let client = st
+                .store
+                .read(|c| Ok(client_auth::authenticate(c, &creds)))??;
+            let now = st.now();
+            st.store.write(|tx| revoke_for(tx, &client, &token, now))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}

@@ -1,1 +1,281 @@
-//! Placeholder: implemented in its own change.
+//! Permission tickets (Federated Authorization §4; UMA Grant §5.4, §5.5): what a resource server asked for on
+//! behalf of one resource owner, handed to the client as an unguessable single-use string.
+//!
+//! A ticket is looked up only by the SHA-256 of its value; the clear ticket must never be stored. Consumption is
+//! one conditional `UPDATE`, so two concurrent presentations of the same ticket can never both succeed.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+
+use super::{Result, from_json, to_json};
+use crate::clock::UnixTime;
+
+/// One requested permission: a resource and zero or more of its registered scopes (F §4.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permission {
+    pub resource_id: String,
+    pub resource_scopes: Vec<String>,
+}
+
+/// A ticket as stored, without its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// SHA-256 of the ticket value.
+    pub hash: String,
+    /// The resource owner every permission belongs to.
+    pub owner: String,
+    /// The resource server that asked for the ticket.
+    pub client_id: String,
+    pub permissions: Vec<Permission>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    /// Set on a ticket rotated by the UMA grant: only this client may present it (UMA Grant §5.4).
+    pub bound_client: Option<String>,
+}
+
+/// The outcome of presenting a ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Consumed {
+    /// The ticket was live; it is now used and can never be presented again.
+    Valid(Ticket),
+    /// No such ticket (never issued, or purged after expiry).
+    Unknown,
+    /// The ticket ran out before it was used.
+    Expired,
+    /// The ticket was already presented once: a replay.
+    AlreadyUsed,
+}
+
+pub fn insert(tx: &Transaction<'_>, ticket: &Ticket) -> Result<()> {
+    tx.execute(
+        "INSERT INTO tickets (hash, owner, client_id, permissions, created_at, expires_at, bound_client)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            ticket.hash,
+            ticket.owner,
+            ticket.client_id,
+            to_json(&ticket.permissions)?,
+            ticket.created_at,
+            ticket.expires_at,
+            ticket.bound_client,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Marks the ticket with this hash used, if it is live at `now`, and returns it. Call it in the transaction that
+/// stores what the ticket produces, so a failure later in that transaction gives the ticket back.
+///
+/// A ticket both used and expired reports `AlreadyUsed`: a replay is the more useful thing to know.
+pub fn consume(tx: &Transaction<'_>, hash: &str, now: UnixTime) -> Result<Consumed> {
+    let taken = tx
+        .query_row(
+            "UPDATE tickets SET used = 1 WHERE hash = ?1 AND used = 0 AND expires_at > ?2
+             RETURNING owner, client_id, permissions, created_at, expires_at, bound_client",
+            params![hash, now],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, UnixTime>(3)?,
+                    r.get::<_, UnixTime>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    if let Some((owner, client_id, permissions, created_at, expires_at, bound_client)) = taken {
+        return Ok(Consumed::Valid(Ticket {
+            hash: hash.to_owned(),
+            owner,
+            client_id,
+            permissions: from_json(&permissions)?,
+            created_at,
+            expires_at,
+            bound_client,
+        }));
+    }
+    let state = tx
+        .query_row("SELECT used FROM tickets WHERE hash = ?1", [hash], |r| {
+            r.get::<_, bool>(0)
+        })
+        .optional()?;
+    Ok(match state {
+        None => Consumed::Unknown,
+        Some(true) => Consumed::AlreadyUsed,
+        Some(false) => Consumed::Expired,
+    })
+}
+
+/// Records the RPT issued from a consumed ticket, so a later replay of the ticket can revoke it.
+pub fn link_rpt(tx: &Transaction<'_>, hash: &str, jti: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE tickets SET rpt_jti = ?2 WHERE hash = ?1",
+        params![hash, jti],
+    )?;
+    Ok(())
+}
+
+/// The RPT issued from the ticket with this hash, if any.
+pub fn issued_rpt(tx: &Transaction<'_>, hash: &str) -> Result<Option<String>> {
+    Ok(tx
+        .query_row("SELECT rpt_jti FROM tickets WHERE hash = ?1", [hash], |r| {
+            r.get::<_, Option<String>>(0)
+        })
+        .optional()?
+        .flatten())
+}
+
+/// Deletes tickets that expired before `cutoff`; returns how many. Used tickets stay until then, so a replay
+/// within the lifetime is still recognised as one.
+pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
+    Ok(tx.execute("DELETE FROM tickets WHERE expires_at < ?1", [cutoff])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::clients::{self, Client};
+    use crate::store::testing::temp_store;
+    use crate::store::{Store, StoreError};
+
+    fn setup() -> (tempfile::TempDir, Store) {
+        let (dir, store) = temp_store();
+        let client = Client {
+            client_id: "rs1".into(),
+            secret_hash: None,
+            auth_method: "none".into(),
+            client_name: None,
+            redirect_uris: vec![],
+            claims_redirect_uris: vec![],
+            grant_types: vec![],
+            metadata: Default::default(),
+            created_at: 0,
+        };
+        store
+            .write(|tx| clients::insert(tx, &client))
+            .expect("client");
+        (dir, store)
+    }
+
+    fn ticket(hash: &str, expires_at: UnixTime) -> Ticket {
+        Ticket {
+            hash: hash.into(),
+            owner: "rs1".into(),
+            client_id: "rs1".into(),
+            permissions: vec![Permission {
+                resource_id: "r1".into(),
+                resource_scopes: vec!["view".into()],
+            }],
+            created_at: 100,
+            expires_at,
+            bound_client: None,
+        }
+    }
+
+    fn consume_at(store: &Store, hash: &str, now: UnixTime) -> Consumed {
+        store.write(|tx| consume(tx, hash, now)).expect("consume")
+    }
+
+    #[test]
+    fn a_ticket_is_valid_once_then_a_replay() {
+        let (_dir, store) = setup();
+        store
+            .write(|tx| insert(tx, &ticket("h1", 400)))
+            .expect("insert");
+        assert_eq!(
+            consume_at(&store, "h1", 150),
+            Consumed::Valid(ticket("h1", 400))
+        );
+        assert_eq!(consume_at(&store, "h1", 151), Consumed::AlreadyUsed);
+    }
+
+    #[test]
+    fn expiry_is_at_expires_at_and_does_not_burn_the_ticket() {
+        let (_dir, store) = setup();
+        store
+            .write(|tx| insert(tx, &ticket("h1", 400)))
+            .expect("insert");
+        assert_eq!(consume_at(&store, "h1", 400), Consumed::Expired);
+        assert_eq!(consume_at(&store, "h1", 401), Consumed::Expired);
+    }
+
+    #[test]
+    fn unknown_hash_is_unknown() {
+        let (_dir, store) = setup();
+        assert_eq!(consume_at(&store, "nope", 0), Consumed::Unknown);
+    }
+
+    #[test]
+    fn a_rolled_back_consumption_leaves_the_ticket_live() {
+        let (_dir, store) = setup();
+        store
+            .write(|tx| insert(tx, &ticket("h1", 400)))
+            .expect("insert");
+        let failed: Result<()> = store.write(|tx| {
+            assert!(matches!(consume(tx, "h1", 150)?, Consumed::Valid(_)));
+            Err(StoreError::Conflict("issuing failed".into()))
+        });
+        assert!(failed.is_err());
+        assert!(matches!(consume_at(&store, "h1", 150), Consumed::Valid(_)));
+    }
+
+    #[test]
+    fn purge_removes_only_expired_tickets() {
+        let (_dir, store) = setup();
+        store
+            .write(|tx| {
+                insert(tx, &ticket("old", 200))?;
+                insert(tx, &ticket("live", 400))
+            })
+            .expect("insert");
+        assert_eq!(store.write(|tx| purge_expired(tx, 300)).expect("purge"), 1);
+        assert_eq!(consume_at(&store, "old", 150), Consumed::Unknown);
+        assert!(matches!(
+            consume_at(&store, "live", 300),
+            Consumed::Valid(_)
+        ));
+    }
+
+    #[test]
+    fn rotated_ticket_keeps_its_binding_and_links_its_rpt() {
+        let (_dir, store) = setup();
+        let mut bound = ticket("h-bound", 500);
+        bound.bound_client = Some("rs1".into());
+        store.write(|tx| insert(tx, &bound)).expect("insert");
+        let consumed = store
+            .write(|tx| consume(tx, "h-bound", 200))
+            .expect("consume");
+        assert_eq!(consumed, Consumed::Valid(bound));
+        assert_eq!(
+            store
+                .write(|tx| issued_rpt(tx, "h-bound"))
+                .expect("none yet"),
+            None
+        );
+        store
+            .write(|tx| link_rpt(tx, "h-bound", "jti-1"))
+            .expect("link");
+        assert_eq!(
+            store.write(|tx| issued_rpt(tx, "h-bound")).expect("linked"),
+            Some("jti-1".to_owned())
+        );
+        assert_eq!(
+            store
+                .write(|tx| issued_rpt(tx, "h-unknown"))
+                .expect("unknown"),
+            None
+        );
+    }
+}

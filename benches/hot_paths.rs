@@ -1,0 +1,84 @@
+//! Criterion benchmarks of the request paths a busy resource server hits: checking a PAT, issuing a PAT by
+//! client credentials, and signing a JWT. Run with `cargo bench --bench hot_paths`; figures are in
+//! `BENCHMARKS.md`.
+
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Map, Value};
+use uma_cedar::clock::SystemClock;
+use uma_cedar::config::Settings;
+use uma_cedar::crypto;
+use uma_cedar::http::AppState;
+use uma_cedar::http::bearer::check_pat;
+use uma_cedar::issue::issue_tokens;
+use uma_cedar::registration::NewClient;
+use uma_cedar::store::clients;
+use uma_cedar::store::tokens::{NewGrant, SubjectKind, create_grant};
+
+fn setup() -> (tempfile::TempDir, AppState) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Settings::for_data_dir(&dir.path().join("data"));
+    let state = AppState::open(settings, Arc::new(SystemClock)).expect("open");
+    let client = NewClient {
+        client_id: "rs".into(),
+        secret: Some("bench-secret-0123456789".into()),
+        ..Default::default()
+    }
+    .build(0)
+    .expect("client");
+    state
+        .store
+        .write(|tx| clients::insert(tx, &client))
+        .expect("insert");
+    (dir, state)
+}
+
+fn issue_pat(state: &AppState) -> String {
+    let now = state.now();
+    state
+        .store
+        .write(|tx| {
+            let grant = NewGrant {
+                client_id: "rs",
+                subject: "rs",
+                subject_kind: SubjectKind::Client,
+                scope: "uma_protection",
+                auth_time: None,
+                nonce: None,
+            };
+            let id = create_grant(tx, &grant, now)?;
+            issue_tokens(tx, &state.settings, id, "uma_protection", false, now)
+        })
+        .expect("issue")
+        .access_token
+}
+
+fn benches(c: &mut Criterion) {
+    let (_dir, state) = setup();
+    let pat = issue_pat(&state);
+
+    c.bench_function("hash_secret", |b| b.iter(|| crypto::hash_secret(&pat)));
+    c.bench_function("check_pat (store lookup)", |b| {
+        b.iter(|| check_pat(&state, &pat).expect("valid PAT"))
+    });
+    c.bench_function("issue_pat (grant + token, one transaction)", |b| {
+        b.iter(|| issue_pat(&state))
+    });
+    let keys = state.key_set().expect("keys");
+    let mut claims = Map::new();
+    claims.insert("iss".into(), Value::from("http://127.0.0.1:8080"));
+    claims.insert("sub".into(), Value::from("alice"));
+    claims.insert("aud".into(), Value::from("client"));
+    claims.insert("exp".into(), Value::from(2_000_000_000));
+    c.bench_function("sign ES256 JWT", |b| {
+        b.iter(|| keys.sign(claims.clone(), "JWT").expect("sign"))
+    });
+    let token = keys.sign(claims.clone(), "JWT").expect("sign");
+    c.bench_function("verify ES256 JWT", |b| {
+        b.iter(|| keys.verify(&token).expect("verify"))
+    });
+}
+
+criterion_group!(hot_paths, benches);
+criterion_main!(hot_paths);

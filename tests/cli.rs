@@ -1,0 +1,429 @@
+//! The `uma-cedar` binary as an admin uses it: admin commands on a data directory, and `serve` failing
+//! clearly on bad settings. Drives the real executable.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_uma-cedar"));
+    cmd.env_remove("UMA_CEDAR_DATA_DIR")
+        .env_remove("UMA_CEDAR_CONFIG")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn uma-cedar");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().expect("wait")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn dir_arg(dir: &Path) -> String {
+    dir.join("data").to_string_lossy().into_owned()
+}
+
+#[test]
+fn client_add_list_remove() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    let out = run(
+        &[
+            "client",
+            "add",
+            "--data-dir",
+            &data,
+            "--id",
+            "bank-rs",
+            "--secret",
+            "0123456789abcdef",
+            "--redirect-uri",
+            "https://bank.example/cb",
+            "--claims-redirect-uri",
+            "https://bank.example/claims",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("added confidential client `bank-rs`"));
+
+    let out = run(
+        &["client", "list", "--data-dir", &data, "--format", "json"],
+        None,
+    );
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(list[0]["client_id"], "bank-rs");
+    assert_eq!(
+        list[0]["claims_redirect_uris"][0],
+        "https://bank.example/claims"
+    );
+    assert!(
+        !stdout(&out).contains("0123456789abcdef"),
+        "secrets are never listed"
+    );
+
+    // The same id again is refused with a diagnostic.
+    let out = run(
+        &[
+            "client",
+            "add",
+            "--data-dir",
+            &data,
+            "--id",
+            "bank-rs",
+            "--public",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("error: the identifier `bank-rs` is already used by a client"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("help:"));
+
+    let out = run(
+        &["client", "remove", "--data-dir", &data, "--id", "bank-rs"],
+        None,
+    );
+    assert!(out.status.success());
+    let out = run(
+        &["client", "remove", "--data-dir", &data, "--id", "bank-rs"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("there is no client `bank-rs`"));
+}
+
+#[test]
+fn client_without_secret_or_public_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    let out = run(&["client", "add", "--data-dir", &data, "--id", "x"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--public"), "{}", stderr(&out));
+    let out = run(
+        &[
+            "client",
+            "add",
+            "--data-dir",
+            &data,
+            "--id",
+            "x",
+            "--secret",
+            "short",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("at least 16 characters"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        &[
+            "client",
+            "add",
+            "--data-dir",
+            &data,
+            "--id",
+            "x",
+            "--public",
+            "--redirect-uri",
+            "not a uri",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("redirect URI"), "{}", stderr(&out));
+}
+
+#[test]
+fn user_add_reads_the_password_from_stdin() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--data-dir",
+            &data,
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--email",
+            "alice@example.com",
+        ],
+        Some("correct horse battery\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(
+        &["user", "list", "--data-dir", &data, "--format", "json"],
+        None,
+    );
+    let list: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(list[0]["username"], "alice");
+    assert_eq!(list[0]["email"], "alice@example.com");
+    assert!(!stdout(&out).contains("correct horse"));
+
+    // No password on stdin, a short password, and a name already used by a client are all refused.
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--data-dir",
+            &data,
+            "--username",
+            "bob",
+            "--password-stdin",
+        ],
+        Some(""),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no password on standard input"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--data-dir",
+            &data,
+            "--username",
+            "bob",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("shorter than 8"), "{}", stderr(&out));
+    run(
+        &[
+            "client",
+            "add",
+            "--data-dir",
+            &data,
+            "--id",
+            "rs1",
+            "--public",
+        ],
+        None,
+    );
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--data-dir",
+            &data,
+            "--username",
+            "rs1",
+            "--password-stdin",
+        ],
+        Some("long enough pw\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("already used by a client"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(
+        &["user", "remove", "--data-dir", &data, "--username", "alice"],
+        None,
+    );
+    assert!(out.status.success());
+    let out = run(
+        &["user", "list", "--data-dir", &data, "--format", "json"],
+        None,
+    );
+    assert_eq!(stdout(&out).trim(), "[]");
+}
+
+#[test]
+fn keys_rotate_keeps_the_old_key_published() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    // The first rotation on an empty directory creates the first key; the second retires it.
+    for alg in ["ES256", "RS256"] {
+        let out = run(&["keys", "rotate", "--data-dir", &data, "--alg", alg], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stdout(&out).contains(&format!("new {alg} signing key")));
+    }
+    let out = run(
+        &["keys", "list", "--data-dir", &data, "--format", "json"],
+        None,
+    );
+    let keys: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(keys[0]["alg"], "RS256");
+    assert_eq!(keys[0]["state"], "signing");
+    assert_eq!(keys[1]["alg"], "ES256");
+    assert_eq!(keys[1]["state"], "published");
+
+    let out = run(
+        &["keys", "rotate", "--data-dir", &data, "--alg", "HS256"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unsupported signing algorithm `HS256`"));
+}
+
+#[test]
+fn serve_refuses_bad_settings_with_a_diagnostic() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    let out = run(&["serve", "--data-dir", &data, "--listen", "nowhere"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("error: invalid setting `listen`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(
+        &["serve", "--data-dir", &data, "--issuer", "ftp://as.example"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("`issuer`"), "{}", stderr(&out));
+
+    let config = tmp.path().join("bad.toml");
+    std::fs::write(&config, "lisen = \"127.0.0.1:1\"\n").expect("write config");
+    let out = run(
+        &[
+            "serve",
+            "--data-dir",
+            &data,
+            "--config",
+            &config.to_string_lossy(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not valid"), "{}", stderr(&out));
+
+    // A file where the data directory should be.
+    let file = tmp.path().join("not-a-dir");
+    std::fs::write(&file, "x").expect("write file");
+    let out = run(
+        &[
+            "serve",
+            "--data-dir",
+            &file.to_string_lossy(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot use data directory"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn serve_on_a_busy_port_fails_clearly() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = busy.local_addr().expect("addr").to_string();
+    let out = run(&["serve", "--data-dir", &data, "--listen", &addr], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("cannot listen on {addr}")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("--listen"), "{}", stderr(&out));
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn serve_starts_on_an_empty_data_dir_and_publishes_discovery() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let _server = Server(
+        bin()
+            .args(["serve", "--data-dir", &data, "--listen", &addr])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let response = loop {
+        if let Some(r) = http_get(&addr, "/.well-known/uma2-configuration") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "server did not answer in time");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains(&format!("\"issuer\":\"http://{addr}\"")),
+        "{response}"
+    );
+    assert!(
+        Path::new(&data).join("uma-cedar.db").exists(),
+        "database created in the data directory"
+    );
+}
