@@ -10,7 +10,8 @@ METADATA = {
     "client_name": "Dynamic Photo Store",
     "redirect_uris": ["https://photos.example/callback"],
     "claims_redirect_uris": ["https://photos.example/claims"],
-    "grant_types": ["authorization_code", "client_credentials", "refresh_token"],
+    # A resource server (client credentials PAT) that is also a UMA client (claims redirect URIs).
+    "grant_types": ["client_credentials", "urn:ietf:params:oauth:grant-type:uma-ticket"],
     "token_endpoint_auth_method": "client_secret_basic",
 }
 
