@@ -38,6 +38,23 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Adds the end of each server's log to a failed test's report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    servers = []
+    if isinstance(item.funcargs.get("uma"), UmaServer):
+        servers.append(item.funcargs["uma"])
+    factory = getattr(item.funcargs.get("make_server"), "__self__", None)
+    if isinstance(factory, ServerFactory):
+        servers += factory.servers
+    for server in servers:
+        report.sections.append((f"uma-cedar log {server.log_path.name} (last lines)", server.log_tail(40)))
+
+
 def server_binary() -> Path:
     configured = os.environ.get("UMA_CEDAR_BIN")
     path = Path(configured) if configured else REPO_ROOT / "target" / "debug" / "uma-cedar"
@@ -187,7 +204,9 @@ class UmaServer:
             busy = "in use" in self.log_tail()
             self._reap()
             if not (busy and attempt + 1 < attempts):
-                pytest.fail(f"uma-cedar serve did not become ready: {outcome}\n--- server stderr ---\n{self.log_tail()}")
+                pytest.fail(
+                    f"uma-cedar serve did not become ready: {outcome}\n--- server stderr ---\n{self.log_tail()}"
+                )
 
     def _spawn(self) -> None:
         command = [

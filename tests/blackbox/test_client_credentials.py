@@ -58,6 +58,7 @@ def test_wrong_secret_is_invalid_client(uma, method):
             session.fetch_token(uma.endpoint("token_endpoint"), grant_type="client_credentials")
     assert failure.value.error == "invalid_client"
     assert sent[-1].status_code == 401
+    assert sent[-1].headers.get("Cache-Control") == "no-store"
     if method == "client_secret_basic":
         assert sent[-1].headers.get("WWW-Authenticate", "").lower().startswith("basic")
 
