@@ -184,3 +184,23 @@ def test_login_page_is_on_the_server(uma, rs):
     assert same_origin(response.url, uma.issuer)
     assert response.headers.get("Content-Type", "").startswith("text/html")
     assert browser.http.cookies, "a CSRF cookie must be set with the login page"
+
+
+def test_login_needs_the_csrf_cookie(uma, rs, alice):
+    session = oauth_session(uma, rs, scope=PAT_SCOPE)
+    url, _ = session.create_authorization_url(uma.endpoint("authorization_endpoint"), code_verifier="v" * 64)
+    browser = Browser(uma)
+    page = Page.of(browser.settle(browser.get(url)))
+    browser.http.cookies.clear()
+    response = browser.settle(browser.login(page, alice))
+    assert Page.of(response).consent_form("allow") is None, "a login without the CSRF cookie must not succeed"
+    assert response.status_code in (200, 400, 403), response.status_code
+
+
+def test_unregistered_redirect_uri_is_never_used(uma, rs):
+    session = oauth_session(uma, replace(rs, redirect_uri="https://attacker.example/cb"), scope=PAT_SCOPE)
+    url, _ = session.create_authorization_url(uma.endpoint("authorization_endpoint"), code_verifier="v" * 64)
+    response = Browser(uma).get(url)
+    assert not response.is_redirect, f"redirected to {response.headers.get('Location')}"
+    assert response.status_code == 400
+    assert Page.of(response).login_form() is None

@@ -8,7 +8,7 @@ from authlib.integrations.base_client import OAuthError
 
 from support import (
     HTTP_TIMEOUT, PAT_SCOPE, ProtectionApi, assert_error, assert_inactive, client_credentials_pat, consent_flow,
-    introspect, oauth_session,
+    introspect, oauth_session, poll,
 )
 
 
@@ -126,3 +126,15 @@ def test_a_client_cannot_revoke_another_clients_token(uma, rs):
     with oauth_session(uma, uma.admin.add_client("rs")) as session:
         session.revoke_token(uma.endpoint("revocation_endpoint"), token=pat)
     assert_active_pat(introspect(uma, pat, client=rs), rs.client_id)
+
+
+def test_expired_pat_is_inactive(make_server):
+    server = make_server("--access-token-ttl", "1")
+    client = server.admin.add_client("rs")
+    with oauth_session(server, client, scope=PAT_SCOPE) as session:
+        token = session.fetch_token(server.endpoint("token_endpoint"), grant_type="client_credentials")
+    assert token["expires_in"] == 1
+    expired = poll(lambda: introspect(server, token["access_token"], client=client).json() == {"active": False},
+                   timeout=5)
+    assert expired, "the PAT is still active well after its lifetime"
+    assert_error(ProtectionApi(server, token["access_token"]).list(), 401, "invalid_token")
