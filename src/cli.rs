@@ -237,8 +237,14 @@ macro_rules! failure_from {
         }
     )*};
 }
+impl From<config::ConfigError> for Failure {
+    fn from(err: config::ConfigError) -> Self {
+        let help = err.help();
+        Self::new(err.to_string()).help(help)
+    }
+}
+
 failure_from!(
-    config::ConfigError,
     crate::store::StoreError,
     crate::keyring::KeyError,
     crate::crypto::CryptoError,

@@ -128,6 +128,28 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+impl ConfigError {
+    /// What the person running the server can do about it.
+    pub fn help(&self) -> String {
+        match self {
+            Self::Read { .. } => {
+                "check the path given with --config (or UMA_CEDAR_CONFIG)".to_owned()
+            }
+            Self::Parse { .. } => {
+                "the file must be TOML with the keys listed under Configuration in the README"
+                    .to_owned()
+            }
+            Self::Invalid { name, .. } => {
+                let flag = name.replace('_', "-");
+                let env = name.to_ascii_uppercase();
+                format!(
+                    "fix `{name}`: it comes from --{flag}, UMA_CEDAR_{env}, or the `{name}` key of the config file"
+                )
+            }
+        }
+    }
+}
+
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         name,

@@ -309,6 +309,11 @@ fn serve_refuses_bad_settings_with_a_diagnostic() {
         "{}",
         stderr(&out)
     );
+    assert!(
+        stderr(&out).contains("help: fix `listen`: it comes from --listen, UMA_CEDAR_LISTEN"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = run(
         &["serve", "--data-dir", &data, "--issuer", "ftp://as.example"],
