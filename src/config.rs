@@ -28,6 +28,11 @@ pub struct Settings {
     pub code_ttl: i64,
     pub ticket_ttl: i64,
     pub session_ttl: i64,
+    /// Lifetime of an RPT: short, since a resource server that verifies RPTs locally sees a narrowed
+    /// policy only when the RPTs it holds expire.
+    pub rpt_ttl: i64,
+    /// Lifetime of a persisted claims token.
+    pub pct_ttl: i64,
     /// Enables dynamic client registration (RFC 7591) for callers presenting this bearer token.
     pub initial_access_token: Option<String>,
     /// Largest request body accepted, in bytes.
@@ -39,7 +44,9 @@ pub struct Settings {
 impl Settings {
     /// The longest lifetime of anything signed with a key: how long a retired key stays in the JWKS.
     pub fn max_signed_token_ttl(&self) -> i64 {
-        self.id_token_ttl.max(self.access_token_ttl)
+        self.id_token_ttl
+            .max(self.access_token_ttl)
+            .max(self.rpt_ttl)
     }
 
     /// The absolute URL of an endpoint path such as `/token`.
@@ -67,6 +74,8 @@ fn unreachable_defaults(data_dir: &Path) -> Settings {
         code_ttl: 60,
         ticket_ttl: 300,
         session_ttl: 8 * 3600,
+        rpt_ttl: 300,
+        pct_ttl: 30 * 24 * 3600,
         initial_access_token: None,
         max_body_bytes: 64 * 1024,
         trusted_issuers: Vec::new(),
@@ -87,6 +96,8 @@ pub struct FileSettings {
     pub code_ttl: Option<i64>,
     pub ticket_ttl: Option<i64>,
     pub session_ttl: Option<i64>,
+    pub rpt_ttl: Option<i64>,
+    pub pct_ttl: Option<i64>,
     pub initial_access_token: Option<String>,
     pub max_body_bytes: Option<usize>,
     /// `[[trusted_issuers]]` tables: `issuer` and `jwks_uri` each.
@@ -260,6 +271,8 @@ impl SettingsInput {
                     .or(file.ticket_ttl)
                     .unwrap_or(defaults.ticket_ttl),
             )?,
+            rpt_ttl: positive("rpt_ttl", file.rpt_ttl.unwrap_or(defaults.rpt_ttl))?,
+            pct_ttl: positive("pct_ttl", file.pct_ttl.unwrap_or(defaults.pct_ttl))?,
             session_ttl: positive(
                 "session_ttl",
                 file.session_ttl.unwrap_or(defaults.session_ttl),
