@@ -250,8 +250,14 @@ macro_rules! failure_from {
         }
     )*};
 }
+impl From<config::ConfigError> for Failure {
+    fn from(err: config::ConfigError) -> Self {
+        let help = err.help();
+        Self::new(err.to_string()).help(help)
+    }
+}
+
 failure_from!(
-    config::ConfigError,
     crate::store::StoreError,
     crate::keyring::KeyError,
     crate::crypto::CryptoError,
@@ -297,6 +303,10 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
                 crate::server::ServeError::Bind { .. } => Some(format!(
                     "is another process using {listen}? Choose another address with --listen"
                 )),
+                crate::server::ServeError::Start(crate::http::StartError::Claims(_)) => Some(
+                    "fix the `[[trusted_issuers]]` entry's `jwks_uri` file in the config file"
+                        .to_owned(),
+                ),
                 crate::server::ServeError::Start(_) => Some(
                     "check that the data directory is readable and writable by this user"
                         .to_owned(),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::claims::issuers::{TrustedIssuer, TrustedIssuerEntry, parse_trusted_issuers};
 use crate::crypto::keys::Alg;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -27,18 +28,27 @@ pub struct Settings {
     pub code_ttl: i64,
     pub ticket_ttl: i64,
     pub session_ttl: i64,
+    /// Lifetime of an RPT: short, since a resource server that verifies RPTs locally sees a narrowed
+    /// policy only when the RPTs it holds expire.
+    pub rpt_ttl: i64,
+    /// Lifetime of a persisted claims token.
+    pub pct_ttl: i64,
     /// Enables dynamic client registration (RFC 7591) for callers presenting this bearer token.
     pub initial_access_token: Option<String>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// A Cedar schema extending the base vocabulary with further claims (None: the base schema built in).
     pub schema: Option<PathBuf>,
+    /// Issuers whose ID tokens are accepted as claim tokens, besides this server ([`crate::claims`]).
+    pub trusted_issuers: Vec<TrustedIssuer>,
 }
 
 impl Settings {
     /// The longest lifetime of anything signed with a key: how long a retired key stays in the JWKS.
     pub fn max_signed_token_ttl(&self) -> i64 {
-        self.id_token_ttl.max(self.access_token_ttl)
+        self.id_token_ttl
+            .max(self.access_token_ttl)
+            .max(self.rpt_ttl)
     }
 
     /// The absolute URL of an endpoint path such as `/token`.
@@ -66,9 +76,12 @@ fn unreachable_defaults(data_dir: &Path) -> Settings {
         code_ttl: 60,
         ticket_ttl: 300,
         session_ttl: 8 * 3600,
+        rpt_ttl: 300,
+        pct_ttl: 30 * 24 * 3600,
         initial_access_token: None,
         max_body_bytes: 64 * 1024,
         schema: None,
+        trusted_issuers: Vec::new(),
     }
 }
 
@@ -86,9 +99,14 @@ pub struct FileSettings {
     pub code_ttl: Option<i64>,
     pub ticket_ttl: Option<i64>,
     pub session_ttl: Option<i64>,
+    pub rpt_ttl: Option<i64>,
+    pub pct_ttl: Option<i64>,
     pub initial_access_token: Option<String>,
     pub max_body_bytes: Option<usize>,
     pub schema: Option<PathBuf>,
+    /// `[[trusted_issuers]]` tables: `issuer` and `jwks_uri` each.
+    #[serde(default)]
+    pub trusted_issuers: Vec<TrustedIssuerEntry>,
 }
 
 impl FileSettings {
@@ -124,6 +142,28 @@ pub enum ConfigError {
     Parse { path: PathBuf, reason: String },
     #[error("invalid setting `{name}`: {reason}")]
     Invalid { name: &'static str, reason: String },
+}
+
+impl ConfigError {
+    /// What the person running the server can do about it.
+    pub fn help(&self) -> String {
+        match self {
+            Self::Read { .. } => {
+                "check the path given with --config (or UMA_CEDAR_CONFIG)".to_owned()
+            }
+            Self::Parse { .. } => {
+                "the file must be TOML with the keys listed under Configuration in the README"
+                    .to_owned()
+            }
+            Self::Invalid { name, .. } => {
+                let flag = name.replace('_', "-");
+                let env = name.to_ascii_uppercase();
+                format!(
+                    "fix `{name}`: it comes from --{flag}, UMA_CEDAR_{env}, or the `{name}` key of the config file"
+                )
+            }
+        }
+    }
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -208,6 +248,8 @@ impl SettingsInput {
             ));
         }
 
+        let trusted_issuers = parse_trusted_issuers(&file.trusted_issuers, &issuer)?;
+
         Ok(Settings {
             data_dir,
             listen,
@@ -234,6 +276,8 @@ impl SettingsInput {
                     .or(file.ticket_ttl)
                     .unwrap_or(defaults.ticket_ttl),
             )?,
+            rpt_ttl: positive("rpt_ttl", file.rpt_ttl.unwrap_or(defaults.rpt_ttl))?,
+            pct_ttl: positive("pct_ttl", file.pct_ttl.unwrap_or(defaults.pct_ttl))?,
             session_ttl: positive(
                 "session_ttl",
                 file.session_ttl.unwrap_or(defaults.session_ttl),
@@ -241,6 +285,7 @@ impl SettingsInput {
             initial_access_token,
             max_body_bytes,
             schema: self.schema.or(file.schema),
+            trusted_issuers,
         })
     }
 }

@@ -7,8 +7,10 @@
 //! - [`crypto`]: openssl, josekit and argon2;
 //! - [`policy`]: cedar-policy (schema, validation, decisions);
 //! - [`config`], [`clock`], [`scope`], [`issue`], [`keyring`], [`sharing`]: plain Rust in between;
+//! - [`claims`]: verification of claim tokens pushed to the UMA grant (ureq only in [`claims::fetch`]);
 //! - [`cli`]: the admin commands behind the `uma-cedar` binary.
 
+pub mod claims;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -23,3 +25,4 @@ pub mod scope;
 pub mod server;
 pub mod sharing;
 pub mod store;
+pub mod uma;

@@ -277,7 +277,8 @@ fn check_url_member(name: &str, text: &str) -> Result<(), ClientError> {
 impl Registration {
     /// Parses the members of a registration request. Omitted members take the RFC 7591 §2 defaults, except
     /// that an omitted `response_types` follows `grant_types`, so a client that only uses client credentials
-    /// need not send an empty list. JSON `null` counts as omitted.
+    /// need not send an empty list, and an omitted `grant_types` includes the UMA grant for a client that
+    /// registers `claims_redirect_uris`. JSON `null` counts as omitted.
     pub fn parse(mut body: Map<String, Value>) -> Result<Self, ClientError> {
         for name in SERVER_MEMBERS {
             body.remove(*name);
@@ -289,8 +290,17 @@ impl Registration {
         let claims_redirect_uris =
             take_strings(&mut body, "claims_redirect_uris", ClientError::RedirectUri)?
                 .unwrap_or_default();
+        // RFC 7591 defaults an omitted `grant_types` to `authorization_code`; a client that registers
+        // `claims_redirect_uris` is a UMA client (UMA Grant §2), so it gets the UMA grant as well, or alone
+        // when it registers no plain redirect URI.
         let grant_types = take_strings(&mut body, "grant_types", ClientError::Metadata)?
-            .unwrap_or_else(|| vec![AUTHORIZATION_CODE.to_owned()]);
+            .unwrap_or_else(
+                || match (redirect_uris.is_empty(), claims_redirect_uris.is_empty()) {
+                    (true, false) => vec![UMA_TICKET.to_owned()],
+                    (false, false) => vec![AUTHORIZATION_CODE.to_owned(), UMA_TICKET.to_owned()],
+                    _ => vec![AUTHORIZATION_CODE.to_owned()],
+                },
+            );
         if grant_types.is_empty() {
             return Err(ClientError::Metadata(
                 "`grant_types` must list at least one grant type (or be omitted for `authorization_code`)"
@@ -551,6 +561,20 @@ mod tests {
             Value::Object(map) => Registration::parse(map),
             _ => panic!("test bodies are objects"),
         }
+    }
+
+    #[test]
+    fn a_client_with_only_claims_redirect_uris_is_a_uma_client() {
+        let reg =
+            parse(serde_json::json!({"claims_redirect_uris": ["https://app.example/claims"]}))
+                .expect("valid");
+        assert_eq!(reg.grant_types, vec![UMA_TICKET]);
+        let reg = parse(serde_json::json!({
+            "redirect_uris": ["https://app.example/cb"],
+            "claims_redirect_uris": ["https://app.example/claims"],
+        }))
+        .expect("valid");
+        assert_eq!(reg.grant_types, vec![AUTHORIZATION_CODE, UMA_TICKET]);
     }
 
     #[test]

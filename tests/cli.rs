@@ -309,6 +309,11 @@ fn serve_refuses_bad_settings_with_a_diagnostic() {
         "{}",
         stderr(&out)
     );
+    assert!(
+        stderr(&out).contains("help: fix `listen`: it comes from --listen, UMA_CEDAR_LISTEN"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = run(
         &["serve", "--data-dir", &data, "--issuer", "ftp://as.example"],
@@ -426,4 +431,62 @@ fn serve_starts_on_an_empty_data_dir_and_publishes_discovery() {
         Path::new(&data).join("uma-cedar.db").exists(),
         "database created in the data directory"
     );
+}
+
+#[test]
+fn serve_refuses_bad_trusted_issuers_naming_the_entry() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    let serve_with = |toml: &str| {
+        let config = tmp.path().join("issuers.toml");
+        std::fs::write(&config, toml).expect("write config");
+        run(
+            &[
+                "serve",
+                "--data-dir",
+                &data,
+                "--listen",
+                "127.0.0.1:0",
+                "--config",
+                &config.to_string_lossy(),
+            ],
+            None,
+        )
+    };
+
+    let missing = tmp.path().join("missing.json");
+    let out = serve_with(&format!(
+        "[[trusted_issuers]]\nissuer = \"https://idp.example\"\njwks_uri = {:?}\n",
+        missing.to_string_lossy()
+    ));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "invalid setting `trusted_issuers`: entry 1 (`https://idp.example`): `jwks_uri` file"
+        ),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = serve_with(
+        "[[trusted_issuers]]\nissuer = \"https://idp.example\"\njwks_uri = \"ftp://idp.example/k\"\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("scheme `ftp`"), "{}", stderr(&out));
+
+    // A file that exists but holds no usable key stops the server at startup, with a hint about the file.
+    let empty = tmp.path().join("empty.json");
+    std::fs::write(&empty, r#"{"keys": []}"#).expect("write jwks");
+    let out = serve_with(&format!(
+        "[[trusted_issuers]]\nissuer = \"https://idp.example\"\njwks_uri = {:?}\n",
+        empty.to_string_lossy()
+    ));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no usable signature verification key"),
+        "{err}"
+    );
+    assert!(err.contains("trusted_issuers"), "{err}");
+    assert!(!err.contains("data directory"), "{err}");
 }

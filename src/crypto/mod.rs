@@ -4,8 +4,10 @@
 //! - SHA-256 hashes under which those secrets are stored, and constant-time comparison;
 //! - PKCE S256;
 //! - signing keys, JWT signing and verification, the JWKS ([`keys`]);
+//! - other issuers' JWK Sets and verification of their tokens ([`jwks`]);
 //! - password hashing with argon2id ([`password`]).
 
+pub mod jwks;
 pub mod keys;
 pub mod password;
 

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
+use crate::claims::{ClaimsSetupError, ClaimsVerifier};
 use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
 use crate::crypto::keys::KeySet;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The Cedar schema and the per-owner cache of parsed policy sets.
     pub policies: Arc<Policies>,
+    /// Verifies claim tokens pushed to the UMA grant; call it inside [`AppState::run`] (it may fetch keys).
+    pub claims: Arc<ClaimsVerifier>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +81,8 @@ pub enum StartError {
     /// Stored policies no longer validate against the schema.
     #[error("{0}")]
     Policies(String),
+    #[error(transparent)]
+    Claims(#[from] ClaimsSetupError),
 }
 
 impl AppState {
@@ -91,12 +96,15 @@ impl AppState {
         let now = clock.now();
         keyring::ensure_signing_key(&store, settings.signing_alg, now)?;
         let keys = Arc::new(KeyRing::load(store.clone(), now)?);
+        let claims = Arc::new(ClaimsVerifier::from_settings(&settings, keys.clone()));
+        claims.load_local_keys(now)?;
         Ok(Self {
             settings: Arc::new(settings),
             store,
             keys,
             clock,
             policies,
+            claims,
         })
     }
 

@@ -181,6 +181,7 @@ async fn permission(
                         permissions: requested,
                         created_at: now,
                         expires_at: now + st.settings.ticket_ttl,
+                        bound_client: None,
                     },
                 )?;
                 Ok::<_, OAuthError>(())

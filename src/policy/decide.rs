@@ -150,14 +150,15 @@ impl Claims {
         self.all.get(name)
     }
 
-    /// The id of the principal entity: the JSON object `{"iss":...,"sub":...}`, so that two issuers' equal
-    /// subjects are two principals.
+    /// The id of the principal entity: the JSON array `["<iss>","<sub>"]`, so that two issuers' equal
+    /// subjects are two principals. The same form as the requesting party's id elsewhere in the server
+    /// (`crate::uma::party_id`), so an id from the decision log can be pasted into a policy.
     pub fn principal_id(&self) -> String {
-        serde_json::json!({"iss": self.iss, "sub": self.sub}).to_string()
+        Value::from(vec![self.iss.as_str(), self.sub.as_str()]).to_string()
     }
 }
 
-/// The id of the principal when no claims were presented. No claim set has it, since theirs are JSON objects.
+/// The id of the principal when no claims were presented. No claim set has it, since theirs are JSON arrays.
 pub const ANONYMOUS_PRINCIPAL: &str = "";
 
 /// What the server knows about the resource, from its registration.
@@ -925,6 +926,10 @@ when { principal has email && principal.email == "bob@example.com" && resource h
         let a = claims(json!({"iss": "https://a.example", "sub": "bob"}));
         let b = claims(json!({"iss": "https://b.example", "sub": "bob"}));
         assert_ne!(a.principal_id(), b.principal_id());
+        assert_eq!(
+            a.principal_id(),
+            crate::uma::party_id("https://a.example", "bob")
+        );
         let literal = format!(
             "permit (principal == Uma::User::{}, action, resource);",
             serde_json::to_string(&a.principal_id()).expect("quote")

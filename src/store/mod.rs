@@ -10,9 +10,12 @@
 
 pub mod auth;
 pub mod clients;
+pub mod decisions;
 pub mod keys;
+pub mod pcts;
 pub mod policies;
 pub mod resources;
+pub mod rpts;
 pub mod tickets;
 pub mod tokens;
 pub mod users;

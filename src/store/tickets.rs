@@ -39,6 +39,8 @@ pub struct Ticket {
     pub permissions: Vec<Permission>,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
+    /// Set on a ticket rotated by the UMA grant: only this client may present it (UMA Grant §5.4).
+    pub bound_client: Option<String>,
 }
 
 /// The outcome of presenting a ticket.
@@ -56,8 +58,8 @@ pub enum Consumed {
 
 pub fn insert(tx: &Transaction<'_>, ticket: &Ticket) -> Result<()> {
     tx.execute(
-        "INSERT INTO tickets (hash, owner, client_id, permissions, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO tickets (hash, owner, client_id, permissions, created_at, expires_at, bound_client)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             ticket.hash,
             ticket.owner,
@@ -65,6 +67,7 @@ pub fn insert(tx: &Transaction<'_>, ticket: &Ticket) -> Result<()> {
             to_json(&ticket.permissions)?,
             ticket.created_at,
             ticket.expires_at,
+            ticket.bound_client,
         ],
     )?;
     Ok(())
@@ -78,7 +81,7 @@ pub fn consume(tx: &Transaction<'_>, hash: &str, now: UnixTime) -> Result<Consum
     let taken = tx
         .query_row(
             "UPDATE tickets SET used = 1 WHERE hash = ?1 AND used = 0 AND expires_at > ?2
-             RETURNING owner, client_id, permissions, created_at, expires_at",
+             RETURNING owner, client_id, permissions, created_at, expires_at, bound_client",
             params![hash, now],
             |r| {
                 Ok((
@@ -87,11 +90,12 @@ pub fn consume(tx: &Transaction<'_>, hash: &str, now: UnixTime) -> Result<Consum
                     r.get::<_, String>(2)?,
                     r.get::<_, UnixTime>(3)?,
                     r.get::<_, UnixTime>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             },
         )
         .optional()?;
-    if let Some((owner, client_id, permissions, created_at, expires_at)) = taken {
+    if let Some((owner, client_id, permissions, created_at, expires_at, bound_client)) = taken {
         return Ok(Consumed::Valid(Ticket {
             hash: hash.to_owned(),
             owner,
@@ -99,6 +103,7 @@ pub fn consume(tx: &Transaction<'_>, hash: &str, now: UnixTime) -> Result<Consum
             permissions: from_json(&permissions)?,
             created_at,
             expires_at,
+            bound_client,
         }));
     }
     let state = tx
@@ -111,6 +116,25 @@ pub fn consume(tx: &Transaction<'_>, hash: &str, now: UnixTime) -> Result<Consum
         Some(true) => Consumed::AlreadyUsed,
         Some(false) => Consumed::Expired,
     })
+}
+
+/// Records the RPT issued from a consumed ticket, so a later replay of the ticket can revoke it.
+pub fn link_rpt(tx: &Transaction<'_>, hash: &str, jti: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE tickets SET rpt_jti = ?2 WHERE hash = ?1",
+        params![hash, jti],
+    )?;
+    Ok(())
+}
+
+/// The RPT issued from the ticket with this hash, if any.
+pub fn issued_rpt(tx: &Transaction<'_>, hash: &str) -> Result<Option<String>> {
+    Ok(tx
+        .query_row("SELECT rpt_jti FROM tickets WHERE hash = ?1", [hash], |r| {
+            r.get::<_, Option<String>>(0)
+        })
+        .optional()?
+        .flatten())
 }
 
 /// Deletes tickets that expired before `cutoff`; returns how many. Used tickets stay until then, so a replay
@@ -156,6 +180,7 @@ mod tests {
             }],
             created_at: 100,
             expires_at,
+            bound_client: None,
         }
     }
 
@@ -221,5 +246,36 @@ mod tests {
             consume_at(&store, "live", 300),
             Consumed::Valid(_)
         ));
+    }
+
+    #[test]
+    fn rotated_ticket_keeps_its_binding_and_links_its_rpt() {
+        let (_dir, store) = setup();
+        let mut bound = ticket("h-bound", 500);
+        bound.bound_client = Some("rs1".into());
+        store.write(|tx| insert(tx, &bound)).expect("insert");
+        let consumed = store
+            .write(|tx| consume(tx, "h-bound", 200))
+            .expect("consume");
+        assert_eq!(consumed, Consumed::Valid(bound));
+        assert_eq!(
+            store
+                .write(|tx| issued_rpt(tx, "h-bound"))
+                .expect("none yet"),
+            None
+        );
+        store
+            .write(|tx| link_rpt(tx, "h-bound", "jti-1"))
+            .expect("link");
+        assert_eq!(
+            store.write(|tx| issued_rpt(tx, "h-bound")).expect("linked"),
+            Some("jti-1".to_owned())
+        );
+        assert_eq!(
+            store
+                .write(|tx| issued_rpt(tx, "h-unknown"))
+                .expect("unknown"),
+            None
+        );
     }
 }

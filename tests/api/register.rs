@@ -266,6 +266,7 @@ async fn inconsistent_metadata_is_invalid_client_metadata() {
         (
             json!({
                 "redirect_uris": ["https://app.example/cb"],
+                "grant_types": ["authorization_code"],
                 "claims_redirect_uris": ["https://app.example/claims"],
             }),
             "claims_redirect_uris",

@@ -116,9 +116,58 @@ CREATE TABLE tickets (
     permissions TEXT NOT NULL,   -- JSON array of {resource_id, resource_scopes}
     created_at  INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL,
-    used        INTEGER NOT NULL DEFAULT 0
+    used        INTEGER NOT NULL DEFAULT 0,
+    -- A ticket rotated by the UMA grant (need_info, request_submitted) may only be presented by the client that
+    -- presented its predecessor (UMA Grant §5.4); NULL for a ticket fresh from the permission endpoint.
+    bound_client TEXT REFERENCES clients(client_id) ON DELETE CASCADE,
+    -- The RPT issued from this ticket: a replay of the ticket revokes it.
+    rpt_jti     TEXT
 ) STRICT;
 CREATE INDEX tickets_expiry ON tickets(expires_at);
+
+-- Persisted claims tokens (UMA Grant §3.3.5): claims held by reference for one client and requesting party.
+CREATE TABLE pcts (
+    hash        TEXT PRIMARY KEY,
+    client_id   TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    -- The requesting party: the verified claim token's issuer and subject.
+    party       TEXT NOT NULL,
+    claims      TEXT NOT NULL,   -- JSON object of verified claims
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    revoked     INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+-- Requesting party tokens (UMA Grant §3.3.5). The RPT itself is a signed JWT; this row is what introspection,
+-- revocation, upgrade and policy narrowing work on.
+CREATE TABLE rpts (
+    jti             TEXT PRIMARY KEY,
+    client_id       TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    party           TEXT NOT NULL,
+    owner           TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+    resource_server TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    permissions     TEXT NOT NULL,   -- JSON array of {resource_id, resource_scopes, exp}
+    claims          TEXT NOT NULL,   -- JSON object of the verified claims the decision used
+    issued_at       INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    revoked         INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX rpts_owner ON rpts(owner, expires_at);
+
+-- Every decision of the UMA grant, for the owner to review.
+CREATE TABLE decisions (
+    id          INTEGER PRIMARY KEY,
+    time        INTEGER NOT NULL,
+    owner       TEXT NOT NULL REFERENCES principals(id) ON DELETE CASCADE,
+    client_id   TEXT NOT NULL,
+    party       TEXT,            -- NULL when no claims identified the requesting party
+    resource_id TEXT NOT NULL,
+    scopes      TEXT NOT NULL,   -- JSON array: the scopes requested
+    granted     TEXT NOT NULL,   -- JSON array: the scopes granted
+    answer      TEXT NOT NULL,   -- permit, need_info, request_denied
+    policies    TEXT NOT NULL,   -- JSON array of the policies that decided
+    detail      TEXT             -- claims needed, or evaluation errors
+) STRICT;
+CREATE INDEX decisions_owner_time ON decisions(owner, time DESC);
 
 -- Signing keys. A retired key stays published in the JWKS until `publish_until`.
 CREATE TABLE signing_keys (

@@ -1,0 +1,168 @@
+//! The decision log: every answer of the UMA grant about an owner's resource, for the owner to review.
+
+use rusqlite::{Connection, Transaction, params};
+use serde::{Deserialize, Serialize};
+
+use super::{Result, from_json, to_json};
+use crate::clock::UnixTime;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub time: UnixTime,
+    pub owner: String,
+    /// The client that asked.
+    pub client_id: String,
+    /// The requesting party, when claims identified one.
+    pub party: Option<String>,
+    pub resource_id: String,
+    /// The scopes requested for the resource.
+    pub scopes: Vec<String>,
+    /// The scopes granted (empty unless the answer is `permit`).
+    pub granted: Vec<String>,
+    /// `permit`, `need_info` or `request_denied`.
+    pub answer: String,
+    /// The policies that decided, as `file name` or `file name#index`.
+    pub policies: Vec<String>,
+    /// Claims that would help (`need_info`) or evaluation errors, in words.
+    pub detail: Option<String>,
+}
+
+pub fn record(tx: &Transaction<'_>, d: &Decision) -> Result<()> {
+    tx.execute(
+        "INSERT INTO decisions (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            d.time,
+            d.owner,
+            d.client_id,
+            d.party,
+            d.resource_id,
+            to_json(&d.scopes)?,
+            to_json(&d.granted)?,
+            d.answer,
+            to_json(&d.policies)?,
+            d.detail,
+        ],
+    )?;
+    Ok(())
+}
+
+/// The owner's most recent decisions, newest first, at most `limit`.
+pub fn list_for_owner(conn: &Connection, owner: &str, limit: usize) -> Result<Vec<Decision>> {
+    let mut stmt = conn.prepare(
+        "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail
+         FROM decisions WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![owner, limit], |r| {
+            Ok((
+                r.get::<_, UnixTime>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, String>(8)?,
+                r.get::<_, Option<String>>(9)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(
+            |(
+                time,
+                owner,
+                client_id,
+                party,
+                resource_id,
+                scopes,
+                granted,
+                answer,
+                policies,
+                detail,
+            )| {
+                Ok(Decision {
+                    time,
+                    owner,
+                    client_id,
+                    party,
+                    resource_id,
+                    scopes: from_json(&scopes)?,
+                    granted: from_json(&granted)?,
+                    answer,
+                    policies: from_json(&policies)?,
+                    detail,
+                })
+            },
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::temp_store;
+
+    fn decision(time: UnixTime, owner: &str, answer: &str) -> Decision {
+        Decision {
+            time,
+            owner: owner.into(),
+            client_id: "app".into(),
+            party: Some("bob".into()),
+            resource_id: "r1".into(),
+            scopes: vec!["view".into()],
+            granted: if answer == "permit" {
+                vec!["view".into()]
+            } else {
+                vec![]
+            },
+            answer: answer.into(),
+            policies: vec!["spouse".into()],
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn listed_per_owner_newest_first() {
+        let (_dir, store) = temp_store();
+        store
+            .write(|tx| {
+                for (id, kind) in [("alice", "user"), ("carol", "user")] {
+                    tx.execute(
+                        "INSERT INTO principals (id, kind) VALUES (?1, ?2)",
+                        params![id, kind],
+                    )?;
+                }
+                record(tx, &decision(10, "alice", "need_info"))?;
+                record(tx, &decision(20, "alice", "permit"))?;
+                record(tx, &decision(30, "carol", "request_denied"))
+            })
+            .expect("record");
+        let alice = store
+            .read(|c| list_for_owner(c, "alice", 10))
+            .expect("list");
+        assert_eq!(
+            alice,
+            vec![
+                decision(20, "alice", "permit"),
+                decision(10, "alice", "need_info")
+            ]
+        );
+        assert_eq!(
+            store
+                .read(|c| list_for_owner(c, "alice", 1))
+                .expect("list")
+                .len(),
+            1
+        );
+        assert!(
+            store
+                .read(|c| list_for_owner(c, "dave", 10))
+                .expect("list")
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! Persisted claims tokens (UMA Grant §3.3.5, §5.6): claims held here by reference, for one client and one
+//! requesting party. The PCT value reveals nothing; only its SHA-256 is stored.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde_json::{Map, Value};
+
+use super::{Result, from_json, to_json};
+use crate::clock::UnixTime;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pct {
+    pub hash: String,
+    pub client_id: String,
+    pub party: String,
+    pub claims: Map<String, Value>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub revoked: bool,
+}
+
+impl Pct {
+    pub fn is_active(&self, now: UnixTime) -> bool {
+        !self.revoked && now < self.expires_at
+    }
+}
+
+pub fn insert(tx: &Transaction<'_>, pct: &Pct) -> Result<()> {
+    tx.execute(
+        "INSERT INTO pcts (hash, client_id, party, claims, created_at, expires_at, revoked)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            pct.hash,
+            pct.client_id,
+            pct.party,
+            to_json(&pct.claims)?,
+            pct.created_at,
+            pct.expires_at,
+            pct.revoked
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn find(conn: &Connection, hash: &str) -> Result<Option<Pct>> {
+    conn.query_row(
+        "SELECT hash, client_id, party, claims, created_at, expires_at, revoked FROM pcts WHERE hash = ?1",
+        [hash],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, UnixTime>(4)?,
+                r.get::<_, UnixTime>(5)?,
+                r.get::<_, bool>(6)?,
+            ))
+        },
+    )
+    .optional()?
+    .map(|(hash, client_id, party, claims, created_at, expires_at, revoked)| {
+        Ok(Pct {
+            hash,
+            client_id,
+            party,
+            claims: from_json(&claims)?,
+            created_at,
+            expires_at,
+            revoked,
+        })
+    })
+    .transpose()
+}
+
+/// Revokes a PCT; returns false when there was no such PCT.
+pub fn revoke(tx: &Transaction<'_>, hash: &str) -> Result<bool> {
+    Ok(tx.execute("UPDATE pcts SET revoked = 1 WHERE hash = ?1", [hash])? > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+    use crate::store::clients::{self, Client};
+    use crate::store::testing::temp_store;
+
+    #[test]
+    fn insert_find_revoke() {
+        let (_dir, store) = temp_store();
+        let mut claims = Map::new();
+        claims.insert("email".into(), Value::from("bob@example.com"));
+        let pct = Pct {
+            hash: "h".into(),
+            client_id: "app".into(),
+            party: "p".into(),
+            claims,
+            created_at: 1,
+            expires_at: 10,
+            revoked: false,
+        };
+        store
+            .write(|tx| {
+                clients::insert(
+                    tx,
+                    &Client {
+                        client_id: "app".into(),
+                        secret_hash: None,
+                        auth_method: "none".into(),
+                        client_name: None,
+                        redirect_uris: vec![],
+                        claims_redirect_uris: vec![],
+                        grant_types: vec![],
+                        metadata: Map::new(),
+                        created_at: 0,
+                    },
+                )?;
+                insert(tx, &pct)?;
+                Ok::<_, StoreError>(())
+            })
+            .expect("insert");
+        let got = store
+            .read(|c| find(c, "h"))
+            .expect("find")
+            .expect("present");
+        assert_eq!(got, pct);
+        assert!(got.is_active(9) && !got.is_active(10));
+        assert!(store.write(|tx| revoke(tx, "h")).expect("revoke"));
+        assert!(
+            !store
+                .read(|c| find(c, "h"))
+                .expect("find")
+                .expect("present")
+                .is_active(5)
+        );
+        assert!(
+            !store
+                .write(|tx| revoke(tx, "nope"))
+                .expect("revoke unknown")
+        );
+    }
+}

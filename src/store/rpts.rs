@@ -1,0 +1,304 @@
+//! Requesting party tokens as the server remembers them (UMA Grant §3.3.5). The RPT handed to the client is a
+//! signed JWT; its `jti` keys this row, which introspection, revocation, upgrade and policy narrowing read and
+//! change. The JWT alone never outlives a revocation for a resource server that introspects.
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{Result, from_json, to_json};
+use crate::clock::UnixTime;
+
+/// A permission granted by an RPT (Federated Authorization §5.1.1), each with its own expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantedPermission {
+    pub resource_id: String,
+    pub resource_scopes: Vec<String>,
+    pub exp: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rpt {
+    pub jti: String,
+    /// The client the RPT was issued to.
+    pub client_id: String,
+    /// The requesting party (see `uma::party_id`).
+    pub party: String,
+    pub owner: String,
+    /// The resource server: the RPT's audience.
+    pub resource_server: String,
+    pub permissions: Vec<GrantedPermission>,
+    /// The verified claims the decision used, kept to re-evaluate when the owner's policies change.
+    pub claims: Map<String, Value>,
+    pub issued_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub revoked: bool,
+}
+
+impl Rpt {
+    pub fn is_active(&self, now: UnixTime) -> bool {
+        !self.revoked && now < self.expires_at
+    }
+
+    /// The permissions still in force at `now`.
+    pub fn live_permissions(&self, now: UnixTime) -> Vec<GrantedPermission> {
+        self.permissions
+            .iter()
+            .filter(|p| now < p.exp)
+            .cloned()
+            .collect()
+    }
+}
+
+const COLUMNS: &str = "jti, client_id, party, owner, resource_server, permissions, claims, issued_at, \
+                       expires_at, revoked";
+
+type Raw = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    UnixTime,
+    UnixTime,
+    bool,
+);
+
+fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+    ))
+}
+
+fn decode(raw: Raw) -> Result<Rpt> {
+    let (
+        jti,
+        client_id,
+        party,
+        owner,
+        resource_server,
+        permissions,
+        claims,
+        issued_at,
+        expires_at,
+        revoked,
+    ) = raw;
+    Ok(Rpt {
+        jti,
+        client_id,
+        party,
+        owner,
+        resource_server,
+        permissions: from_json(&permissions)?,
+        claims: from_json(&claims)?,
+        issued_at,
+        expires_at,
+        revoked,
+    })
+}
+
+pub fn insert(tx: &Transaction<'_>, rpt: &Rpt) -> Result<()> {
+    tx.execute(
+        &format!("INSERT INTO rpts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        params![
+            rpt.jti,
+            rpt.client_id,
+            rpt.party,
+            rpt.owner,
+            rpt.resource_server,
+            to_json(&rpt.permissions)?,
+            to_json(&rpt.claims)?,
+            rpt.issued_at,
+            rpt.expires_at,
+            rpt.revoked,
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, jti: &str) -> Result<Option<Rpt>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM rpts WHERE jti = ?1"),
+        [jti],
+        raw,
+    )
+    .optional()?
+    .map(decode)
+    .transpose()
+}
+
+/// Revokes an RPT; returns false when there was no such RPT.
+pub fn revoke(tx: &Transaction<'_>, jti: &str) -> Result<bool> {
+    Ok(tx.execute("UPDATE rpts SET revoked = 1 WHERE jti = ?1", [jti])? > 0)
+}
+
+/// Replaces the permissions of an RPT (after the owner narrowed a policy); an RPT left with none is revoked.
+pub fn set_permissions(
+    tx: &Transaction<'_>,
+    jti: &str,
+    permissions: &[GrantedPermission],
+) -> Result<()> {
+    tx.execute(
+        "UPDATE rpts SET permissions = ?2, revoked = revoked OR ?3 WHERE jti = ?1",
+        params![jti, to_json(&permissions)?, permissions.is_empty()],
+    )?;
+    Ok(())
+}
+
+/// The owner's RPTs that are still active at `now`.
+pub fn active_for_owner(conn: &Connection, owner: &str, now: UnixTime) -> Result<Vec<Rpt>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM rpts WHERE owner = ?1 AND expires_at > ?2 AND revoked = 0"
+    ))?;
+    let rows = stmt
+        .query_map(params![owner, now], raw)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(decode).collect()
+}
+
+/// Deletes RPTs that expired before `cutoff`; returns how many.
+pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
+    Ok(tx.execute("DELETE FROM rpts WHERE expires_at < ?1", [cutoff])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+    use crate::store::clients::{self, Client};
+    use crate::store::testing::temp_store;
+
+    fn client(id: &str) -> Client {
+        Client {
+            client_id: id.into(),
+            secret_hash: None,
+            auth_method: "none".into(),
+            client_name: None,
+            redirect_uris: vec![],
+            claims_redirect_uris: vec![],
+            grant_types: vec![],
+            metadata: Map::new(),
+            created_at: 0,
+        }
+    }
+
+    fn rpt(jti: &str) -> Rpt {
+        let mut claims = Map::new();
+        claims.insert("email".into(), Value::from("bob@example.com"));
+        Rpt {
+            jti: jti.into(),
+            client_id: "app".into(),
+            party: "[\"iss\",\"bob\"]".into(),
+            owner: "rs".into(),
+            resource_server: "rs".into(),
+            permissions: vec![
+                GrantedPermission {
+                    resource_id: "r1".into(),
+                    resource_scopes: vec!["view".into()],
+                    exp: 200,
+                },
+                GrantedPermission {
+                    resource_id: "r2".into(),
+                    resource_scopes: vec!["pay".into()],
+                    exp: 150,
+                },
+            ],
+            claims,
+            issued_at: 100,
+            expires_at: 200,
+            revoked: false,
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, crate::store::Store) {
+        let (dir, store) = temp_store();
+        store
+            .write(|tx| {
+                clients::insert(tx, &client("rs"))?;
+                clients::insert(tx, &client("app"))?;
+                insert(tx, &rpt("j1"))?;
+                Ok::<_, StoreError>(())
+            })
+            .expect("setup");
+        (dir, store)
+    }
+
+    #[test]
+    fn round_trip_and_live_permissions() {
+        let (_dir, store) = setup();
+        let got = store.read(|c| get(c, "j1")).expect("get").expect("present");
+        assert_eq!(got, rpt("j1"));
+        assert!(got.is_active(199) && !got.is_active(200));
+        assert_eq!(got.live_permissions(160).len(), 1, "r2 expired at 150");
+        assert_eq!(store.read(|c| get(c, "nope")).expect("get"), None);
+    }
+
+    #[test]
+    fn narrowing_to_nothing_revokes() {
+        let (_dir, store) = setup();
+        let keep = vec![GrantedPermission {
+            resource_id: "r1".into(),
+            resource_scopes: vec!["view".into()],
+            exp: 200,
+        }];
+        store
+            .write(|tx| set_permissions(tx, "j1", &keep))
+            .expect("narrow");
+        let got = store.read(|c| get(c, "j1")).expect("get").expect("present");
+        assert_eq!(got.permissions, keep);
+        assert!(!got.revoked);
+        store
+            .write(|tx| set_permissions(tx, "j1", &[]))
+            .expect("empty");
+        assert!(
+            store
+                .read(|c| get(c, "j1"))
+                .expect("get")
+                .expect("present")
+                .revoked
+        );
+        assert!(
+            store
+                .read(|c| active_for_owner(c, "rs", 120))
+                .expect("list")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn active_for_owner_skips_revoked_and_expired() {
+        let (_dir, store) = setup();
+        assert_eq!(
+            store
+                .read(|c| active_for_owner(c, "rs", 120))
+                .expect("list")
+                .len(),
+            1
+        );
+        assert!(
+            store
+                .read(|c| active_for_owner(c, "rs", 200))
+                .expect("list")
+                .is_empty()
+        );
+        assert!(store.write(|tx| revoke(tx, "j1")).expect("revoke"));
+        assert!(
+            store
+                .read(|c| active_for_owner(c, "rs", 120))
+                .expect("list")
+                .is_empty()
+        );
+        assert_eq!(store.write(|tx| purge_expired(tx, 201)).expect("purge"), 1);
+    }
+}
