@@ -31,8 +31,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// The metadata document for this server's settings.
 pub fn document(state: &AppState) -> Value {
     let s = &state.settings;
-    let mut grant_types: Vec<&str> = token::GRANT_TYPES.to_vec();
-    grant_types.push(token::UMA_TICKET);
     let mut doc = json!({
         "issuer": s.issuer,
         "authorization_endpoint": s.endpoint(paths::AUTHORIZE),
@@ -48,7 +46,7 @@ pub fn document(state: &AppState) -> Value {
         "uma_cedar_policy_endpoint": s.endpoint(paths::POLICIES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": grant_types,
+        "grant_types_supported": token::GRANT_TYPES,
         "scopes_supported": scope::SUPPORTED,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
