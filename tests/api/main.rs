@@ -10,3 +10,4 @@ mod register;
 mod resources;
 mod revoke;
 mod token;
+mod uma_grant;
