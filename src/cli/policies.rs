@@ -499,7 +499,7 @@ fn unknown_owner(owner: &str) -> Failure {
     )
 }
 
-fn check_owner(store: &crate::store::Store, owner: &str) -> Result<(), Failure> {
+pub(super) fn check_owner(store: &crate::store::Store, owner: &str) -> Result<(), Failure> {
     if store.read(|c| stored::owner_exists(c, owner))? {
         Ok(())
     } else {

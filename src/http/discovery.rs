@@ -44,6 +44,7 @@ pub fn document(state: &AppState) -> Value {
         // Extension: owners manage their Cedar sharing policies here. Not Keycloak's `policy_endpoint`, whose
         // semantics differ.
         "uma_cedar_policy_endpoint": s.endpoint(paths::POLICIES),
+        "uma_cedar_decisions_endpoint": s.endpoint(paths::DECISIONS),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": token::GRANT_TYPES,

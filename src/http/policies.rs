@@ -57,7 +57,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The owner the request speaks for: the subject of a valid access token with scope `uma_policy`.
-async fn require_owner(req: &HttpRequest, state: &AppState) -> Result<String, OAuthError> {
+pub(crate) async fn require_owner(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<String, OAuthError> {
     let token = bearer_token(req)?;
     state
         .run(move |st| {

@@ -728,3 +728,58 @@ async fn every_decision_is_logged_for_the_owner() {
             .contains("email")
     );
 }
+
+#[actix_web::test]
+async fn owners_read_their_decisions_over_http() {
+    let w = world();
+    w.t.add_user("carol", "carol-password", None);
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push("alice", "bob-views", BOB_VIEWS);
+    let t1 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    uma(&app, "app", &t1, "")
+        .await
+        .assert_error(403, "need_info");
+
+    let alice = crate::resources::user_token(&w.t, "alice", "rs1", "uma_policy");
+    let resp = send(
+        &app,
+        actix_web::test::TestRequest::get()
+            .uri("/uma/decisions")
+            .insert_header(bearer(&alice)),
+    )
+    .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let log = resp.json();
+    assert_eq!(log.as_array().map(Vec::len), Some(1));
+    assert_eq!(log[0]["resource_id"], Value::from(r1.as_str()));
+    assert_eq!(log[0]["answer"], "need_info");
+    assert_eq!(log[0]["scopes"], json!(["view"]));
+
+    // Carol sees none of Alice's; a PAT cannot read the log; a bad limit is refused.
+    let carol = crate::resources::user_token(&w.t, "carol", "rs1", "uma_policy");
+    let resp = send(
+        &app,
+        actix_web::test::TestRequest::get()
+            .uri("/uma/decisions")
+            .insert_header(bearer(&carol)),
+    )
+    .await;
+    assert_eq!(resp.json(), json!([]));
+    let resp = send(
+        &app,
+        actix_web::test::TestRequest::get()
+            .uri("/uma/decisions")
+            .insert_header(bearer(&w.pat)),
+    )
+    .await;
+    resp.assert_error(403, "insufficient_scope");
+    let resp = send(
+        &app,
+        actix_web::test::TestRequest::get()
+            .uri("/uma/decisions?limit=0")
+            .insert_header(bearer(&alice)),
+    )
+    .await;
+    resp.assert_error(400, "invalid_request");
+}
