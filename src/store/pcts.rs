@@ -77,6 +77,11 @@ pub fn revoke(tx: &Transaction<'_>, hash: &str) -> Result<bool> {
     Ok(tx.execute("UPDATE pcts SET revoked = 1 WHERE hash = ?1", [hash])? > 0)
 }
 
+/// Deletes PCTs that expired before `cutoff`; returns how many.
+pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
+    Ok(tx.execute("DELETE FROM pcts WHERE expires_at < ?1", [cutoff])?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
