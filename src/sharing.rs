@@ -6,16 +6,6 @@
 //! Plain Rust between the store and the policy module. It must never store a policy that failed validation,
 //! and never decide on a resource with policies of anyone but the resource's owner.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

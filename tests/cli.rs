@@ -1,6 +1,14 @@
 //! The `uma-cedar` binary as an admin uses it: admin commands on a data directory, and `serve` failing
 //! clearly on bad settings. Drives the real executable.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test and benchmark code stops at the first surprise"
+)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;

@@ -58,8 +58,13 @@ pub fn document(state: &AppState) -> Value {
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "name"],
         "uma_profiles_supported": [],
     });
-    if s.initial_access_token.is_some() {
-        doc["registration_endpoint"] = Value::from(s.endpoint(paths::REGISTER));
+    if s.initial_access_token.is_some()
+        && let Some(fields) = doc.as_object_mut()
+    {
+        fields.insert(
+            "registration_endpoint".into(),
+            Value::from(s.endpoint(paths::REGISTER)),
+        );
     }
     doc
 }

@@ -5,16 +5,6 @@
 //! authorization server's own decisions (policies, tickets, introspection) and must never answer an RS directly.
 //! Descriptions arrive here already validated; this module checks nothing about their content.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
