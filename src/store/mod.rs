@@ -259,6 +259,21 @@ pub(crate) fn is_unique_violation(err: &rusqlite::Error) -> bool {
 pub(crate) mod testing {
     use super::*;
 
+    /// A public client with nothing registered but its id, for tests that need a client row.
+    pub fn public_client(id: &str) -> clients::Client {
+        clients::Client {
+            client_id: id.into(),
+            secret_hash: None,
+            auth_method: "none".into(),
+            client_name: None,
+            redirect_uris: vec![],
+            claims_redirect_uris: vec![],
+            grant_types: vec![],
+            metadata: Default::default(),
+            created_at: 0,
+        }
+    }
+
     /// A store in a fresh temporary directory; keep the directory alive as long as the store.
     pub fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -136,23 +136,13 @@ pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::clients::{self, Client};
+    use crate::store::clients;
     use crate::store::testing::temp_store;
     use crate::store::{Store, StoreError};
 
     fn setup() -> (tempfile::TempDir, Store) {
         let (dir, store) = temp_store();
-        let client = Client {
-            client_id: "rs1".into(),
-            secret_hash: None,
-            auth_method: "none".into(),
-            client_name: None,
-            redirect_uris: vec![],
-            claims_redirect_uris: vec![],
-            grant_types: vec![],
-            metadata: Default::default(),
-            created_at: 0,
-        };
+        let client = crate::store::testing::public_client("rs1");
         store
             .write(|tx| clients::insert(tx, &client))
             .expect("client");
