@@ -2,6 +2,14 @@
 //! client credentials, and signing a JWT. Run with `cargo bench --bench hot_paths`; figures are in
 //! `BENCHMARKS.md`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test and benchmark code stops at the first surprise"
+)]
+
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -3,6 +3,14 @@
 //! other owners (each with a permit-all policy), and shows the parts: the version check plus a cached
 //! decision, and a decision alone. Run with `cargo bench --bench policy_decision`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test and benchmark code stops at the first surprise"
+)]
+
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use uma_cedar::policy::{self, Claims, PolicySchema, Source};

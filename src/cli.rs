@@ -53,6 +53,25 @@ pub enum Command {
     /// Manage an owner's stored sharing policies
     #[command(subcommand)]
     Policy(policies::PolicyCommand),
+    /// Review the UMA grant's decisions about an owner's resources
+    #[command(subcommand)]
+    Decisions(DecisionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DecisionsCommand {
+    /// List an owner's most recent decisions, newest first
+    List {
+        #[command(flatten)]
+        dir: DataDir,
+        #[command(flatten)]
+        owner: policies::OwnerArg,
+        /// How many to show
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -289,6 +308,7 @@ pub fn run(command: Command) -> Result<(), Failure> {
         Command::Validate(args) => policies::validate(args),
         Command::Authorize(args) => policies::authorize(args),
         Command::Policy(cmd) => policies::policy(cmd),
+        Command::Decisions(cmd) => decisions(cmd),
     }
 }
 
@@ -556,4 +576,49 @@ fn keys(cmd: KeysCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
+    let DecisionsCommand::List {
+        dir,
+        owner,
+        limit,
+        format,
+    } = cmd;
+    let store = open_store(&dir.data_dir)?;
+    policies::check_owner(&store, &owner.owner)?;
+    let log = store.read(|c| store::decisions::list_for_owner(c, &owner.owner, limit))?;
+    match format {
+        Format::Json => print_json(&serde_json::to_value(&log).unwrap_or_default()),
+        Format::Text => {
+            for d in &log {
+                let who = d.party.as_deref().unwrap_or("(no claims)");
+                let list = |items: &[String]| {
+                    if items.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        items.join(",")
+                    }
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\trequested={}\tgranted={}\tpolicies={}\t{}",
+                    d.time,
+                    d.client_id,
+                    who,
+                    d.resource_id,
+                    d.answer,
+                    list(&d.scopes),
+                    list(&d.granted),
+                    list(&d.policies),
+                    d.detail.as_deref().unwrap_or(""),
+                );
+            }
+            eprintln!(
+                "{} decision(s) about `{}`'s resources",
+                log.len(),
+                owner.owner
+            );
+        }
+    }
+    Ok(())
 }

@@ -31,6 +31,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         state.settings.issuer,
         state.settings.data_dir.display()
     );
+    spawn_housekeeping(state.clone());
     let server = HttpServer::new(move || {
         App::new()
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
@@ -39,4 +40,27 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     .bind(addr)
     .map_err(|source| ServeError::Bind { addr, source })?;
     server.run().await.map_err(ServeError::Run)
+}
+
+/// How often expired rows are deleted.
+const HOUSEKEEPING_SECONDS: u64 = 600;
+
+/// Deletes expired tokens, tickets and the like every [`HOUSEKEEPING_SECONDS`], so the database does not grow
+/// with traffic. Failures are logged and retried at the next round.
+fn spawn_housekeeping(state: AppState) {
+    actix_web::rt::spawn(async move {
+        let mut every =
+            actix_web::rt::time::interval(std::time::Duration::from_secs(HOUSEKEEPING_SECONDS));
+        loop {
+            every.tick().await;
+            match state
+                .run(|st| Ok(crate::store::purge_expired(&st.store, st.now())?))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => log::info!("housekeeping: deleted {n} expired row(s)"),
+                Err(e) => log::warn!("housekeeping failed: {e}"),
+            }
+        }
+    });
 }

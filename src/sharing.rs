@@ -6,16 +6,6 @@
 //! Plain Rust between the store and the policy module. It must never store a policy that failed validation,
 //! and never decide on a resource with policies of anyone but the resource's owner.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -249,7 +239,7 @@ impl Policies {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::clients::{self, Client};
+    use crate::store::clients;
     use crate::store::resources::Description;
     use crate::store::testing::temp_store;
     use crate::store::users;
@@ -275,20 +265,7 @@ mod tests {
                         },
                     )?;
                 }
-                clients::insert(
-                    tx,
-                    &Client {
-                        client_id: "bank".into(),
-                        secret_hash: None,
-                        auth_method: "none".into(),
-                        client_name: None,
-                        redirect_uris: vec![],
-                        claims_redirect_uris: vec![],
-                        grant_types: vec![],
-                        metadata: serde_json::Map::new(),
-                        created_at: 0,
-                    },
-                )?;
+                clients::insert(tx, &crate::store::testing::public_client("bank"))?;
                 for (id, owner) in [("checking", "alice"), ("kates", "kate")] {
                     resources::insert(tx, &resource(id, owner))?;
                 }

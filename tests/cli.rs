@@ -1,6 +1,14 @@
 //! The `uma-cedar` binary as an admin uses it: admin commands on a data directory, and `serve` failing
 //! clearly on bad settings. Drives the real executable.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test and benchmark code stops at the first surprise"
+)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -489,4 +497,85 @@ fn serve_refuses_bad_trusted_issuers_naming_the_entry() {
     );
     assert!(err.contains("trusted_issuers"), "{err}");
     assert!(!err.contains("data directory"), "{err}");
+}
+
+#[test]
+fn decisions_list_shows_an_owners_log() {
+    use uma_cedar::store::{Store, decisions, users};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let store = Store::open(&data).expect("store");
+    store
+        .write(|tx| {
+            users::insert(
+                tx,
+                &users::User {
+                    username: "alice".into(),
+                    password_hash: "x".into(),
+                    email: None,
+                    name: None,
+                    created_at: 0,
+                },
+            )?;
+            decisions::record(
+                tx,
+                &decisions::Decision {
+                    time: 1_800_000_000,
+                    owner: "alice".into(),
+                    client_id: "app".into(),
+                    party: Some(r#"["http://as.test","bob"]"#.into()),
+                    resource_id: "r1".into(),
+                    scopes: vec!["view".into()],
+                    granted: vec!["view".into()],
+                    answer: "permit".into(),
+                    policies: vec!["bob-views#1".into()],
+                    detail: None,
+                },
+            )
+        })
+        .expect("seed");
+    drop(store);
+    let data = data.to_string_lossy().into_owned();
+
+    let out = run(
+        &["decisions", "list", "--data-dir", &data, "--owner", "alice"],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("permit\trequested=view\tgranted=view\tpolicies=bob-views#1"),
+        "{text}"
+    );
+    assert!(stderr(&out).contains("1 decision(s)"));
+
+    let out = run(
+        &[
+            "decisions",
+            "list",
+            "--data-dir",
+            &data,
+            "--owner",
+            "alice",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    let log: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(log[0]["answer"], "permit");
+
+    let out = run(
+        &[
+            "decisions",
+            "list",
+            "--data-dir",
+            &data,
+            "--owner",
+            "nobody",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nobody"), "{}", stderr(&out));
 }

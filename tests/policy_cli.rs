@@ -1,6 +1,14 @@
 //! The policy commands as owners and CI use them, through the real binary: `validate` and `authorize` offline,
 //! `policy push|list|show|remove` on a data directory, and `serve` refusing a broken schema.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test and benchmark code stops at the first surprise"
+)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

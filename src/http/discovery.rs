@@ -31,8 +31,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// The metadata document for this server's settings.
 pub fn document(state: &AppState) -> Value {
     let s = &state.settings;
-    let mut grant_types: Vec<&str> = token::GRANT_TYPES.to_vec();
-    grant_types.push(token::UMA_TICKET);
     let mut doc = json!({
         "issuer": s.issuer,
         "authorization_endpoint": s.endpoint(paths::AUTHORIZE),
@@ -46,9 +44,10 @@ pub fn document(state: &AppState) -> Value {
         // Extension: owners manage their Cedar sharing policies here. Not Keycloak's `policy_endpoint`, whose
         // semantics differ.
         "uma_cedar_policy_endpoint": s.endpoint(paths::POLICIES),
+        "uma_cedar_decisions_endpoint": s.endpoint(paths::DECISIONS),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": grant_types,
+        "grant_types_supported": token::GRANT_TYPES,
         "scopes_supported": scope::SUPPORTED,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
@@ -59,8 +58,13 @@ pub fn document(state: &AppState) -> Value {
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "name"],
         "uma_profiles_supported": [],
     });
-    if s.initial_access_token.is_some() {
-        doc["registration_endpoint"] = Value::from(s.endpoint(paths::REGISTER));
+    if s.initial_access_token.is_some()
+        && let Some(fields) = doc.as_object_mut()
+    {
+        fields.insert(
+            "registration_endpoint".into(),
+            Value::from(s.endpoint(paths::REGISTER)),
+        );
     }
     doc
 }

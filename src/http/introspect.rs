@@ -17,11 +17,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::forms::{self, Params};
+use super::token::uma_ticket::current_permissions;
 use super::{AppState, bearer, client_auth, method_not_allowed, no_store_json, paths};
 use crate::clock::UnixTime;
 use crate::crypto;
 use crate::error::OAuthError;
-use crate::store::Conn;
+use crate::store::rpts::{self, GrantedPermission, Rpt};
 use crate::store::tokens::{self, SubjectKind, TokenKind, TokenRecord};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -86,25 +87,64 @@ fn caller(state: &AppState, proof: &Proof) -> Result<String, OAuthError> {
     }
 }
 
-/// What a presented token turned out to be. RPTs join here as a variant of their own: answered with
-/// `permissions` and never `scope` (Federated Authorization §5.1.1), and visible to the resource server
-/// that is the RPT's audience rather than to the client holding it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a presented token turned out to be.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Presented {
     /// An access or refresh token of an OAuth grant: PATs and users' access tokens.
     Grant(TokenRecord),
+    /// An RPT, with the permissions the owner's policies still grant now: answered with `permissions` and
+    /// never `scope` (Federated Authorization §5.1.1), and visible to the resource server that is its
+    /// audience rather than to the client holding it.
+    Rpt {
+        rpt: Rpt,
+        permissions: Vec<GrantedPermission>,
+    },
+}
+
+/// The stored RPT a token stands for: a JWT whose signature verifies with one of our published keys and
+/// whose `jti` we issued. Anything else (an ID token, a foreign JWT, a tampered RPT) is not an RPT.
+pub fn find_rpt(state: &AppState, token: &str) -> Result<Option<Rpt>, OAuthError> {
+    match rpt_jti(state, token)? {
+        Some(jti) => Ok(state.store.read(|c| rpts::get(c, &jti))?),
+        None => Ok(None),
+    }
+}
+
+/// The `jti` of a JWT signed with one of our published keys (the RPT's key in the `rpts` table).
+pub fn rpt_jti(state: &AppState, token: &str) -> Result<Option<String>, OAuthError> {
+    if token.split('.').count() != 3 {
+        return Ok(None);
+    }
+    let Ok(claims) = state.key_set()?.verify(token) else {
+        return Ok(None);
+    };
+    Ok(claims.get("jti").and_then(Value::as_str).map(str::to_owned))
 }
 
 /// Finds what `token` is. `None` when this server never issued it (or has purged it).
-pub fn classify(conn: &Conn, token: &str) -> Result<Option<Presented>, OAuthError> {
+pub fn classify(state: &AppState, token: &str) -> Result<Option<Presented>, OAuthError> {
+    if let Some(rpt) = find_rpt(state, token)? {
+        let now = state.now();
+        let permissions = if rpt.is_active(now) {
+            current_permissions(state, &rpt, now)?
+        } else {
+            Vec::new()
+        };
+        return Ok(Some(Presented::Rpt { rpt, permissions }));
+    }
     let hash = crypto::hash_secret(token);
-    Ok(tokens::find(conn, &hash)?.map(Presented::Grant))
+    Ok(state
+        .store
+        .read(|c| tokens::find(c, &hash))?
+        .map(Presented::Grant))
 }
 
 impl Presented {
     fn is_active(&self, now: UnixTime) -> bool {
         match self {
             Self::Grant(record) => record.is_active(now),
+            // An RPT whose every permission was narrowed away grants nothing: inactive.
+            Self::Rpt { rpt, permissions } => rpt.is_active(now) && !permissions.is_empty(),
         }
     }
 
@@ -113,6 +153,7 @@ impl Presented {
     fn visible_to(&self, caller: &str) -> bool {
         match self {
             Self::Grant(record) => record.client_id == caller,
+            Self::Rpt { rpt, .. } => rpt.resource_server == caller,
         }
     }
 
@@ -138,19 +179,32 @@ impl Presented {
                 claims.insert("iss".into(), Value::from(issuer));
                 claims
             }
+            Self::Rpt { rpt, permissions } => {
+                let mut claims = Map::new();
+                claims.insert("active".into(), Value::Bool(true));
+                claims.insert(
+                    "permissions".into(),
+                    serde_json::to_value(permissions).unwrap_or(Value::Array(Vec::new())),
+                );
+                claims.insert("client_id".into(), Value::from(rpt.client_id.as_str()));
+                claims.insert("aud".into(), Value::from(rpt.resource_server.as_str()));
+                if let Some(sub) = rpt.claims.get("sub") {
+                    claims.insert("sub".into(), sub.clone());
+                }
+                claims.insert("token_type".into(), Value::from("Bearer"));
+                claims.insert("exp".into(), Value::from(rpt.expires_at));
+                claims.insert("iat".into(), Value::from(rpt.issued_at));
+                claims.insert("iss".into(), Value::from(issuer));
+                claims
+            }
         }
     }
 }
 
 /// The introspection answer for `token` as seen by the client `caller`.
-pub fn answer(
-    conn: &Conn,
-    issuer: &str,
-    now: UnixTime,
-    caller: &str,
-    token: &str,
-) -> Result<Value, OAuthError> {
-    Ok(match classify(conn, token)? {
+pub fn answer(state: &AppState, caller: &str, token: &str) -> Result<Value, OAuthError> {
+    let (issuer, now) = (state.settings.issuer.as_str(), state.now());
+    Ok(match classify(state, token)? {
         Some(found) if found.is_active(now) && found.visible_to(caller) => {
             Value::Object(found.claims(issuer))
         }
@@ -169,9 +223,7 @@ async fn introspect(
     let body = state
         .run(move |st| {
             let caller = caller(st, &proof)?;
-            let now = st.now();
-            st.store
-                .read(|c| Ok(answer(c, &st.settings.issuer, now, &caller, &token)))?
+            answer(st, &caller, &token)
         })
         .await?;
     Ok(no_store_json(StatusCode::OK, &body))

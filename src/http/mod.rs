@@ -8,6 +8,7 @@
 pub mod authorize;
 pub mod bearer;
 pub mod client_auth;
+pub mod decisions;
 pub mod discovery;
 pub mod error;
 pub mod forms;
@@ -54,6 +55,7 @@ pub mod paths {
     pub const PERMISSION: &str = "/uma/permission";
     /// The owners' policy API (an extension, not UMA).
     pub const POLICIES: &str = "/uma/policies";
+    pub const DECISIONS: &str = "/uma/decisions";
 }
 
 /// Everything a request handler needs. Cheap to clone.
@@ -168,6 +170,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(userinfo::routes)
             .configure(resources::routes)
             .configure(permission::routes)
+            .configure(decisions::routes)
             .configure(policies::routes);
         if dcr {
             cfg.configure(register::routes);

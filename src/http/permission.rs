@@ -10,16 +10,6 @@
 //! `invalid_request`; the same resource twice in an array is merged into one permission with the union of its
 //! scopes (first occurrence order); members other than `resource_id` and `resource_scopes` are ignored.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};

@@ -14,16 +14,6 @@
 //! - `_id` and `user_access_policy_uri` in a request are ignored: both are the server's to assign;
 //! - any other member is an extension, stored and returned as sent.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};

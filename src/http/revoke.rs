@@ -22,12 +22,15 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::forms;
+use super::introspect::rpt_jti;
 use super::{AppState, client_auth, method_not_allowed, paths};
 use crate::clock::UnixTime;
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::store::Transaction;
 use crate::store::clients::Client;
+use crate::store::pcts::{self, Pct};
+use crate::store::rpts::{self, Rpt};
 use crate::store::tokens::{self, TokenKind, TokenRecord};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -38,16 +41,53 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// What a presented token turned out to be. PCTs (UMA Grant §3.3.5) join as a variant of their own.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a presented token turned out to be.
+#[derive(Debug, Clone, PartialEq)]
 enum Revocable {
     /// An access or refresh token of an OAuth grant, stored under `hash`.
     Grant { hash: String, record: TokenRecord },
+    /// A persisted claims token (UMA Grant §3.3.5), stored under its hash.
+    Pct(Pct),
+    /// An RPT, found by the `jti` of its verified JWT.
+    Rpt(Rpt),
 }
 
-fn find(tx: &Transaction<'_>, token: &str) -> Result<Option<Revocable>, OAuthError> {
+/// Looks the token up as an OAuth token, a PCT, or an RPT (whose `jti` the caller verified beforehand,
+/// outside the transaction). The hint only changes the order, as RFC 7009 §2.1 allows.
+fn find(
+    tx: &Transaction<'_>,
+    token: &str,
+    rpt_jti: Option<&str>,
+    hint: Option<&str>,
+) -> Result<Option<Revocable>, OAuthError> {
     let hash = crypto::hash_secret(token);
-    Ok(tokens::find(tx, &hash)?.map(|record| Revocable::Grant { hash, record }))
+    let pct = |tx: &Transaction<'_>| -> Result<Option<Revocable>, OAuthError> {
+        Ok(pcts::find(tx, &hash)?.map(Revocable::Pct))
+    };
+    if hint == Some("pct")
+        && let Some(found) = pct(tx)?
+    {
+        return Ok(Some(found));
+    }
+    if let Some(record) = tokens::find(tx, &hash)? {
+        return Ok(Some(Revocable::Grant {
+            hash: hash.clone(),
+            record,
+        }));
+    }
+    if let Some(found) = pct(tx)? {
+        return Ok(Some(found));
+    }
+    if let Some(jti) = rpt_jti {
+        return Ok(rpts::get(tx, jti)?.map(Revocable::Rpt));
+    }
+    Ok(None)
+}
+
+fn not_yours() -> OAuthError {
+    OAuthError::unauthorized_client(
+        "this token was not issued to the authenticated client, so it cannot revoke it",
+    )
 }
 
 /// What revoking did; the response is 200 either way, the distinction is for tests and logs.
@@ -64,9 +104,11 @@ pub fn revoke_for(
     tx: &Transaction<'_>,
     client: &Client,
     token: &str,
+    rpt_jti: Option<&str>,
+    hint: Option<&str>,
     now: UnixTime,
 ) -> Result<Outcome, OAuthError> {
-    let Some(found) = find(tx, token)? else {
+    let Some(found) = find(tx, token, rpt_jti, hint)? else {
         return Ok(Outcome::NothingToDo);
     };
     match found {
@@ -75,9 +117,7 @@ pub fn revoke_for(
                 return Ok(Outcome::NothingToDo);
             }
             if record.client_id != client.client_id {
-                return Err(OAuthError::unauthorized_client(
-                    "this token was not issued to the authenticated client, so it cannot revoke it",
-                ));
+                return Err(not_yours());
             }
             match record.kind {
                 TokenKind::Access => {
@@ -85,6 +125,26 @@ pub fn revoke_for(
                 }
                 TokenKind::Refresh => tokens::revoke_grant(tx, record.grant_id)?,
             }
+            Ok(Outcome::Revoked)
+        }
+        Revocable::Pct(pct) => {
+            if !pct.is_active(now) {
+                return Ok(Outcome::NothingToDo);
+            }
+            if pct.client_id != client.client_id {
+                return Err(not_yours());
+            }
+            pcts::revoke(tx, &pct.hash)?;
+            Ok(Outcome::Revoked)
+        }
+        Revocable::Rpt(rpt) => {
+            if !rpt.is_active(now) {
+                return Ok(Outcome::NothingToDo);
+            }
+            if rpt.client_id != client.client_id {
+                return Err(not_yours());
+            }
+            rpts::revoke(tx, &rpt.jti)?;
             Ok(Outcome::Revoked)
         }
     }
@@ -98,13 +158,24 @@ async fn revoke(
     let params = forms::read_form(&req, payload, &state).await?;
     let creds = client_auth::credentials(&req, &params)?;
     let token = params.require("token")?.to_owned();
+    let hint = params.get("token_type_hint").map(str::to_owned);
     state
         .run(move |st| {
             let client = st
                 .store
                 .read(|c| Ok(client_auth::authenticate(c, &creds)))??;
             let now = st.now();
-            st.store.write(|tx| revoke_for(tx, &client, &token, now))
+            let rpt_jti = rpt_jti(st, &token)?;
+            st.store.write(|tx| {
+                revoke_for(
+                    tx,
+                    &client,
+                    &token,
+                    rpt_jti.as_deref(),
+                    hint.as_deref(),
+                    now,
+                )
+            })
         })
         .await?;
     Ok(HttpResponse::Ok()

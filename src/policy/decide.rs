@@ -150,6 +150,11 @@ impl Claims {
         self.all.get(name)
     }
 
+    /// Every verified claim, as received (kept by reference for PCTs and RPT re-evaluation).
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.all
+    }
+
     /// The id of the principal entity: the JSON array `["<iss>","<sub>"]`, so that two issuers' equal
     /// subjects are two principals. The same form as the requesting party's id elsewhere in the server
     /// (`crate::uma::party_id`), so an id from the decision log can be pasted into a policy.

@@ -226,15 +226,8 @@ mod tests {
                 clients::insert(
                     tx,
                     &Client {
-                        client_id: "web".into(),
-                        secret_hash: None,
-                        auth_method: "none".into(),
-                        client_name: None,
                         redirect_uris: vec!["https://web.example/cb".into()],
-                        claims_redirect_uris: vec![],
-                        grant_types: vec![],
-                        metadata: Default::default(),
-                        created_at: 0,
+                        ..crate::store::testing::public_client("web")
                     },
                 )?;
                 users::insert(

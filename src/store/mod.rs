@@ -186,6 +186,19 @@ impl Store {
     }
 }
 
+/// Deletes what has expired before `now`: tokens, tickets, RPTs, PCTs, codes, pending authorization
+/// requests and sessions. Returns how many rows went. Single-use artifacts are kept until they expire, so a
+/// replay within their lifetime is still recognised as one.
+pub fn purge_expired(store: &Store, now: crate::clock::UnixTime) -> Result<usize> {
+    store.write(|tx| {
+        Ok(tokens::purge_expired(tx, now)?
+            + tickets::purge_expired(tx, now)?
+            + rpts::purge_expired(tx, now)?
+            + pcts::purge_expired(tx, now)?
+            + auth::purge_expired(tx, now)?)
+    })
+}
+
 fn create_private_dir(dir: &Path) -> Result<()> {
     let wrap = |source| StoreError::DataDir {
         path: dir.to_path_buf(),
@@ -245,6 +258,21 @@ pub(crate) fn is_unique_violation(err: &rusqlite::Error) -> bool {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
+
+    /// A public client with nothing registered but its id, for tests that need a client row.
+    pub fn public_client(id: &str) -> clients::Client {
+        clients::Client {
+            client_id: id.into(),
+            secret_hash: None,
+            auth_method: "none".into(),
+            client_name: None,
+            redirect_uris: vec![],
+            claims_redirect_uris: vec![],
+            grant_types: vec![],
+            metadata: Default::default(),
+            created_at: 0,
+        }
+    }
 
     /// A store in a fresh temporary directory; keep the directory alive as long as the store.
     pub fn temp_store() -> (tempfile::TempDir, Store) {
@@ -315,6 +343,29 @@ mod tests {
             .expect("pragmas");
         assert_eq!(mode, "wal");
         assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn purge_deletes_only_what_expired() {
+        let (_dir, store) = testing::temp_store();
+        store
+            .write(|tx| {
+                tx.execute_batch(
+                    "INSERT INTO principals (id, kind) VALUES ('rs', 'client');
+                     INSERT INTO clients (client_id, auth_method, created_at) VALUES ('rs', 'none', 0);
+                     INSERT INTO tickets (hash, owner, client_id, permissions, created_at, expires_at)
+                         VALUES ('old', 'rs', 'rs', '[]', 0, 10), ('new', 'rs', 'rs', '[]', 0, 100);
+                     INSERT INTO pcts (hash, client_id, party, claims, created_at, expires_at)
+                         VALUES ('p-old', 'rs', 'x', '{}', 0, 10);",
+                )?;
+                Ok::<_, StoreError>(())
+            })
+            .expect("seed");
+        assert_eq!(purge_expired(&store, 50).expect("purge"), 2);
+        let left: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?))
+            .expect("count");
+        assert_eq!(left, 1);
     }
 
     #[test]

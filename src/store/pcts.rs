@@ -77,11 +77,16 @@ pub fn revoke(tx: &Transaction<'_>, hash: &str) -> Result<bool> {
     Ok(tx.execute("UPDATE pcts SET revoked = 1 WHERE hash = ?1", [hash])? > 0)
 }
 
+/// Deletes PCTs that expired before `cutoff`; returns how many.
+pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
+    Ok(tx.execute("DELETE FROM pcts WHERE expires_at < ?1", [cutoff])?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::StoreError;
-    use crate::store::clients::{self, Client};
+    use crate::store::clients;
     use crate::store::testing::temp_store;
 
     #[test]
@@ -100,20 +105,7 @@ mod tests {
         };
         store
             .write(|tx| {
-                clients::insert(
-                    tx,
-                    &Client {
-                        client_id: "app".into(),
-                        secret_hash: None,
-                        auth_method: "none".into(),
-                        client_name: None,
-                        redirect_uris: vec![],
-                        claims_redirect_uris: vec![],
-                        grant_types: vec![],
-                        metadata: Map::new(),
-                        created_at: 0,
-                    },
-                )?;
+                clients::insert(tx, &crate::store::testing::public_client("app"))?;
                 insert(tx, &pct)?;
                 Ok::<_, StoreError>(())
             })

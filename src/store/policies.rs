@@ -4,16 +4,6 @@
 //! they write it (see `crate::sharing`), in the same transaction as the write. It must never return one owner's
 //! policies from a query about another.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::Result;

@@ -5,16 +5,6 @@
 //! authorization server's own decisions (policies, tickets, introspection) and must never answer an RS directly.
 //! Descriptions arrive here already validated; this module checks nothing about their content.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -201,17 +191,7 @@ mod tests {
     use crate::store::{Store, StoreError};
 
     fn client(id: &str) -> Client {
-        Client {
-            client_id: id.into(),
-            secret_hash: None,
-            auth_method: "none".into(),
-            client_name: None,
-            redirect_uris: vec![],
-            claims_redirect_uris: vec![],
-            grant_types: vec![],
-            metadata: Map::new(),
-            created_at: 0,
-        }
+        crate::store::testing::public_client(id)
     }
 
     fn resource(id: &str, owner: &str, client_id: &str) -> Resource {

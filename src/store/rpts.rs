@@ -180,17 +180,7 @@ mod tests {
     use crate::store::testing::temp_store;
 
     fn client(id: &str) -> Client {
-        Client {
-            client_id: id.into(),
-            secret_hash: None,
-            auth_method: "none".into(),
-            client_name: None,
-            redirect_uris: vec![],
-            claims_redirect_uris: vec![],
-            grant_types: vec![],
-            metadata: Map::new(),
-            created_at: 0,
-        }
+        crate::store::testing::public_client(id)
     }
 
     fn rpt(jti: &str) -> Rpt {

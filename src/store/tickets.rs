@@ -4,16 +4,6 @@
 //! A ticket is looked up only by the SHA-256 of its value; the clear ticket must never be stored. Consumption is
 //! one conditional `UPDATE`, so two concurrent presentations of the same ticket can never both succeed.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 
@@ -146,23 +136,13 @@ pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::clients::{self, Client};
+    use crate::store::clients;
     use crate::store::testing::temp_store;
     use crate::store::{Store, StoreError};
 
     fn setup() -> (tempfile::TempDir, Store) {
         let (dir, store) = temp_store();
-        let client = Client {
-            client_id: "rs1".into(),
-            secret_hash: None,
-            auth_method: "none".into(),
-            client_name: None,
-            redirect_uris: vec![],
-            claims_redirect_uris: vec![],
-            grant_types: vec![],
-            metadata: Default::default(),
-            created_at: 0,
-        };
+        let client = crate::store::testing::public_client("rs1");
         store
             .write(|tx| clients::insert(tx, &client))
             .expect("client");

@@ -179,27 +179,14 @@ pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::clients::{self, Client};
+    use crate::store::clients;
     use crate::store::testing::temp_store;
 
     fn setup() -> (tempfile::TempDir, crate::store::Store, i64) {
         let (dir, store) = temp_store();
         let grant_id = store
             .write(|tx| {
-                clients::insert(
-                    tx,
-                    &Client {
-                        client_id: "rs1".into(),
-                        secret_hash: None,
-                        auth_method: "none".into(),
-                        client_name: None,
-                        redirect_uris: vec![],
-                        claims_redirect_uris: vec![],
-                        grant_types: vec![],
-                        metadata: Default::default(),
-                        created_at: 0,
-                    },
-                )?;
+                clients::insert(tx, &crate::store::testing::public_client("rs1"))?;
                 let grant = NewGrant {
                     client_id: "rs1",
                     subject: "rs1",

@@ -7,9 +7,6 @@
 
 pub mod assess;
 
-/// The claim token format of an OpenID Connect ID token (UMA Grant §3.3.1).
-pub const ID_TOKEN_FORMAT: &str = "http://openid.net/specs/openid-connect-core-1_0.html#IDToken";
-
 /// The identifier of a requesting party: its issuer and subject together, as a JSON array, so two issuers'
 /// subjects can never collide (`["https://a", "x"]` and `["https://a\"", ...]` stay distinct).
 pub fn party_id(iss: &str, sub: &str) -> String {

@@ -1,5 +1,13 @@
 //! Integration tests: one binary driving the real routing (`uma_cedar::http::configure`) in process.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test and benchmark code stops at the first surprise"
+)]
+
 mod authorize;
 mod discovery;
 mod helpers;
@@ -10,3 +18,4 @@ mod register;
 mod resources;
 mod revoke;
 mod token;
+mod uma_grant;

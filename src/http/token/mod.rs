@@ -4,6 +4,7 @@
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh;
+pub mod uma_ticket;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -18,7 +19,12 @@ use crate::store::clients::Client;
 pub const UMA_TICKET: &str = "urn:ietf:params:oauth:grant-type:uma-ticket";
 
 /// Grant types the token endpoint accepts, as published in discovery.
-pub const GRANT_TYPES: &[&str] = &["authorization_code", "client_credentials", "refresh_token"];
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "client_credentials",
+    "refresh_token",
+    UMA_TICKET,
+];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -57,6 +63,7 @@ fn dispatch(
         "authorization_code" => authorization_code::grant(state, client, params),
         "refresh_token" => refresh::grant(state, client, params),
         "client_credentials" => client_credentials::grant(state, client, params),
+        UMA_TICKET => uma_ticket::grant(state, client, params),
         other => Err(OAuthError::new(
             crate::error::ErrorCode::UnsupportedGrantType,
             format!(

@@ -1,0 +1,52 @@
+//! The decision log for owners (an extension of this server, not part of UMA; published in discovery as
+//! `uma_cedar_decisions_endpoint`): every answer the UMA grant gave about the caller's resources, newest
+//! first. The caller is the owner, authenticated as for the policy API (a token with scope `uma_policy`).
+//!
+//! This endpoint must never show one owner's decisions to another.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::forms;
+use super::policies::require_owner;
+use super::{AppState, method_not_allowed, no_store_json, paths};
+use crate::error::OAuthError;
+use crate::store::decisions;
+
+/// Entries returned when `limit` is not given, and the most ever returned.
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 1000;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(paths::DECISIONS)
+            .route(web::get().to(list))
+            .default_service(method_not_allowed("GET")),
+    );
+}
+
+fn limit(req: &HttpRequest) -> Result<usize, OAuthError> {
+    match forms::query(req)?.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(OAuthError::invalid_request(format!(
+                "`limit` must be a number from 1 to {MAX_LIMIT}, got `{text}`"
+            ))),
+        },
+    }
+}
+
+async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
+    let limit = limit(&req)?;
+    let owner = require_owner(&req, &state).await?;
+    let log = state
+        .run(move |st| {
+            Ok(st
+                .store
+                .read(|c| decisions::list_for_owner(c, &owner, limit))?)
+        })
+        .await?;
+    let body = serde_json::to_value(&log).map_err(|e| OAuthError::server_error(&e))?;
+    Ok(no_store_json(StatusCode::OK, &body))
+}

@@ -1,0 +1,639 @@
+//! The UMA grant at the token endpoint (UMA 2.0 Grant §3.3.1–§3.3.6).
+//!
+//! A client presents a permission ticket, optionally with a claim token (an OpenID Connect ID token), a PCT,
+//! an RPT to upgrade, and a `scope`. The ticket is consumed in the same transaction that stores what it
+//! produces: an RPT, a rotated ticket (`need_info`), or nothing (`request_denied`, `invalid_scope`). Each
+//! requested (resource, scope) is decided by the resource owner's Cedar policies alone; see `uma::assess`
+//! for how the decisions combine.
+//!
+//! What this module must never do:
+//! - let anything but the owner's policies grant (no default permit, no other owner's policy);
+//! - let a client burn a ticket rotated for another client (the bound-client check rolls back);
+//! - let claims in the context come from the client: pushed claims become principal attributes only after
+//!   their signature, issuer, audience and expiry were checked;
+//! - hand out an RPT or PCT whose clear value is stored: RPTs are looked up by `jti`, PCTs by hash.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use super::check_client_grant;
+use crate::claims::{ClaimError, ID_TOKEN_FORMAT};
+use crate::clock::UnixTime;
+use crate::crypto;
+use crate::error::{ErrorCode, OAuthError};
+use crate::http::AppState;
+use crate::http::forms::Params;
+use crate::http::introspect::rpt_jti;
+use crate::policy::{Claims, Decision};
+use crate::scope::Scopes;
+use crate::store::clients::Client;
+use crate::store::decisions::{self, Decision as Logged};
+use crate::store::pcts::{self, Pct};
+use crate::store::resources::{self, Resource};
+use crate::store::rpts::{self, GrantedPermission, Rpt};
+use crate::store::tickets::{self, Consumed, Ticket};
+use crate::store::{StoreError, Transaction};
+use crate::uma::assess::{self, Answer, Verdict};
+use crate::uma::party_id;
+
+/// The JWT `typ` of an RPT: an access token (RFC 9068), so it can never pass for an ID token.
+pub const RPT_TYPE: &str = "at+jwt";
+
+/// Where the requesting party's claims came from.
+enum ClaimSource {
+    None,
+    /// A claim token pushed with this request and verified.
+    Pushed(Claims),
+    /// A PCT presented with this request.
+    Persisted(Claims),
+}
+
+impl ClaimSource {
+    fn claims(&self) -> Option<&Claims> {
+        match self {
+            Self::None => None,
+            Self::Pushed(c) | Self::Persisted(c) => Some(c),
+        }
+    }
+}
+
+/// The parsed request (G §3.3.1).
+struct Request<'a> {
+    ticket: &'a str,
+    claim_token: Option<(&'a str, &'a str)>,
+    pct: Option<&'a str>,
+    rpt: Option<&'a str>,
+    scopes: BTreeSet<String>,
+}
+
+fn parse(params: &Params) -> Result<Request<'_>, OAuthError> {
+    let claim_token = match (params.get("claim_token"), params.get("claim_token_format")) {
+        (Some(token), Some(format)) => Some((token, format)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(OAuthError::invalid_request(format!(
+                "`claim_token` needs `claim_token_format` (`{ID_TOKEN_FORMAT}`)"
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "`claim_token_format` was sent without a `claim_token`",
+            ));
+        }
+    };
+    let scopes = match params.get("scope") {
+        Some(text) => Scopes::parse(text)?.iter().map(str::to_owned).collect(),
+        None => BTreeSet::new(),
+    };
+    Ok(Request {
+        ticket: params.require("ticket")?,
+        claim_token,
+        pct: params.get("pct"),
+        rpt: params.get("rpt"),
+        scopes,
+    })
+}
+
+/// The scopes a client registered for itself (RFC 7591 `scope`): only those count in a request's `scope`
+/// (G §3.3.4).
+fn client_scopes(client: &Client) -> BTreeSet<String> {
+    client
+        .metadata
+        .get("scope")
+        .and_then(Value::as_str)
+        .map(|s| {
+            s.split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What became of the claim token, for the `error_description` of a later `need_info`.
+type ClaimNote = Option<String>;
+
+/// Checks the pushed claim token, or falls back to the PCT. Done before the ticket transaction: a trusted
+/// issuer's keys may have to be fetched, which must not happen while the database is locked.
+fn resolve_claims(
+    state: &AppState,
+    client: &Client,
+    req: &Request<'_>,
+    now: UnixTime,
+) -> Result<(ClaimSource, ClaimNote), OAuthError> {
+    let mut note = None;
+    if let Some((token, format)) = req.claim_token {
+        match state.claims.verify(token, format, &client.client_id, now) {
+            Ok(verified) => {
+                let claims = Claims::from_json(verified.into_claims())
+                    .map_err(|e| OAuthError::invalid_request(format!("the claim token: {e}")))?;
+                return Ok((ClaimSource::Pushed(claims), None));
+            }
+            Err(err @ (ClaimError::UnsupportedFormat(_) | ClaimError::Malformed(_))) => {
+                return Err(OAuthError::invalid_request(err.to_string()));
+            }
+            Err(ClaimError::Internal) => {
+                return Err(OAuthError::server_error(&"own signing keys unavailable"));
+            }
+            // Anything else leaves the claims unproven: the assessment goes on without them and may ask
+            // for them again (need_info), saying why this token was not taken.
+            Err(err) => note = Some(err.to_string()),
+        }
+    }
+    if let Some(pct) = req.pct {
+        let hash = crypto::hash_secret(pct);
+        // G §3.3.1 defines no error for a bad PCT: an unknown, expired, revoked or foreign one is ignored.
+        let found = state.store.read(|c| pcts::find(c, &hash))?;
+        if let Some(found) = found.filter(|p| p.is_active(now) && p.client_id == client.client_id)
+            && let Ok(claims) = Claims::from_json(found.claims)
+        {
+            return Ok((ClaimSource::Persisted(claims), note));
+        }
+    }
+    Ok((ClaimSource::None, note))
+}
+
+fn verdict(decision: &Decision) -> Verdict {
+    match decision {
+        Decision::Permit { .. } => Verdict::Permit,
+        Decision::NeedInfo { claims, .. } => Verdict::NeedInfo(claims.clone()),
+        Decision::Deny { .. } => Verdict::Deny,
+    }
+}
+
+/// Decides every requested (resource, scope); returns the verdicts and, per resource, the log entry parts.
+struct Assessed {
+    verdicts: Vec<(String, String, Verdict)>,
+    /// Per resource: the policies that decided and any evaluation errors, for the decision log.
+    evidence: BTreeMap<String, (BTreeSet<String>, Vec<String>)>,
+}
+
+fn assess_all(
+    state: &AppState,
+    requested: &assess::Requested,
+    resources: &BTreeMap<String, Resource>,
+    claims: Option<&Claims>,
+    client_id: &str,
+    now: UnixTime,
+) -> Result<Assessed, StoreError> {
+    let mut out = Assessed {
+        verdicts: Vec::new(),
+        evidence: BTreeMap::new(),
+    };
+    for (resource_id, scopes) in requested {
+        let Some(resource) = resources.get(resource_id) else {
+            continue;
+        };
+        for scope in scopes {
+            let decision =
+                state
+                    .policies
+                    .decide(&state.store, resource, claims, scope, client_id, now)?;
+            let entry = out.evidence.entry(resource_id.clone()).or_default();
+            entry
+                .0
+                .extend(decision.policies().iter().map(|p| p.to_string()));
+            if let Decision::Deny { errors, .. } = &decision {
+                entry.1.extend(errors.iter().map(|e| e.to_string()));
+                for error in errors {
+                    log::warn!(
+                        "policy evaluation failed closed on `{resource_id}` / `{scope}`: {error}"
+                    );
+                }
+            }
+            out.verdicts
+                .push((resource_id.clone(), scope.clone(), verdict(&decision)));
+        }
+    }
+    Ok(out)
+}
+
+/// The permissions of a stored RPT that the owner's policies still grant now, for resources still
+/// registered with the same owner and resource server. Used by introspection and upgrade, so a narrowed
+/// policy takes effect on the next look at the RPT.
+pub fn current_permissions(
+    state: &AppState,
+    rpt: &Rpt,
+    now: UnixTime,
+) -> Result<Vec<GrantedPermission>, OAuthError> {
+    let claims = if rpt.claims.is_empty() {
+        None
+    } else {
+        Claims::from_json(rpt.claims.clone()).ok()
+    };
+    let mut out = Vec::new();
+    for perm in rpt.live_permissions(now) {
+        let Some(resource) = state
+            .store
+            .read(|c| resources::find(c, &perm.resource_id))?
+        else {
+            continue;
+        };
+        if resource.owner != rpt.owner || resource.client_id != rpt.resource_server {
+            continue;
+        }
+        let mut scopes = Vec::new();
+        for scope in perm
+            .resource_scopes
+            .iter()
+            .filter(|s| resource.description.has_scope(s))
+        {
+            let decision = state.policies.decide(
+                &state.store,
+                &resource,
+                claims.as_ref(),
+                scope,
+                &rpt.client_id,
+                now,
+            )?;
+            if decision.is_permit() {
+                scopes.push(scope.clone());
+            }
+        }
+        if !scopes.is_empty() {
+            out.push(GrantedPermission {
+                resource_id: perm.resource_id,
+                resource_scopes: scopes,
+                exp: perm.exp,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The answer, decided inside the transaction. An `Err` inside `Ok` is a protocol error whose side effects
+/// (ticket consumed, RPT revoked, rotated ticket stored) must be committed.
+type Outcome = Result<Value, OAuthError>;
+
+pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value, OAuthError> {
+    check_client_grant(client, super::UMA_TICKET)?;
+    let req = parse(params)?;
+    let now = state.now();
+    let (source, note) = resolve_claims(state, client, &req, now)?;
+    // An RPT offered for upgrade counts only if it is one of ours (it may have expired).
+    let upgrade_jti = match req.rpt {
+        Some(rpt) => rpt_jti(state, rpt)?,
+        None => None,
+    };
+    let keys = state.key_set()?;
+    let ticket_hash = crypto::hash_secret(req.ticket);
+
+    let outcome: Outcome = state.store.write(|tx| {
+        let ticket = match tickets::consume(tx, &ticket_hash, now)? {
+            Consumed::Valid(ticket) => ticket,
+            Consumed::Unknown => {
+                return Ok(Err(OAuthError::invalid_grant("the ticket is unknown")));
+            }
+            Consumed::Expired => {
+                return Ok(Err(OAuthError::invalid_grant(
+                    "the ticket has expired; ask the resource server for a new one",
+                )));
+            }
+            Consumed::AlreadyUsed => {
+                // A replay (G §5.5): whatever the ticket produced is revoked.
+                if let Some(jti) = tickets::issued_rpt(tx, &ticket_hash)? {
+                    rpts::revoke(tx, &jti)?;
+                    log::warn!(
+                        "ticket replayed by client `{}`; RPT revoked",
+                        client.client_id
+                    );
+                }
+                return Ok(Err(OAuthError::invalid_grant(
+                    "the ticket was already used; tokens issued from it are revoked",
+                )));
+            }
+        };
+        if ticket
+            .bound_client
+            .as_deref()
+            .is_some_and(|bound| bound != client.client_id)
+        {
+            // Rolled back: the rightful client can still use it.
+            return Err(OAuthError::invalid_grant(
+                "this ticket was issued to another client",
+            ));
+        }
+        decide(
+            state,
+            tx,
+            client,
+            &req,
+            &ticket,
+            &source,
+            note.as_deref(),
+            upgrade_jti.as_deref(),
+            &keys,
+            now,
+        )
+    })?;
+    outcome
+}
+
+/// The assessment proper, inside the ticket's transaction.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    client: &Client,
+    req: &Request<'_>,
+    ticket: &Ticket,
+    source: &ClaimSource,
+    note: Option<&str>,
+    upgrade_jti: Option<&str>,
+    keys: &crate::crypto::keys::KeySet,
+    now: UnixTime,
+) -> Result<Outcome, OAuthError> {
+    let mut resources = BTreeMap::new();
+    let mut registered = BTreeMap::new();
+    for perm in &ticket.permissions {
+        if let Some(resource) =
+            resources::get(tx, &perm.resource_id, &ticket.owner, &ticket.client_id)?
+        {
+            registered.insert(
+                resource.id.clone(),
+                resource
+                    .description
+                    .resource_scopes
+                    .iter()
+                    .cloned()
+                    .collect::<BTreeSet<_>>(),
+            );
+            resources.insert(resource.id.clone(), resource);
+        }
+    }
+    let ticket_scopes: Vec<(String, Vec<String>)> = ticket
+        .permissions
+        .iter()
+        .map(|p| (p.resource_id.clone(), p.resource_scopes.clone()))
+        .collect();
+    let requested = match assess::requested_scopes(
+        &ticket_scopes,
+        &registered,
+        &client_scopes(client),
+        &req.scopes,
+    ) {
+        Ok(requested) => requested,
+        Err(err) => return Ok(Err(err)),
+    };
+
+    let claims = source.claims();
+    let party = claims.map(|c| party_id(c.iss(), c.sub()));
+    let assessed = assess_all(
+        state,
+        &requested,
+        &resources,
+        claims,
+        &client.client_id,
+        now,
+    )?;
+    let answer = assess::combine(&assessed.verdicts);
+    log_decisions(
+        tx,
+        client,
+        ticket,
+        party.as_deref(),
+        &requested,
+        &assessed,
+        &answer,
+        now,
+    )?;
+
+    match answer {
+        Answer::Grant(granted) => issue_rpt(
+            state,
+            tx,
+            client,
+            ticket,
+            source,
+            party,
+            granted,
+            upgrade_jti,
+            keys,
+            now,
+        ),
+        Answer::NeedInfo(needed) => {
+            let new_ticket = rotate(tx, state, client, ticket, now)?;
+            let mut description = format!(
+                "the owner's policies need more claims about the requesting party: {}",
+                needed.join(", ")
+            );
+            if let Some(note) = note {
+                description = format!("{note}; {description}");
+            }
+            let issuers: Vec<&str> = state.claims.issuers().collect();
+            let required: Vec<Value> = needed
+                .iter()
+                .map(|name| {
+                    json!({
+                        "name": name,
+                        "friendly_name": name,
+                        "claim_token_format": [ID_TOKEN_FORMAT],
+                        "issuer": issuers,
+                    })
+                })
+                .collect();
+            Ok(Err(OAuthError::new(ErrorCode::NeedInfo, description)
+                .with("ticket", new_ticket)
+                .with("required_claims", required)))
+        }
+        Answer::Denied => {
+            let description = match note {
+                Some(note) => format!("{note}; the owner's policies do not grant this request"),
+                None => "the owner's policies do not grant this request".to_owned(),
+            };
+            Ok(Err(OAuthError::new(ErrorCode::RequestDenied, description)))
+        }
+    }
+}
+
+/// A new ticket for the same permissions, bound to the presenting client (G §3.3.6, §5.4).
+fn rotate(
+    tx: &Transaction<'_>,
+    state: &AppState,
+    client: &Client,
+    old: &Ticket,
+    now: UnixTime,
+) -> Result<String, OAuthError> {
+    let value = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
+    tickets::insert(
+        tx,
+        &Ticket {
+            hash: crypto::hash_secret(&value),
+            owner: old.owner.clone(),
+            client_id: old.client_id.clone(),
+            permissions: old.permissions.clone(),
+            created_at: now,
+            expires_at: now + state.settings.ticket_ttl,
+            bound_client: Some(client.client_id.clone()),
+        },
+    )?;
+    Ok(value)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn log_decisions(
+    tx: &Transaction<'_>,
+    client: &Client,
+    ticket: &Ticket,
+    party: Option<&str>,
+    requested: &assess::Requested,
+    assessed: &Assessed,
+    answer: &Answer,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let (label, detail) = match answer {
+        Answer::Grant(_) => ("permit", None),
+        Answer::NeedInfo(needed) => (
+            "need_info",
+            Some(format!("claims needed: {}", needed.join(", "))),
+        ),
+        Answer::Denied => ("request_denied", None),
+    };
+    for (resource_id, scopes) in requested {
+        let granted: Vec<String> = match answer {
+            Answer::Grant(granted) => granted
+                .iter()
+                .filter(|(r, _)| r == resource_id)
+                .flat_map(|(_, s)| s.iter().cloned())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let (policies, errors) = assessed
+            .evidence
+            .get(resource_id)
+            .cloned()
+            .unwrap_or_default();
+        let detail = if errors.is_empty() {
+            detail.clone()
+        } else {
+            Some(format!("evaluation errors (denied): {}", errors.join("; ")))
+        };
+        decisions::record(
+            tx,
+            &Logged {
+                time: now,
+                owner: ticket.owner.clone(),
+                client_id: client.client_id.clone(),
+                party: party.map(str::to_owned),
+                resource_id: resource_id.clone(),
+                scopes: scopes.iter().cloned().collect(),
+                granted,
+                answer: label.to_owned(),
+                policies: policies.into_iter().collect(),
+                detail,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn issue_rpt(
+    state: &AppState,
+    tx: &Transaction<'_>,
+    client: &Client,
+    ticket: &Ticket,
+    source: &ClaimSource,
+    party: Option<String>,
+    granted: Vec<(String, BTreeSet<String>)>,
+    upgrade_jti: Option<&str>,
+    keys: &crate::crypto::keys::KeySet,
+    now: UnixTime,
+) -> Result<Outcome, OAuthError> {
+    let exp = now + state.settings.rpt_ttl;
+    let party = party.unwrap_or_default();
+    let mut permissions: Vec<GrantedPermission> = granted
+        .into_iter()
+        .map(|(resource_id, scopes)| GrantedPermission {
+            resource_id,
+            resource_scopes: scopes.into_iter().collect(),
+            exp,
+        })
+        .collect();
+
+    // Upgrade (G §3.3.5.1): only an RPT of the same client, requesting party, owner and resource server.
+    let mut upgraded = None;
+    if let Some(jti) = upgrade_jti {
+        upgraded = Some(false);
+        if let Some(old) = rpts::get(tx, jti)?
+            && old.is_active(now)
+            && old.client_id == client.client_id
+            && old.party == party
+            && old.owner == ticket.owner
+            && old.resource_server == ticket.client_id
+        {
+            let still_granted = current_permissions(state, &old, now)?;
+            permissions = assess::merge_upgrade(permissions, &still_granted, now, |_, _| true);
+            rpts::revoke(tx, jti)?;
+            upgraded = Some(true);
+        }
+    }
+
+    let jti = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
+    let claims_map = source
+        .claims()
+        .map(|c| c.as_map().clone())
+        .unwrap_or_default();
+    let mut jwt = Map::new();
+    jwt.insert("iss".into(), Value::from(state.settings.issuer.as_str()));
+    jwt.insert("aud".into(), Value::from(ticket.client_id.as_str()));
+    jwt.insert("azp".into(), Value::from(client.client_id.as_str()));
+    jwt.insert("client_id".into(), Value::from(client.client_id.as_str()));
+    if let Some(sub) = claims_map.get("sub") {
+        jwt.insert("sub".into(), sub.clone());
+    }
+    jwt.insert("iat".into(), Value::from(now));
+    jwt.insert("exp".into(), Value::from(exp));
+    jwt.insert("jti".into(), Value::from(jti.as_str()));
+    jwt.insert(
+        "permissions".into(),
+        serde_json::to_value(&permissions).map_err(|e| OAuthError::server_error(&e))?,
+    );
+    let token = keys
+        .sign(jwt, RPT_TYPE)
+        .map_err(|e| OAuthError::server_error(&e))?;
+
+    rpts::insert(
+        tx,
+        &Rpt {
+            jti: jti.clone(),
+            client_id: client.client_id.clone(),
+            party: party.clone(),
+            owner: ticket.owner.clone(),
+            resource_server: ticket.client_id.clone(),
+            permissions,
+            claims: claims_map.clone(),
+            issued_at: now,
+            expires_at: exp,
+            revoked: false,
+        },
+    )?;
+    tickets::link_rpt(tx, &ticket.hash, &jti)?;
+
+    let mut body = Map::new();
+    body.insert("access_token".into(), Value::from(token));
+    body.insert("token_type".into(), Value::from("Bearer"));
+    body.insert("expires_in".into(), Value::from(state.settings.rpt_ttl));
+    if let Some(upgraded) = upgraded {
+        body.insert("upgraded".into(), Value::Bool(upgraded));
+    }
+    // A PCT only for claims pushed now: a client that came with a PCT keeps using it (G §3.3.5).
+    if let ClaimSource::Pushed(_) = source {
+        let pct = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
+        pcts::insert(
+            tx,
+            &Pct {
+                hash: crypto::hash_secret(&pct),
+                client_id: client.client_id.clone(),
+                party,
+                claims: claims_map,
+                created_at: now,
+                expires_at: now + state.settings.pct_ttl,
+                revoked: false,
+            },
+        )?;
+        body.insert("pct".into(), Value::from(pct));
+    }
+    Ok(Ok(Value::Object(body)))
+}
