@@ -70,16 +70,24 @@ def assert_history(entries: list[dict], scene, history) -> None:
 
 def test_decision_log_over_http(uma, scene, history):
     dashboard = uma.admin.add_client("dashboard")
-    response = PolicyApi(uma, owner_token(uma, dashboard, scene.alice)).decisions()
+    policies = PolicyApi(uma, owner_token(uma, dashboard, scene.alice))
+    response = policies.decisions()
     assert response.status_code == 200, response.text
     assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
     entries = response.json()
     assert isinstance(entries, list), entries
     assert_history(entries, scene, history)
 
+    newest = policies.http.get(decisions_url(uma), params={"limit": "1"}, timeout=HTTP_TIMEOUT)
+    assert newest.status_code == 200, newest.text
+    assert newest.json() == entries[:1], "`limit` keeps the newest"
+
 
 def test_decision_log_with_the_cli(uma, scene, history):
-    assert_history(cli_decisions(uma, scene.alice.username), scene, history)
+    entries = cli_decisions(uma, scene.alice.username)
+    assert_history(entries, scene, history)
+    newest = cli_decisions(uma, scene.alice.username, "--limit", "1")
+    assert newest == entries[:1], "`--limit` keeps the newest"
 
 
 def test_nobody_reads_another_owners_decisions(uma, scene, history):

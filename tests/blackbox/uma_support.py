@@ -82,6 +82,14 @@ class UmaClient:
                                          token_type_hint=hint)
 
 
+def assert_revocation_refused_or_ignored(response: requests.Response) -> None:
+    """Another client's revocation request: RFC 7009 §2.1 lets the server refuse it (400 `unauthorized_client`)
+    or answer 200 without doing anything; the token must survive either way (the caller checks that)."""
+    if response.status_code != 200:
+        assert response.status_code == 400, response.text
+        assert response.json().get("error") == "unauthorized_client", response.text
+
+
 def raw_grant(server: UmaServer, client: Client, pairs: list[tuple[str, str]]) -> requests.Response:
     """The grant as a hand-written form (for what a library would never send, such as a repeated parameter)."""
     return requests.post(
@@ -269,9 +277,9 @@ def decisions_url(server: UmaServer) -> str:
     return listed if isinstance(listed, str) and listed else f"{server.issuer}/uma/decisions"
 
 
-def cli_decisions(server: UmaServer, owner: str) -> list[dict]:
+def cli_decisions(server: UmaServer, owner: str, *args: str) -> list[dict]:
     done = server.admin.run("decisions", "list", "--data-dir", str(server.data_dir), "--owner", owner,
-                            "--format", "json")
+                            "--format", "json", *args)
     entries = json.loads(done.stdout)
     assert isinstance(entries, list), done.stdout
     return entries
