@@ -7,6 +7,8 @@ it; the budget app first learns that Bob's `email` is needed, then pushes Bob's 
 login and gets an RPT, which the bank introspects.
 """
 
+import base64
+import json
 import time
 
 import pytest
@@ -14,9 +16,9 @@ from joserfc.errors import BadSignatureError
 
 from support import client_credentials_pat, introspect
 from uma_support import (
-    ID_TOKEN_FORMAT, UmaClient, assert_active_rpt, assert_revocation_refused_or_ignored, assert_need_info, assert_rpt_claims, decode_rpt,
-    email_policy, introspect_rpt, make_scene, parse_challenge, permissions_by_resource, required_claim,
-    uma_challenge,
+    ID_TOKEN_FORMAT, UmaClient, assert_active_rpt, assert_need_info, assert_revocation_refused_or_ignored,
+    assert_rpt_claims, decode_rpt, email_policy, introspect_rpt, make_scene, parse_challenge, permissions_by_resource,
+    required_claim, uma_challenge,
 )
 
 
@@ -161,3 +163,24 @@ def test_rpt_lifetime_follows_the_setting(make_server, tmp_path):
     assert introspect_rpt(server, token["access_token"], pat=scene.pat)["active"] is True
     time.sleep(3.1)
     assert introspect_rpt(server, token["access_token"], pat=scene.pat) == {"active": False}
+
+
+def test_own_id_tokens_for_another_client_or_tampered_are_not_claims(uma, scene):
+    bob, mallory = scene.party("bob"), scene.party("mallory")
+    checking = scene.register(["view"], name="Checking")
+    scene.share("bob-views", email_policy(["view"], [bob.email]))
+
+    # Bob's ID token, but minted for another client (aud): the app cannot use it.
+    other_app = uma.admin.add_client("app")
+    ticket = scene.ticket((checking, ["view"]))
+    answer = assert_need_info(scene.client.with_id_token(ticket, scene.id_token(bob, client=other_app)), ticket)
+    required_claim(answer, "email")
+
+    # Mallory's own ID token for the app with Bob's email written in: the signature no longer matches.
+    header, payload, signature = scene.id_token(mallory).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["email"] = bob.email
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    response = scene.client.with_id_token(answer["ticket"], f"{header}.{forged}.{signature}")
+    assert response.status_code != 200, f"a tampered ID token yielded an RPT: {response.text}"
+    assert_need_info(response, ticket, answer["ticket"])

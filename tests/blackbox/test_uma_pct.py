@@ -9,7 +9,8 @@ import pytest
 
 from support import ProtectionApi, consent_flow
 from uma_support import (
-    ID_TOKEN_FORMAT, UmaClient, assert_need_info, assert_revocation_refused_or_ignored, assert_rpt_claims, email_policy, introspect_rpt, make_scene,
+    ID_TOKEN_FORMAT, UmaClient, assert_need_info, assert_revocation_refused_or_ignored, assert_rpt_claims,
+    email_policy, introspect_rpt, make_scene,
 )
 
 

@@ -97,8 +97,9 @@ def test_the_same_subject_at_two_issuers_is_two_people(server, scene, idp):
     """A policy naming the partner's subject never matches a local user who happens to have the same name."""
     local = scene.party("bob")
     account = scene.register(["view"], name="Checking")
+    condition = f'principal.iss == "{idp.issuer}" && principal.sub == "{local.username}"'
     scene.share("partner-subject", f'permit (principal, action == Uma::Action::"view", resource)\n'
-                                   f'when {{ principal.iss == "{idp.issuer}" && principal.sub == "{local.username}" }};\n')
+                                   f'when {{ {condition} }};\n')
     local_token = scene.id_token(local)
     assert_request_denied(scene.client.grant(scene.ticket((account, ["view"])), claim_token=local_token,
                                              claim_token_format=ID_TOKEN_FORMAT))

@@ -227,7 +227,8 @@ def email_policy(scopes: list[str], emails: list[str], resource_name: str | None
     condition = f"principal has email && ({who})"
     if resource_name is not None:
         condition += f' && resource has name && resource.name == "{resource_name}"'
-    return f"// written by the black-box suite\npermit (principal, action in [{actions}], resource)\nwhen {{ {condition} }};\n"
+    return (f"// written by the black-box suite\npermit (principal, action in [{actions}], resource)\n"
+            f"when {{ {condition} }};\n")
 
 
 PERMIT_ALL = "// permits everything to everyone: must only ever reach its own owner's resources\n" \
