@@ -12,7 +12,8 @@
 //!
 //! Scenarios: `discovery` (GET the UMA metadata), `client-credentials` (POST /token for a PAT),
 //! `introspect` (POST /introspect of a PAT with the PAT itself), `permission` (register one resource, then
-//! POST /uma/permission for tickets).
+//! POST /uma/permission for tickets), `uma-grant` (push a permit-all policy, then per iteration a ticket and an
+//! RPT for it: two requests, counted as one).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -31,7 +32,7 @@ struct Options {
 }
 
 fn usage() -> String {
-    "usage: loadgen [--addr 127.0.0.1:8080] [--scenario discovery|client-credentials|introspect|permission] \
+    "usage: loadgen [--addr 127.0.0.1:8080] [--scenario discovery|client-credentials|introspect|permission|uma-grant] \
      [--seconds 10] [--concurrency 8] [--client ID:SECRET] [--server-pid PID]"
         .to_owned()
 }
@@ -180,6 +181,25 @@ fn get_pat(conn: &mut Conn, auth: &str) -> Result<String, String> {
     json_field(&body, "access_token").ok_or_else(|| "no access_token in the token response".into())
 }
 
+/// Registers a resource with scopes `view` and `pay` and returns its `_id`.
+fn register_resource(conn: &mut Conn, bearer: &str) -> Result<String, String> {
+    let (status, body) = conn
+        .request(
+            "POST",
+            "/uma/resources",
+            &[
+                ("Authorization", bearer),
+                ("Content-Type", "application/json"),
+            ],
+            r#"{"name":"Checking","resource_scopes":["view","pay"]}"#,
+        )
+        .map_err(|e| e.to_string())?;
+    if status != 201 {
+        return Err(format!("could not register a resource ({status}): {body}"));
+    }
+    json_field(&body, "_id").ok_or_else(|| "no _id in the registration response".to_owned())
+}
+
 /// Prepares the scenario and returns a request-making closure for one worker.
 type Step = Box<dyn FnMut(&mut Conn) -> std::io::Result<u16> + Send>;
 
@@ -240,21 +260,7 @@ fn scenario(opts: &Options) -> Result<Box<dyn Fn() -> Step + Sync + Send>, Strin
             let mut conn = Conn::open(opts.addr).map_err(|e| e.to_string())?;
             let pat = get_pat(&mut conn, &auth)?;
             let bearer = format!("Bearer {pat}");
-            let (status, body) = conn
-                .request(
-                    "POST",
-                    "/uma/resources",
-                    &[
-                        ("Authorization", &bearer),
-                        ("Content-Type", "application/json"),
-                    ],
-                    r#"{"name":"Checking","resource_scopes":["view","pay"]}"#,
-                )
-                .map_err(|e| e.to_string())?;
-            if status != 201 {
-                return Err(format!("could not register a resource ({status}): {body}"));
-            }
-            let id = json_field(&body, "_id").ok_or("no _id in the registration response")?;
+            let id = register_resource(&mut conn, &bearer)?;
             Ok(Box::new(move || {
                 let bearer = bearer.clone();
                 let body = format!(r#"{{"resource_id":"{id}","resource_scopes":["view"]}}"#);
@@ -267,6 +273,67 @@ fn scenario(opts: &Options) -> Result<Box<dyn Fn() -> Step + Sync + Send>, Strin
                             ("Content-Type", "application/json"),
                         ],
                         &body,
+                    )
+                    .map(|r| r.0)
+                })
+            }))
+        }
+        "uma-grant" => {
+            // The client is also the organisation owning the resource: one permit-all policy, then per
+            // iteration a ticket from the permission endpoint and an RPT for it at the token endpoint.
+            let auth = need_auth()?;
+            let mut conn = Conn::open(opts.addr).map_err(|e| e.to_string())?;
+            let pat = get_pat(&mut conn, &auth)?;
+            let bearer = format!("Bearer {pat}");
+            let id = register_resource(&mut conn, &bearer)?;
+            let (status, body) = conn
+                .request(
+                    "POST",
+                    "/token",
+                    &[
+                        ("Authorization", &auth),
+                        ("Content-Type", "application/x-www-form-urlencoded"),
+                    ],
+                    "grant_type=client_credentials&scope=uma_policy",
+                )
+                .map_err(|e| e.to_string())?;
+            let policy_token = json_field(&body, "access_token")
+                .ok_or_else(|| format!("could not get a uma_policy token ({status}): {body}"))?;
+            let (status, body) = conn
+                .request(
+                    "PUT",
+                    "/uma/policies/loadgen",
+                    &[
+                        ("Authorization", &format!("Bearer {policy_token}")),
+                        ("Content-Type", "text/plain"),
+                    ],
+                    r#"permit (principal, action == Uma::Action::"view", resource);"#,
+                )
+                .map_err(|e| e.to_string())?;
+            if !(200..300).contains(&status) {
+                return Err(format!("could not push the policy ({status}): {body}"));
+            }
+            Ok(Box::new(move || {
+                let (bearer, auth) = (bearer.clone(), auth.clone());
+                let permission = format!(r#"{{"resource_id":"{id}","resource_scopes":["view"]}}"#);
+                Box::new(move |c: &mut Conn| {
+                    let (status, body) = c.request(
+                        "POST",
+                        "/uma/permission",
+                        &[
+                            ("Authorization", &bearer),
+                            ("Content-Type", "application/json"),
+                        ],
+                        &permission,
+                    )?;
+                    let Some(ticket) = json_field(&body, "ticket") else {
+                        return Ok(status);
+                    };
+                    c.request(
+                        "POST",
+                        "/token",
+                        &[("Authorization", &auth), ("Content-Type", "application/x-www-form-urlencoded")],
+                        &format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Auma-ticket&ticket={ticket}"),
                     )
                     .map(|r| r.0)
                 })

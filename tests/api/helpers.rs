@@ -202,3 +202,27 @@ where
         .expect("access_token")
         .to_owned()
 }
+
+/// An access token for a local user's grant to `client_id`, minted directly (as if the user had consented).
+pub fn user_token(t: &TestApp, username: &str, client_id: &str, scope: &str) -> String {
+    let now = t.state.now();
+    t.state
+        .store
+        .write(|tx| {
+            let grant = uma_cedar::store::tokens::create_grant(
+                tx,
+                &uma_cedar::store::tokens::NewGrant {
+                    client_id,
+                    subject: username,
+                    subject_kind: uma_cedar::store::tokens::SubjectKind::User,
+                    scope,
+                    auth_time: Some(now),
+                    nonce: None,
+                },
+                now,
+            )?;
+            uma_cedar::issue::issue_tokens(tx, &t.state.settings, grant, scope, false, now)
+        })
+        .expect("mint token")
+        .access_token
+}

@@ -12,7 +12,7 @@ use uma_cedar::store::StoreError;
 use uma_cedar::store::tickets::{self, Consumed, Permission};
 
 use crate::helpers::*;
-use crate::resources::{json_with_pat, register, user_pat, user_token, with_pat};
+use crate::resources::{json_with_pat, register, user_pat, with_pat};
 
 async fn ask<S, B>(app: &S, pat: &str, body: &Value) -> Resp
 where

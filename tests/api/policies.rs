@@ -4,10 +4,8 @@
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use serde_json::{Value, json};
-use uma_cedar::issue::issue_tokens;
 use uma_cedar::policy::{Claims, Decision};
 use uma_cedar::store::resources::{self, Description, Resource};
-use uma_cedar::store::tokens::{NewGrant, SubjectKind, create_grant};
 
 use crate::helpers::*;
 
@@ -43,30 +41,6 @@ where
         .as_str()
         .expect("access_token")
         .to_owned()
-}
-
-/// A token a local user consented to (issued directly: the consent flow has its own tests).
-fn user_token(t: &TestApp, client: &str, username: &str, scope: &str) -> String {
-    let now = t.state.now();
-    t.state
-        .store
-        .write(|tx| {
-            let grant = create_grant(
-                tx,
-                &NewGrant {
-                    client_id: client,
-                    subject: username,
-                    subject_kind: SubjectKind::User,
-                    scope,
-                    auth_time: Some(now),
-                    nonce: None,
-                },
-                now,
-            )?;
-            issue_tokens(tx, &t.state.settings, grant, scope, false, now)
-        })
-        .expect("issue")
-        .access_token
 }
 
 fn put_text(name: &str, token: &str, text: &str) -> TestRequest {
@@ -346,7 +320,7 @@ async fn owners_only_ever_see_and_change_their_own_policies() {
     let alices = register(&t, "alices", "alice", &["view"]);
     let app = t.service().await;
     let org = org_token(&app, "bank", "uma_policy").await;
-    let alice = user_token(&t, "app", "alice", "uma_policy");
+    let alice = user_token(&t, "alice", "app", "uma_policy");
 
     let everyone = "permit (principal, action, resource);";
     assert_eq!(

@@ -7,36 +7,10 @@ use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use base64::Engine as _;
 use serde_json::{Value, json};
-use uma_cedar::issue;
-use uma_cedar::store::tokens::{self, NewGrant, SubjectKind};
 
 use crate::helpers::*;
 
 pub const BASE: &str = "http://as.test/uma/resources";
-
-/// An access token for a local user's grant to `client_id`, minted directly (as if the user had consented).
-pub fn user_token(t: &TestApp, username: &str, client_id: &str, scope: &str) -> String {
-    let now = t.state.now();
-    t.state
-        .store
-        .write(|tx| {
-            let grant = tokens::create_grant(
-                tx,
-                &NewGrant {
-                    client_id,
-                    subject: username,
-                    subject_kind: SubjectKind::User,
-                    scope,
-                    auth_time: Some(now),
-                    nonce: None,
-                },
-                now,
-            )?;
-            issue::issue_tokens(tx, &t.state.settings, grant, scope, false, now)
-        })
-        .expect("mint token")
-        .access_token
-}
 
 /// A PAT for user `username` held by resource server `client_id`.
 pub fn user_pat(t: &TestApp, username: &str, client_id: &str) -> String {

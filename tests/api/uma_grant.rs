@@ -741,7 +741,7 @@ async fn owners_read_their_decisions_over_http() {
         .await
         .assert_error(403, "need_info");
 
-    let alice = crate::resources::user_token(&w.t, "alice", "rs1", "uma_policy");
+    let alice = user_token(&w.t, "alice", "rs1", "uma_policy");
     let resp = send(
         &app,
         actix_web::test::TestRequest::get()
@@ -757,7 +757,7 @@ async fn owners_read_their_decisions_over_http() {
     assert_eq!(log[0]["scopes"], json!(["view"]));
 
     // Carol sees none of Alice's; a PAT cannot read the log; a bad limit is refused.
-    let carol = crate::resources::user_token(&w.t, "carol", "rs1", "uma_policy");
+    let carol = user_token(&w.t, "carol", "rs1", "uma_policy");
     let resp = send(
         &app,
         actix_web::test::TestRequest::get()
