@@ -21,6 +21,7 @@ use super::check_client_grant;
 use crate::claims::{ClaimError, ID_TOKEN_FORMAT};
 use crate::clock::UnixTime;
 use crate::crypto;
+use crate::crypto::keys::KeySet;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::AppState;
 use crate::http::forms::Params;
@@ -314,326 +315,300 @@ pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value
                 "this ticket was issued to another client",
             ));
         }
-        decide(
+        let grant = Presented {
             state,
-            tx,
             client,
-            &req,
-            &ticket,
-            &source,
-            note.as_deref(),
-            upgrade_jti.as_deref(),
-            &keys,
+            req: &req,
+            source: &source,
+            note: note.as_deref(),
+            upgrade_jti: upgrade_jti.as_deref(),
+            keys: &keys,
             now,
-        )
+        };
+        grant.decide(tx, &ticket)
     })?;
     outcome
 }
 
-/// The assessment proper, inside the ticket's transaction.
-#[allow(clippy::too_many_arguments)]
-fn decide(
-    state: &AppState,
-    tx: &Transaction<'_>,
-    client: &Client,
-    req: &Request<'_>,
-    ticket: &Ticket,
-    source: &ClaimSource,
-    note: Option<&str>,
-    upgrade_jti: Option<&str>,
-    keys: &crate::crypto::keys::KeySet,
+/// One presentation of a ticket: the request and what was established before the transaction.
+struct Presented<'a> {
+    state: &'a AppState,
+    client: &'a Client,
+    req: &'a Request<'a>,
+    source: &'a ClaimSource,
+    /// Why a pushed claim token was not taken, if it was not.
+    note: Option<&'a str>,
+    /// The `jti` of an RPT offered for upgrade.
+    upgrade_jti: Option<&'a str>,
+    keys: &'a KeySet,
     now: UnixTime,
-) -> Result<Outcome, OAuthError> {
-    let mut resources = BTreeMap::new();
-    let mut registered = BTreeMap::new();
-    for perm in &ticket.permissions {
-        if let Some(resource) =
-            resources::get(tx, &perm.resource_id, &ticket.owner, &ticket.client_id)?
-        {
-            registered.insert(
-                resource.id.clone(),
-                resource
-                    .description
-                    .resource_scopes
-                    .iter()
-                    .cloned()
-                    .collect::<BTreeSet<_>>(),
-            );
-            resources.insert(resource.id.clone(), resource);
-        }
-    }
-    let ticket_scopes: Vec<(String, Vec<String>)> = ticket
-        .permissions
-        .iter()
-        .map(|p| (p.resource_id.clone(), p.resource_scopes.clone()))
-        .collect();
-    let requested = match assess::requested_scopes(
-        &ticket_scopes,
-        &registered,
-        &client_scopes(client),
-        &req.scopes,
-    ) {
-        Ok(requested) => requested,
-        Err(err) => return Ok(Err(err)),
-    };
+}
 
-    let claims = source.claims();
-    let party = claims.map(|c| party_id(c.iss(), c.sub()));
-    let assessed = assess_all(
-        state,
-        &requested,
-        &resources,
-        claims,
-        &client.client_id,
-        now,
-    )?;
-    let answer = assess::combine(&assessed.verdicts);
-    log_decisions(
-        tx,
-        client,
-        ticket,
-        party.as_deref(),
-        &requested,
-        &assessed,
-        &answer,
-        now,
-    )?;
-
-    match answer {
-        Answer::Grant(granted) => issue_rpt(
-            state,
-            tx,
-            client,
-            ticket,
-            source,
-            party,
-            granted,
-            upgrade_jti,
-            keys,
-            now,
-        ),
-        Answer::NeedInfo(needed) => {
-            let new_ticket = rotate(tx, state, client, ticket, now)?;
-            let mut description = format!(
-                "the owner's policies need more claims about the requesting party: {}",
-                needed.join(", ")
-            );
-            if let Some(note) = note {
-                description = format!("{note}; {description}");
+impl Presented<'_> {
+    /// The assessment proper, inside the ticket's transaction.
+    fn decide(&self, tx: &Transaction<'_>, ticket: &Ticket) -> Result<Outcome, OAuthError> {
+        let (state, client, now) = (self.state, self.client, self.now);
+        let mut resources = BTreeMap::new();
+        let mut registered = BTreeMap::new();
+        for perm in &ticket.permissions {
+            if let Some(resource) =
+                resources::get(tx, &perm.resource_id, &ticket.owner, &ticket.client_id)?
+            {
+                registered.insert(
+                    resource.id.clone(),
+                    resource
+                        .description
+                        .resource_scopes
+                        .iter()
+                        .cloned()
+                        .collect::<BTreeSet<_>>(),
+                );
+                resources.insert(resource.id.clone(), resource);
             }
-            let issuers: Vec<&str> = state.claims.issuers().collect();
-            let required: Vec<Value> = needed
-                .iter()
-                .map(|name| {
-                    json!({
-                        "name": name,
-                        "friendly_name": name,
-                        "claim_token_format": [ID_TOKEN_FORMAT],
-                        "issuer": issuers,
-                    })
-                })
-                .collect();
-            Ok(Err(OAuthError::new(ErrorCode::NeedInfo, description)
-                .with("ticket", new_ticket)
-                .with("required_claims", required)))
         }
-        Answer::Denied => {
-            let description = match note {
-                Some(note) => format!("{note}; the owner's policies do not grant this request"),
-                None => "the owner's policies do not grant this request".to_owned(),
-            };
-            Ok(Err(OAuthError::new(ErrorCode::RequestDenied, description)))
+        let ticket_scopes: Vec<(String, Vec<String>)> = ticket
+            .permissions
+            .iter()
+            .map(|p| (p.resource_id.clone(), p.resource_scopes.clone()))
+            .collect();
+        let requested = match assess::requested_scopes(
+            &ticket_scopes,
+            &registered,
+            &client_scopes(client),
+            &self.req.scopes,
+        ) {
+            Ok(requested) => requested,
+            Err(err) => return Ok(Err(err)),
+        };
+
+        let claims = self.source.claims();
+        let party = claims.map(|c| party_id(c.iss(), c.sub()));
+        let assessed = assess_all(
+            state,
+            &requested,
+            &resources,
+            claims,
+            &client.client_id,
+            now,
+        )?;
+        let answer = assess::combine(&assessed.verdicts);
+        self.log_decisions(tx, ticket, party.as_deref(), &requested, &assessed, &answer)?;
+
+        match answer {
+            Answer::Grant(granted) => self.issue_rpt(tx, ticket, party, granted),
+            Answer::NeedInfo(needed) => {
+                let new_ticket = self.rotate(tx, ticket)?;
+                let mut description = format!(
+                    "the owner's policies need more claims about the requesting party: {}",
+                    needed.join(", ")
+                );
+                if let Some(note) = self.note {
+                    description = format!("{note}; {description}");
+                }
+                let issuers: Vec<&str> = state.claims.issuers().collect();
+                let required: Vec<Value> = needed
+                    .iter()
+                    .map(|name| {
+                        json!({
+                            "name": name,
+                            "friendly_name": name,
+                            "claim_token_format": [ID_TOKEN_FORMAT],
+                            "issuer": issuers,
+                        })
+                    })
+                    .collect();
+                Ok(Err(OAuthError::new(ErrorCode::NeedInfo, description)
+                    .with("ticket", new_ticket)
+                    .with("required_claims", required)))
+            }
+            Answer::Denied => {
+                let description = match self.note {
+                    Some(note) => format!("{note}; the owner's policies do not grant this request"),
+                    None => "the owner's policies do not grant this request".to_owned(),
+                };
+                Ok(Err(OAuthError::new(ErrorCode::RequestDenied, description)))
+            }
         }
     }
-}
 
-/// A new ticket for the same permissions, bound to the presenting client (G §3.3.6, §5.4).
-fn rotate(
-    tx: &Transaction<'_>,
-    state: &AppState,
-    client: &Client,
-    old: &Ticket,
-    now: UnixTime,
-) -> Result<String, OAuthError> {
-    let value = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
-    tickets::insert(
-        tx,
-        &Ticket {
-            hash: crypto::hash_secret(&value),
-            owner: old.owner.clone(),
-            client_id: old.client_id.clone(),
-            permissions: old.permissions.clone(),
-            created_at: now,
-            expires_at: now + state.settings.ticket_ttl,
-            bound_client: Some(client.client_id.clone()),
-        },
-    )?;
-    Ok(value)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn log_decisions(
-    tx: &Transaction<'_>,
-    client: &Client,
-    ticket: &Ticket,
-    party: Option<&str>,
-    requested: &assess::Requested,
-    assessed: &Assessed,
-    answer: &Answer,
-    now: UnixTime,
-) -> Result<(), StoreError> {
-    let (label, detail) = match answer {
-        Answer::Grant(_) => ("permit", None),
-        Answer::NeedInfo(needed) => (
-            "need_info",
-            Some(format!("claims needed: {}", needed.join(", "))),
-        ),
-        Answer::Denied => ("request_denied", None),
-    };
-    for (resource_id, scopes) in requested {
-        let granted: Vec<String> = match answer {
-            Answer::Grant(granted) => granted
-                .iter()
-                .filter(|(r, _)| r == resource_id)
-                .flat_map(|(_, s)| s.iter().cloned())
-                .collect(),
-            _ => Vec::new(),
-        };
-        let (policies, errors) = assessed
-            .evidence
-            .get(resource_id)
-            .cloned()
-            .unwrap_or_default();
-        let detail = if errors.is_empty() {
-            detail.clone()
-        } else {
-            Some(format!("evaluation errors (denied): {}", errors.join("; ")))
-        };
-        decisions::record(
+    /// A new ticket for the same permissions, bound to the presenting client (G §3.3.6, §5.4).
+    fn rotate(&self, tx: &Transaction<'_>, old: &Ticket) -> Result<String, OAuthError> {
+        let (state, client, now) = (self.state, self.client, self.now);
+        let value = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
+        tickets::insert(
             tx,
-            &Logged {
-                time: now,
-                owner: ticket.owner.clone(),
-                client_id: client.client_id.clone(),
-                party: party.map(str::to_owned),
-                resource_id: resource_id.clone(),
-                scopes: scopes.iter().cloned().collect(),
-                granted,
-                answer: label.to_owned(),
-                policies: policies.into_iter().collect(),
-                detail,
+            &Ticket {
+                hash: crypto::hash_secret(&value),
+                owner: old.owner.clone(),
+                client_id: old.client_id.clone(),
+                permissions: old.permissions.clone(),
+                created_at: now,
+                expires_at: now + state.settings.ticket_ttl,
+                bound_client: Some(client.client_id.clone()),
             },
         )?;
+        Ok(value)
     }
-    Ok(())
-}
 
-#[allow(clippy::too_many_arguments)]
-fn issue_rpt(
-    state: &AppState,
-    tx: &Transaction<'_>,
-    client: &Client,
-    ticket: &Ticket,
-    source: &ClaimSource,
-    party: Option<String>,
-    granted: Vec<(String, BTreeSet<String>)>,
-    upgrade_jti: Option<&str>,
-    keys: &crate::crypto::keys::KeySet,
-    now: UnixTime,
-) -> Result<Outcome, OAuthError> {
-    let exp = now + state.settings.rpt_ttl;
-    let party = party.unwrap_or_default();
-    let mut permissions: Vec<GrantedPermission> = granted
-        .into_iter()
-        .map(|(resource_id, scopes)| GrantedPermission {
-            resource_id,
-            resource_scopes: scopes.into_iter().collect(),
-            exp,
-        })
-        .collect();
-
-    // Upgrade (G §3.3.5.1): only an RPT of the same client, requesting party, owner and resource server.
-    let mut upgraded = None;
-    if let Some(jti) = upgrade_jti {
-        upgraded = Some(false);
-        if let Some(old) = rpts::get(tx, jti)?
-            && old.is_active(now)
-            && old.client_id == client.client_id
-            && old.party == party
-            && old.owner == ticket.owner
-            && old.resource_server == ticket.client_id
-        {
-            let still_granted = current_permissions(state, &old, now)?;
-            permissions = assess::merge_upgrade(permissions, &still_granted, now, |_, _| true);
-            rpts::revoke(tx, jti)?;
-            upgraded = Some(true);
+    fn log_decisions(
+        &self,
+        tx: &Transaction<'_>,
+        ticket: &Ticket,
+        party: Option<&str>,
+        requested: &assess::Requested,
+        assessed: &Assessed,
+        answer: &Answer,
+    ) -> Result<(), StoreError> {
+        let (client, now) = (self.client, self.now);
+        let (label, detail) = match answer {
+            Answer::Grant(_) => ("permit", None),
+            Answer::NeedInfo(needed) => (
+                "need_info",
+                Some(format!("claims needed: {}", needed.join(", "))),
+            ),
+            Answer::Denied => ("request_denied", None),
+        };
+        for (resource_id, scopes) in requested {
+            let granted: Vec<String> = match answer {
+                Answer::Grant(granted) => granted
+                    .iter()
+                    .filter(|(r, _)| r == resource_id)
+                    .flat_map(|(_, s)| s.iter().cloned())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (policies, errors) = assessed
+                .evidence
+                .get(resource_id)
+                .cloned()
+                .unwrap_or_default();
+            let detail = if errors.is_empty() {
+                detail.clone()
+            } else {
+                Some(format!("evaluation errors (denied): {}", errors.join("; ")))
+            };
+            decisions::record(
+                tx,
+                &Logged {
+                    time: now,
+                    owner: ticket.owner.clone(),
+                    client_id: client.client_id.clone(),
+                    party: party.map(str::to_owned),
+                    resource_id: resource_id.clone(),
+                    scopes: scopes.iter().cloned().collect(),
+                    granted,
+                    answer: label.to_owned(),
+                    policies: policies.into_iter().collect(),
+                    detail,
+                },
+            )?;
         }
+        Ok(())
     }
 
-    let jti = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
-    let claims_map = source
-        .claims()
-        .map(|c| c.as_map().clone())
-        .unwrap_or_default();
-    let mut jwt = Map::new();
-    jwt.insert("iss".into(), Value::from(state.settings.issuer.as_str()));
-    jwt.insert("aud".into(), Value::from(ticket.client_id.as_str()));
-    jwt.insert("azp".into(), Value::from(client.client_id.as_str()));
-    jwt.insert("client_id".into(), Value::from(client.client_id.as_str()));
-    if let Some(sub) = claims_map.get("sub") {
-        jwt.insert("sub".into(), sub.clone());
-    }
-    jwt.insert("iat".into(), Value::from(now));
-    jwt.insert("exp".into(), Value::from(exp));
-    jwt.insert("jti".into(), Value::from(jti.as_str()));
-    jwt.insert(
-        "permissions".into(),
-        serde_json::to_value(&permissions).map_err(|e| OAuthError::server_error(&e))?,
-    );
-    let token = keys
-        .sign(jwt, RPT_TYPE)
-        .map_err(|e| OAuthError::server_error(&e))?;
+    fn issue_rpt(
+        &self,
+        tx: &Transaction<'_>,
+        ticket: &Ticket,
+        party: Option<String>,
+        granted: Vec<(String, BTreeSet<String>)>,
+    ) -> Result<Outcome, OAuthError> {
+        let (state, client, source, now) = (self.state, self.client, self.source, self.now);
+        let exp = now + state.settings.rpt_ttl;
+        let party = party.unwrap_or_default();
+        let mut permissions: Vec<GrantedPermission> = granted
+            .into_iter()
+            .map(|(resource_id, scopes)| GrantedPermission {
+                resource_id,
+                resource_scopes: scopes.into_iter().collect(),
+                exp,
+            })
+            .collect();
 
-    rpts::insert(
-        tx,
-        &Rpt {
-            jti: jti.clone(),
-            client_id: client.client_id.clone(),
-            party: party.clone(),
-            owner: ticket.owner.clone(),
-            resource_server: ticket.client_id.clone(),
-            permissions,
-            claims: claims_map.clone(),
-            issued_at: now,
-            expires_at: exp,
-            revoked: false,
-        },
-    )?;
-    tickets::link_rpt(tx, &ticket.hash, &jti)?;
+        // Upgrade (G §3.3.5.1): only an RPT of the same client, requesting party, owner and resource server.
+        let mut upgraded = None;
+        if let Some(jti) = self.upgrade_jti {
+            upgraded = Some(false);
+            if let Some(old) = rpts::get(tx, jti)?
+                && old.is_active(now)
+                && old.client_id == client.client_id
+                && old.party == party
+                && old.owner == ticket.owner
+                && old.resource_server == ticket.client_id
+            {
+                let still_granted = current_permissions(state, &old, now)?;
+                permissions = assess::merge_upgrade(permissions, &still_granted, now, |_, _| true);
+                rpts::revoke(tx, jti)?;
+                upgraded = Some(true);
+            }
+        }
 
-    let mut body = Map::new();
-    body.insert("access_token".into(), Value::from(token));
-    body.insert("token_type".into(), Value::from("Bearer"));
-    body.insert("expires_in".into(), Value::from(state.settings.rpt_ttl));
-    if let Some(upgraded) = upgraded {
-        body.insert("upgraded".into(), Value::Bool(upgraded));
-    }
-    // A PCT only for claims pushed now: a client that came with a PCT keeps using it (G §3.3.5).
-    if let ClaimSource::Pushed(_) = source {
-        let pct = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
-        pcts::insert(
+        let jti = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
+        let claims_map = source
+            .claims()
+            .map(|c| c.as_map().clone())
+            .unwrap_or_default();
+        let mut jwt = Map::new();
+        jwt.insert("iss".into(), Value::from(state.settings.issuer.as_str()));
+        jwt.insert("aud".into(), Value::from(ticket.client_id.as_str()));
+        jwt.insert("azp".into(), Value::from(client.client_id.as_str()));
+        jwt.insert("client_id".into(), Value::from(client.client_id.as_str()));
+        if let Some(sub) = claims_map.get("sub") {
+            jwt.insert("sub".into(), sub.clone());
+        }
+        jwt.insert("iat".into(), Value::from(now));
+        jwt.insert("exp".into(), Value::from(exp));
+        jwt.insert("jti".into(), Value::from(jti.as_str()));
+        jwt.insert(
+            "permissions".into(),
+            serde_json::to_value(&permissions).map_err(|e| OAuthError::server_error(&e))?,
+        );
+        let token = self
+            .keys
+            .sign(jwt, RPT_TYPE)
+            .map_err(|e| OAuthError::server_error(&e))?;
+
+        rpts::insert(
             tx,
-            &Pct {
-                hash: crypto::hash_secret(&pct),
+            &Rpt {
+                jti: jti.clone(),
                 client_id: client.client_id.clone(),
-                party,
-                claims: claims_map,
-                created_at: now,
-                expires_at: now + state.settings.pct_ttl,
+                party: party.clone(),
+                owner: ticket.owner.clone(),
+                resource_server: ticket.client_id.clone(),
+                permissions,
+                claims: claims_map.clone(),
+                issued_at: now,
+                expires_at: exp,
                 revoked: false,
             },
         )?;
-        body.insert("pct".into(), Value::from(pct));
+        tickets::link_rpt(tx, &ticket.hash, &jti)?;
+
+        let mut body = Map::new();
+        body.insert("access_token".into(), Value::from(token));
+        body.insert("token_type".into(), Value::from("Bearer"));
+        body.insert("expires_in".into(), Value::from(state.settings.rpt_ttl));
+        if let Some(upgraded) = upgraded {
+            body.insert("upgraded".into(), Value::Bool(upgraded));
+        }
+        // A PCT only for claims pushed now: a client that came with a PCT keeps using it (G §3.3.5).
+        if let ClaimSource::Pushed(_) = source {
+            let pct = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
+            pcts::insert(
+                tx,
+                &Pct {
+                    hash: crypto::hash_secret(&pct),
+                    client_id: client.client_id.clone(),
+                    party,
+                    claims: claims_map,
+                    created_at: now,
+                    expires_at: now + state.settings.pct_ttl,
+                    revoked: false,
+                },
+            )?;
+            body.insert("pct".into(), Value::from(pct));
+        }
+        Ok(Ok(Value::Object(body)))
     }
-    Ok(Ok(Value::Object(body)))
 }
