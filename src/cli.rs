@@ -82,7 +82,7 @@ pub struct ServeArgs {
     /// Address to listen on
     #[arg(long, env = "UMA_CEDAR_LISTEN")]
     pub listen: Option<String>,
-    /// Issuer identifier (default: http://<listen address>)
+    /// Issuer identifier (default: `http://` followed by the listen address)
     #[arg(long, env = "UMA_CEDAR_ISSUER")]
     pub issuer: Option<String>,
     /// TOML configuration file

@@ -16,8 +16,9 @@
 //! This endpoint must never revoke a token for a client it was not issued to, and never reveal anything about
 //! a token beyond whether the caller may revoke it.
 //!
-//! `token_type_hint` is not needed (one lookup by hash finds access and refresh tokens alike) and is ignored,
-//! as §2.1 allows. When PCTs arrive they are looked up first for `token_type_hint=pct` in [`find`].
+//! RPTs and PCTs (UMA Grant §3.3.5) are revoked here too: an RPT by the client it was issued to, a PCT by the
+//! client it is bound to. `token_type_hint` only changes the lookup order (RFC 7009 §2.1): `pct` looks for a
+//! PCT first; any other hint is not needed, since one lookup by hash finds access and refresh tokens alike.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
