@@ -613,6 +613,13 @@ async fn upgrade_merges_the_old_rpt_and_revokes_it() {
         .json();
     assert_eq!(resp["upgraded"], false);
     assert_eq!(introspect(&app, "rs1", other_rpt).await["active"], true);
+
+    // Something that is not an RPT of ours is not merged either, and the answer says so.
+    let t5 = ticket(&app, &w.pat, &r2, &["view"]).await;
+    let resp = uma(&app, "app", &t5, &format!("&pct={pct}&rpt=not-an-rpt"))
+        .await
+        .json();
+    assert_eq!(resp["upgraded"], false);
 }
 
 #[actix_web::test]

@@ -526,21 +526,20 @@ impl Presented<'_> {
             .collect();
 
         // Upgrade (G §3.3.5.1): only an RPT of the same client, requesting party, owner and resource server.
-        let mut upgraded = None;
-        if let Some(jti) = self.upgrade_jti {
-            upgraded = Some(false);
-            if let Some(old) = rpts::get(tx, jti)?
-                && old.is_active(now)
-                && old.client_id == client.client_id
-                && old.party == party
-                && old.owner == ticket.owner
-                && old.resource_server == ticket.client_id
-            {
-                let still_granted = current_permissions(state, &old, now)?;
-                permissions = assess::merge_upgrade(permissions, &still_granted, now, |_, _| true);
-                rpts::revoke(tx, jti)?;
-                upgraded = Some(true);
-            }
+        // `upgraded` answers any `rpt` offered, even one that is not ours: it says whether it was merged.
+        let mut upgraded = self.req.rpt.map(|_| false);
+        if let Some(jti) = self.upgrade_jti
+            && let Some(old) = rpts::get(tx, jti)?
+            && old.is_active(now)
+            && old.client_id == client.client_id
+            && old.party == party
+            && old.owner == ticket.owner
+            && old.resource_server == ticket.client_id
+        {
+            let still_granted = current_permissions(state, &old, now)?;
+            permissions = assess::merge_upgrade(permissions, &still_granted, now, |_, _| true);
+            rpts::revoke(tx, jti)?;
+            upgraded = Some(true);
         }
 
         let jti = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
