@@ -58,13 +58,12 @@ impl Settings {
 
     /// Settings for tests and tools: defaults with the given data directory.
     pub fn for_data_dir(data_dir: &Path) -> Self {
-        SettingsInput::default()
-            .resolve(FileSettings::default(), Some(data_dir.to_path_buf()))
-            .unwrap_or_else(|_| unreachable_defaults(data_dir))
+        defaults(data_dir)
     }
 }
 
-fn unreachable_defaults(data_dir: &Path) -> Settings {
+/// The built-in default of every setting.
+fn defaults(data_dir: &Path) -> Settings {
     Settings {
         data_dir: data_dir.to_path_buf(),
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -210,7 +209,7 @@ impl SettingsInput {
         file: FileSettings,
         data_dir: Option<PathBuf>,
     ) -> Result<Settings, ConfigError> {
-        let defaults = unreachable_defaults(Path::new(DEFAULT_DATA_DIR));
+        let defaults = defaults(Path::new(DEFAULT_DATA_DIR));
         let data_dir = data_dir.or(file.data_dir).unwrap_or(defaults.data_dir);
 
         let listen_text = self

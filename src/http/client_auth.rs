@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::forms::Params;
 use crate::crypto;
 use crate::error::OAuthError;
-use crate::store::Conn;
+use crate::store::Store;
 use crate::store::clients::{self, Client};
 
 /// How the client presented itself.
@@ -96,11 +96,13 @@ pub fn credentials(req: &HttpRequest, params: &Params) -> Result<Credentials, OA
     })
 }
 
-/// Checks credentials against the registered client.
-pub fn authenticate(conn: &Conn, creds: &Credentials) -> Result<Client, OAuthError> {
+/// Checks credentials against the registered client (blocking: reads the store).
+pub fn authenticate(store: &Store, creds: &Credentials) -> Result<Client, OAuthError> {
     let basic = creds.method == Method::Basic;
     let failed = || OAuthError::invalid_client("client authentication failed", basic);
-    let client = clients::get(conn, &creds.client_id)?.ok_or_else(failed)?;
+    let client = store
+        .read(|c| clients::get(c, &creds.client_id))?
+        .ok_or_else(failed)?;
     match (&client.secret_hash, &creds.secret) {
         (Some(stored), Some(presented)) if crypto::secret_matches(presented, stored) => Ok(client),
         (None, None) => Ok(client),

@@ -162,9 +162,7 @@ async fn revoke(
     let hint = params.get("token_type_hint").map(str::to_owned);
     state
         .run(move |st| {
-            let client = st
-                .store
-                .read(|c| Ok(client_auth::authenticate(c, &creds)))??;
+            let client = client_auth::authenticate(&st.store, &creds)?;
             let now = st.now();
             let rpt_jti = rpt_jti(st, &token)?;
             st.store.write(|tx| {

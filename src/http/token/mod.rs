@@ -44,9 +44,7 @@ async fn token(
     let grant_type = params.require("grant_type")?.to_owned();
     let body = state
         .run(move |st| {
-            let client = st
-                .store
-                .read(|c| Ok(client_auth::authenticate(c, &creds)))??;
+            let client = client_auth::authenticate(&st.store, &creds)?;
             dispatch(st, &client, &grant_type, &params)
         })
         .await?;
