@@ -203,18 +203,27 @@ impl Policies {
         now: UnixTime,
     ) -> Result<Decision, StoreError> {
         let compiled = self.compiled_for(store, &resource.owner)?;
+        Ok(Self::decide_with(
+            &compiled, resource, claims, scope, client_id, now,
+        ))
+    }
+
+    /// As [`Policies::decide`], with the owner's set already in hand: a request deciding several
+    /// (resource, scope) pairs of one owner looks the set up once.
+    pub fn decide_with(
+        compiled: &Compiled,
+        resource: &Resource,
+        claims: Option<&Claims>,
+        scope: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Decision {
         let context = ContextFacts {
             client_id: client_id.to_owned(),
             resource_server: resource.client_id.clone(),
             time: now,
         };
-        Ok(policy::decide(
-            &compiled,
-            claims,
-            &resource_facts(resource),
-            scope,
-            &context,
-        ))
+        policy::decide(compiled, claims, &resource_facts(resource), scope, &context)
     }
 
     /// Validates every stored policy against the schema: the server refuses to start on policies that no

@@ -26,8 +26,9 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::http::AppState;
 use crate::http::forms::Params;
 use crate::http::introspect::rpt_jti;
-use crate::policy::{Claims, Decision};
+use crate::policy::{Claims, Compiled, Decision};
 use crate::scope::Scopes;
+use crate::sharing::Policies;
 use crate::store::clients::Client;
 use crate::store::decisions::{self, Decision as Logged};
 use crate::store::pcts::{self, Pct};
@@ -171,13 +172,13 @@ struct Assessed {
 }
 
 fn assess_all(
-    state: &AppState,
+    compiled: &Compiled,
     requested: &assess::Requested,
     resources: &BTreeMap<String, Resource>,
     claims: Option<&Claims>,
     client_id: &str,
     now: UnixTime,
-) -> Result<Assessed, StoreError> {
+) -> Assessed {
     let mut out = Assessed {
         verdicts: Vec::new(),
         evidence: BTreeMap::new(),
@@ -187,10 +188,7 @@ fn assess_all(
             continue;
         };
         for scope in scopes {
-            let decision =
-                state
-                    .policies
-                    .decide(&state.store, resource, claims, scope, client_id, now)?;
+            let decision = Policies::decide_with(compiled, resource, claims, scope, client_id, now);
             let entry = out.evidence.entry(resource_id.clone()).or_default();
             entry
                 .0
@@ -207,7 +205,7 @@ fn assess_all(
                 .push((resource_id.clone(), scope.clone(), verdict(&decision)));
         }
     }
-    Ok(out)
+    out
 }
 
 /// The permissions of a stored RPT that the owner's policies still grant now, for resources still
@@ -223,6 +221,7 @@ pub fn current_permissions(
     } else {
         Claims::from_json(rpt.claims.clone()).ok()
     };
+    let compiled = state.policies.compiled_for(&state.store, &rpt.owner)?;
     let mut out = Vec::new();
     for perm in rpt.live_permissions(now) {
         let Some(resource) = state
@@ -240,14 +239,14 @@ pub fn current_permissions(
             .iter()
             .filter(|s| resource.description.has_scope(s))
         {
-            let decision = state.policies.decide(
-                &state.store,
+            let decision = Policies::decide_with(
+                &compiled,
                 &resource,
                 claims.as_ref(),
                 scope,
                 &rpt.client_id,
                 now,
-            )?;
+            );
             if decision.is_permit() {
                 scopes.push(scope.clone());
             }
@@ -383,14 +382,16 @@ impl Presented<'_> {
 
         let claims = self.source.claims();
         let party = claims.map(|c| party_id(c.iss(), c.sub()));
+        // Every resource of a ticket has the ticket's owner: one look-up of the owner's policies serves all.
+        let compiled = state.policies.compiled_for(&state.store, &ticket.owner)?;
         let assessed = assess_all(
-            state,
+            &compiled,
             &requested,
             &resources,
             claims,
             &client.client_id,
             now,
-        )?;
+        );
         let answer = assess::combine(&assessed.verdicts);
         self.log_decisions(tx, ticket, party.as_deref(), &requested, &assessed, &answer)?;
 
