@@ -27,7 +27,7 @@ pub struct Decision {
     pub detail: Option<String>,
 }
 
-pub fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
+pub(super) fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
     tx.conn()?.execute(
         "INSERT INTO decisions (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -48,7 +48,11 @@ pub fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
 }
 
 /// The owner's most recent decisions, newest first, at most `limit`.
-pub fn list_for_owner(conn: &ReadTx<'_>, owner: &str, limit: usize) -> Result<Vec<Decision>> {
+pub(super) fn list_for_owner(
+    conn: &ReadTx<'_>,
+    owner: &str,
+    limit: usize,
+) -> Result<Vec<Decision>> {
     let mut stmt = conn.conn()?.prepare(
         "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail
          FROM decisions WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2",

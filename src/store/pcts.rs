@@ -24,7 +24,7 @@ impl Pct {
     }
 }
 
-pub fn insert(tx: &WriteTx<'_>, pct: &Pct) -> Result<()> {
+pub(super) fn insert(tx: &WriteTx<'_>, pct: &Pct) -> Result<()> {
     tx.conn()?.execute(
         "INSERT INTO pcts (hash, client_id, party, claims, created_at, expires_at, revoked)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -41,7 +41,7 @@ pub fn insert(tx: &WriteTx<'_>, pct: &Pct) -> Result<()> {
     Ok(())
 }
 
-pub fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<Pct>> {
+pub(super) fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<Pct>> {
     conn.conn()?.query_row(
         "SELECT hash, client_id, party, claims, created_at, expires_at, revoked FROM pcts WHERE hash = ?1",
         [hash],
@@ -73,7 +73,7 @@ pub fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<Pct>> {
 }
 
 /// Revokes a PCT; returns false when there was no such PCT.
-pub fn revoke(tx: &WriteTx<'_>, hash: &str) -> Result<bool> {
+pub(super) fn revoke(tx: &WriteTx<'_>, hash: &str) -> Result<bool> {
     Ok(tx
         .conn()?
         .execute("UPDATE pcts SET revoked = 1 WHERE hash = ?1", [hash])?

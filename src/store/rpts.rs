@@ -108,7 +108,7 @@ fn decode(raw: Raw) -> Result<Rpt> {
     })
 }
 
-pub fn insert(tx: &WriteTx<'_>, rpt: &Rpt) -> Result<()> {
+pub(super) fn insert(tx: &WriteTx<'_>, rpt: &Rpt) -> Result<()> {
     tx.conn()?.execute(
         &format!("INSERT INTO rpts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         params![
@@ -127,7 +127,7 @@ pub fn insert(tx: &WriteTx<'_>, rpt: &Rpt) -> Result<()> {
     Ok(())
 }
 
-pub fn get(conn: &ReadTx<'_>, jti: &str) -> Result<Option<Rpt>> {
+pub(super) fn get(conn: &ReadTx<'_>, jti: &str) -> Result<Option<Rpt>> {
     conn.conn()?
         .query_row(
             &format!("SELECT {COLUMNS} FROM rpts WHERE jti = ?1"),
@@ -140,7 +140,7 @@ pub fn get(conn: &ReadTx<'_>, jti: &str) -> Result<Option<Rpt>> {
 }
 
 /// Revokes an RPT; returns false when there was no such RPT.
-pub fn revoke(tx: &WriteTx<'_>, jti: &str) -> Result<bool> {
+pub(super) fn revoke(tx: &WriteTx<'_>, jti: &str) -> Result<bool> {
     Ok(tx
         .conn()?
         .execute("UPDATE rpts SET revoked = 1 WHERE jti = ?1", [jti])?
@@ -148,7 +148,7 @@ pub fn revoke(tx: &WriteTx<'_>, jti: &str) -> Result<bool> {
 }
 
 /// Replaces the permissions of an RPT (after the owner narrowed a policy); an RPT left with none is revoked.
-pub fn set_permissions(
+pub(super) fn set_permissions(
     tx: &WriteTx<'_>,
     jti: &str,
     permissions: &[GrantedPermission],
@@ -161,7 +161,7 @@ pub fn set_permissions(
 }
 
 /// The owner's RPTs that are still active at `now`.
-pub fn active_for_owner(conn: &ReadTx<'_>, owner: &str, now: UnixTime) -> Result<Vec<Rpt>> {
+pub(super) fn active_for_owner(conn: &ReadTx<'_>, owner: &str, now: UnixTime) -> Result<Vec<Rpt>> {
     let mut stmt = conn.conn()?.prepare(&format!(
         "SELECT {COLUMNS} FROM rpts WHERE owner = ?1 AND expires_at > ?2 AND revoked = 0"
     ))?;

@@ -5,7 +5,8 @@ use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use serde_json::{Value, json};
 use uma_cedar::policy::{Claims, Decision};
-use uma_cedar::store::resources::{self, Description, Resource};
+use uma_cedar::store::ResourceStore;
+use uma_cedar::store::resources::{Description, Resource};
 
 use crate::helpers::*;
 
@@ -82,7 +83,7 @@ fn register(t: &TestApp, id: &str, owner: &str, scopes: &[&str]) -> Resource {
     };
     t.state
         .store
-        .write(|tx| resources::insert(tx, &resource))
+        .write(|tx| tx.insert_resource(&resource))
         .expect("register");
     resource
 }

@@ -7,7 +7,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::Method;
 use serde_json::{Map, Value, json};
 use uma_cedar::policy::Source;
-use uma_cedar::store::decisions;
+use uma_cedar::store::DecisionRead;
 
 use crate::helpers::*;
 use crate::resources::{json_with_pat, register, user_pat};
@@ -717,7 +717,7 @@ async fn every_decision_is_logged_for_the_owner() {
     let log =
         w.t.state
             .store
-            .read(|c| decisions::list_for_owner(c, "alice", 10))
+            .read(|c| c.decisions_of_owner("alice", 10))
             .expect("log");
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].answer, "permit");
