@@ -183,7 +183,7 @@ impl Presented {
                 claims.insert("active".into(), Value::Bool(true));
                 claims.insert(
                     "permissions".into(),
-                    serde_json::to_value(permissions).unwrap_or(Value::Array(Vec::new())),
+                    crate::uma::wire::permissions(permissions),
                 );
                 claims.insert("client_id".into(), Value::from(rpt.client_id.as_str()));
                 claims.insert("aud".into(), Value::from(rpt.resource_server.as_str()));

@@ -61,16 +61,16 @@ pub(super) fn list_for_owner(
     let rows = stmt
         .query_map(params![owner, limit], |r| {
             Ok((
-                r.get::<_, UnixTime>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-                r.get::<_, String>(8)?,
-                r.get::<_, Option<String>>(9)?,
+                r.get::<_, UnixTime>("time")?,
+                r.get::<_, String>("owner")?,
+                r.get::<_, String>("client_id")?,
+                r.get::<_, Option<String>>("party")?,
+                r.get::<_, String>("resource_id")?,
+                r.get::<_, String>("scopes")?,
+                r.get::<_, String>("granted")?,
+                r.get::<_, String>("answer")?,
+                r.get::<_, String>("policies")?,
+                r.get::<_, Option<String>>("detail")?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -47,13 +47,13 @@ pub(super) fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<Pct>> {
         [hash],
         |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, UnixTime>(4)?,
-                r.get::<_, UnixTime>(5)?,
-                r.get::<_, bool>(6)?,
+                r.get::<_, String>("hash")?,
+                r.get::<_, String>("client_id")?,
+                r.get::<_, String>("party")?,
+                r.get::<_, String>("claims")?,
+                r.get::<_, UnixTime>("created_at")?,
+                r.get::<_, UnixTime>("expires_at")?,
+                r.get::<_, bool>("revoked")?,
             ))
         },
     )

@@ -67,10 +67,10 @@ pub(super) fn get(conn: &ReadTx<'_>, owner: &str, name: &str) -> Result<Option<S
         )?
         .query_row(params![owner, name], |r| {
             Ok(StoredPolicy {
-                owner: r.get(0)?,
-                name: r.get(1)?,
-                text: r.get(2)?,
-                updated_at: r.get(3)?,
+                owner: r.get("owner")?,
+                name: r.get("name")?,
+                text: r.get("text")?,
+                updated_at: r.get("updated_at")?,
             })
         })
         .optional()?)
@@ -79,14 +79,14 @@ pub(super) fn get(conn: &ReadTx<'_>, owner: &str, name: &str) -> Result<Option<S
 /// `owner`'s policies by name.
 pub(super) fn list(conn: &ReadTx<'_>, owner: &str) -> Result<Vec<PolicyInfo>> {
     let mut stmt = conn.conn()?.prepare_cached(
-        "SELECT name, updated_at, length(CAST(text AS BLOB)) FROM policies WHERE owner = ?1 ORDER BY name",
+        "SELECT name, updated_at, length(CAST(text AS BLOB)) AS size FROM policies WHERE owner = ?1 ORDER BY name",
     )?;
     let rows = stmt
         .query_map([owner], |r| {
             Ok(PolicyInfo {
-                name: r.get(0)?,
-                updated_at: r.get(1)?,
-                size: r.get(2)?,
+                name: r.get("name")?,
+                updated_at: r.get("updated_at")?,
+                size: r.get("size")?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -99,7 +99,7 @@ pub(super) fn texts(conn: &ReadTx<'_>, owner: &str) -> Result<Vec<(String, Strin
         .conn()?
         .prepare_cached("SELECT name, text FROM policies WHERE owner = ?1 ORDER BY name")?;
     let rows = stmt
-        .query_map([owner], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([owner], |r| Ok((r.get("name")?, r.get("text")?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

@@ -52,28 +52,30 @@ pub struct Resource {
 
 const COLUMNS: &str = "id, owner, client_id, description, created_at, updated_at";
 
-type RawResource = (String, String, String, String, UnixTime, UnixTime);
+/// A row as read, its description still JSON text.
+struct RawResource {
+    resource: Resource,
+    description: String,
+}
 
 fn raw(row: &Row<'_>) -> rusqlite::Result<RawResource> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-    ))
+    Ok(RawResource {
+        resource: Resource {
+            id: row.get("id")?,
+            owner: row.get("owner")?,
+            client_id: row.get("client_id")?,
+            description: Description::default(),
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        },
+        description: row.get("description")?,
+    })
 }
 
 fn decode(raw: RawResource) -> Result<Resource> {
-    let (id, owner, client_id, description, created_at, updated_at) = raw;
     Ok(Resource {
-        id,
-        owner,
-        client_id,
-        description: from_json(&description)?,
-        created_at,
-        updated_at,
+        description: from_json(&raw.description)?,
+        ..raw.resource
     })
 }
 

@@ -9,12 +9,45 @@ use serde_json::{Map, Value};
 use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
-/// A permission granted by an RPT (Federated Authorization §5.1.1), each with its own expiry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A permission granted by an RPT (Federated Authorization §5.1.1), each with its own expiry. What resource
+/// servers receive is shaped by `uma::wire`, not by this row.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantedPermission {
     pub resource_id: String,
     pub resource_scopes: Vec<String>,
     pub exp: UnixTime,
+}
+
+/// How a granted permission is kept in the `permissions` JSON column.
+#[derive(Serialize, Deserialize)]
+struct PermissionColumn {
+    resource_id: String,
+    resource_scopes: Vec<String>,
+    exp: UnixTime,
+}
+
+fn permissions_column(permissions: &[GrantedPermission]) -> Result<String> {
+    let column: Vec<PermissionColumn> = permissions
+        .iter()
+        .map(|p| PermissionColumn {
+            resource_id: p.resource_id.clone(),
+            resource_scopes: p.resource_scopes.clone(),
+            exp: p.exp,
+        })
+        .collect();
+    to_json(&column)
+}
+
+fn permissions_from_column(text: &str) -> Result<Vec<GrantedPermission>> {
+    let column: Vec<PermissionColumn> = from_json(text)?;
+    Ok(column
+        .into_iter()
+        .map(|p| GrantedPermission {
+            resource_id: p.resource_id,
+            resource_scopes: p.resource_scopes,
+            exp: p.exp,
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,58 +86,37 @@ impl Rpt {
 const COLUMNS: &str = "jti, client_id, party, owner, resource_server, permissions, claims, issued_at, \
                        expires_at, revoked";
 
-type Raw = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    UnixTime,
-    UnixTime,
-    bool,
-);
+/// A row as read, its JSON columns still text.
+struct Raw {
+    rpt: Rpt,
+    permissions: String,
+    claims: String,
+}
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-    ))
+    Ok(Raw {
+        rpt: Rpt {
+            jti: r.get("jti")?,
+            client_id: r.get("client_id")?,
+            party: r.get("party")?,
+            owner: r.get("owner")?,
+            resource_server: r.get("resource_server")?,
+            permissions: Vec::new(),
+            claims: Map::new(),
+            issued_at: r.get("issued_at")?,
+            expires_at: r.get("expires_at")?,
+            revoked: r.get("revoked")?,
+        },
+        permissions: r.get("permissions")?,
+        claims: r.get("claims")?,
+    })
 }
 
 fn decode(raw: Raw) -> Result<Rpt> {
-    let (
-        jti,
-        client_id,
-        party,
-        owner,
-        resource_server,
-        permissions,
-        claims,
-        issued_at,
-        expires_at,
-        revoked,
-    ) = raw;
     Ok(Rpt {
-        jti,
-        client_id,
-        party,
-        owner,
-        resource_server,
-        permissions: from_json(&permissions)?,
-        claims: from_json(&claims)?,
-        issued_at,
-        expires_at,
-        revoked,
+        permissions: permissions_from_column(&raw.permissions)?,
+        claims: from_json(&raw.claims)?,
+        ..raw.rpt
     })
 }
 
@@ -117,7 +129,7 @@ pub(super) fn insert(tx: &WriteTx<'_>, rpt: &Rpt) -> Result<()> {
             rpt.party,
             rpt.owner,
             rpt.resource_server,
-            to_json(&rpt.permissions)?,
+            permissions_column(&rpt.permissions)?,
             to_json(&rpt.claims)?,
             rpt.issued_at,
             rpt.expires_at,
@@ -155,7 +167,11 @@ pub(super) fn set_permissions(
 ) -> Result<()> {
     tx.conn()?.execute(
         "UPDATE rpts SET permissions = ?2, revoked = revoked OR ?3 WHERE jti = ?1",
-        params![jti, to_json(&permissions)?, permissions.is_empty()],
+        params![
+            jti,
+            permissions_column(permissions)?,
+            permissions.is_empty()
+        ],
     )?;
     Ok(())
 }

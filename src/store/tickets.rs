@@ -76,12 +76,12 @@ pub(super) fn consume(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Con
             params![hash, now],
             |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, UnixTime>(3)?,
-                    r.get::<_, UnixTime>(4)?,
-                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, String>("owner")?,
+                    r.get::<_, String>("client_id")?,
+                    r.get::<_, String>("permissions")?,
+                    r.get::<_, UnixTime>("created_at")?,
+                    r.get::<_, UnixTime>("expires_at")?,
+                    r.get::<_, Option<String>>("bound_client")?,
                 ))
             },
         )

@@ -6,6 +6,7 @@
 //! policies did not permit for that very resource.
 
 pub mod assess;
+pub mod wire;
 
 /// The identifier of a requesting party: its issuer and subject together, as a JSON array, so two issuers'
 /// subjects can never collide (`["https://a", "x"]` and `["https://a\"", ...]` stay distinct).

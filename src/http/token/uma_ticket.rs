@@ -559,7 +559,7 @@ impl Presented<'_> {
         jwt.insert("jti".into(), Value::from(jti.as_str()));
         jwt.insert(
             "permissions".into(),
-            serde_json::to_value(&permissions).map_err(|e| OAuthError::server_error(&e))?,
+            crate::uma::wire::permissions(&permissions),
         );
         let token = self
             .keys
