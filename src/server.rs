@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpServer, middleware};
 
+use crate::app::{self, StartError};
 use crate::clock::SystemClock;
 use crate::config::Settings;
-use crate::http::{self, AppState, StartError};
+use crate::http::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -24,7 +25,7 @@ pub enum ServeError {
 /// Opens the data directory and serves until interrupted.
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let addr = settings.listen;
-    let state = AppState::open(settings, Arc::new(SystemClock))?;
+    let state = app::open(settings, Arc::new(SystemClock))?;
     log::info!(
         "uma-cedar {} serving issuer {} on http://{addr} with data in `{}`",
         env!("CARGO_PKG_VERSION"),
