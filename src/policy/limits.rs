@@ -500,3 +500,259 @@ pub(crate) fn check_set_size<'a>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{PolicySchema, ScopeCheck, Source, validate};
+
+    /// Stack for the threads the shapes are checked on: half of a blocking-pool thread's, so an overflow (or a
+    /// margin that has worn thin) shows here first.
+    const SMALL_STACK: usize = 1024 * 1024;
+
+    /// Validates, compiles and decides `body` as a policy's condition on a small-stack thread; returns the
+    /// diagnostics of kind `limit`.
+    fn limit_diagnostics(body: &str) -> Vec<Diagnostic> {
+        let text = format!("permit (principal, action, resource) when {{ {body} }};");
+        let run = move || {
+            let schema = PolicySchema::base().expect("base schema");
+            let sources = [Source::new("deep.cedar", text)];
+            let v = validate(&schema, &sources, ScopeCheck::Unchecked);
+            let compiled = crate::policy::compile(&schema, Some("alice"), &sources);
+            let resource = crate::policy::ResourceFacts {
+                id: "r".into(),
+                owner: "alice".into(),
+                scopes: vec!["view".into()],
+                name: None,
+                kind: None,
+            };
+            let context = crate::policy::ContextFacts::default();
+            let decision = crate::policy::decide(&compiled, None, &resource, "view", &context);
+            let limited: Vec<Diagnostic> = v
+                .diagnostics
+                .into_iter()
+                .filter(|d| d.kind == Kind::Limit)
+                .collect();
+            if !limited.is_empty() {
+                assert!(!decision.is_permit(), "a refused set never permits");
+                assert!(!compiled.problems().is_empty(), "and compiles to a deny");
+            }
+            limited
+        };
+        std::thread::Builder::new()
+            .stack_size(SMALL_STACK)
+            .spawn(run)
+            .expect("thread")
+            .join()
+            .expect("no panic")
+    }
+
+    fn accepted(shape: &str, body: &str) {
+        let limited = limit_diagnostics(body);
+        assert!(limited.is_empty(), "{shape}: {limited:?}");
+    }
+
+    /// Refused with a located limit diagnostic that says the limit and how to restructure.
+    fn refused(shape: &str, body: &str) -> Diagnostic {
+        let limited = limit_diagnostics(body);
+        let Some(d) = limited.first() else {
+            panic!("{shape} was not refused")
+        };
+        assert_eq!(d.source, "deep.cedar", "{shape}");
+        assert!(d.line >= 1 && d.column > 1, "{shape}: located: {d}");
+        let help = d.help.as_deref().unwrap_or("");
+        assert!(
+            help.contains(&MAX_NESTING.to_string()) && help.contains("split"),
+            "{shape}: {help}"
+        );
+        d.clone()
+    }
+
+    fn nested(open: &str, inner: &str, close: &str, n: usize) -> String {
+        format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+    }
+
+    // `when {` is one level of nesting already.
+    const INSIDE: usize = MAX_NESTING - 1;
+
+    #[test]
+    fn bracket_nesting_is_bounded_for_every_kind_of_bracket() {
+        let shapes: [(&str, &str, &str, &str, &str); 5] = [
+            ("parentheses", "(", "true", ")", ""),
+            ("sets", "[", "1", "]", " == [1]"),
+            ("records", "{a: ", "1", "}", " == {a: 1}"),
+            ("calls", "ip(", "\"10.0.0.1\"", ")", " == ip(\"10.0.0.1\")"),
+            ("or in parentheses", "(true || ", "true", ")", ""),
+        ];
+        for (name, open, inner, close, tail) in shapes {
+            accepted(
+                name,
+                &format!("{}{tail}", nested(open, inner, close, INSIDE)),
+            );
+            let d = refused(
+                name,
+                &format!("{}{tail}", nested(open, inner, close, INSIDE + 1)),
+            );
+            assert!(
+                d.message.contains("brackets nest more than 12"),
+                "{name}: {d}"
+            );
+            refused(
+                name,
+                &format!("{}{tail}", nested(open, inner, close, 5_000)),
+            );
+        }
+        // The issue's own shapes.
+        refused("200 parentheses", &nested("(", "true", ")", 200));
+        let mut eq = "(1 == 1)".to_owned();
+        for _ in 0..150 {
+            eq = format!("({eq} == true)");
+        }
+        refused("nested equalities", &eq);
+    }
+
+    #[test]
+    fn operator_chains_are_bounded() {
+        let chains: [(&str, &str, &str, &str); 7] = [
+            ("and", "true", " && ", ""),
+            ("or", "false", " || ", ""),
+            ("plus", "1", " + ", " == 1"),
+            ("times", "1", " * ", " == 1"),
+            ("minus", "1", " - ", " == 1"),
+            ("less than", "1 < 2", " && ", ""),
+            ("equalities", "principal.sub == \"a\"", " || ", ""),
+        ];
+        for (name, operand, op, tail) in chains {
+            let chain = |n: usize| format!("{}{tail}", vec![operand; n].join(op));
+            accepted(name, &chain(MAX_EXPR_DEPTH - 8));
+            let d = refused(name, &chain(MAX_EXPR_DEPTH + 1));
+            assert!(d.message.contains("levels deep"), "{name}: {d}");
+            refused(name, &chain(5_000));
+        }
+    }
+
+    #[test]
+    fn member_calls_conditionals_and_has_paths_are_bounded() {
+        let shapes: [(&str, &dyn Fn(usize) -> String); 4] = [
+            ("attribute chain", &|n| {
+                format!("context{} == 1", ".a".repeat(n))
+            }),
+            ("contains chain", &|n| {
+                format!("[1]{} == true", ".contains(1)".repeat(n))
+            }),
+            ("has path", &|n| {
+                format!("context has {}", vec!["a"; n].join("."))
+            }),
+            ("if then else", &|n| {
+                format!(
+                    "{}true{}",
+                    "if true then ".repeat(n),
+                    " else false".repeat(n)
+                )
+            }),
+        ];
+        for (name, shape) in shapes {
+            accepted(name, &shape(MAX_EXPR_DEPTH / 2 - 4));
+            refused(name, &shape(MAX_EXPR_DEPTH + 1));
+            refused(name, &shape(3_000));
+        }
+    }
+
+    #[test]
+    fn unary_runs_are_bounded() {
+        accepted("!", &format!("{}true", "!".repeat(MAX_UNARY_RUN)));
+        let d = refused("!", &format!("{}true", "!".repeat(MAX_UNARY_RUN + 1)));
+        assert!(d.message.contains("unary"), "{d}");
+        refused("!", &format!("{}true", "!".repeat(10_000)));
+        accepted("-", &format!("{}1 == 1", "-".repeat(MAX_UNARY_RUN)));
+        refused("-", &format!("{}1 == 1", "- ".repeat(5_000)));
+        accepted("subtraction", "1 - -1 == 2 && !(1 != 2) == false");
+    }
+
+    #[test]
+    fn brackets_and_operators_in_strings_and_comments_do_not_count() {
+        let deep = "(((((((((((((((((((((((((||&&||&&!!!!!!!!-----";
+        accepted(
+            "string",
+            &format!("principal.sub == \"{deep}\\\"{deep}\" && \"x\" like \"*{deep}*\""),
+        );
+        accepted("comment", &format!("// {deep}\n true"));
+        let text = format!(
+            "// {deep}\npermit (principal, action, resource) when {{ principal.sub == \"{deep}\" }};"
+        );
+        assert!(prescan("c", &text).is_ok());
+        // A long, flat `like` pattern is no deep tree.
+        accepted("like", &format!("\"a\" like \"{}\"", "*a".repeat(4_000)));
+    }
+
+    #[test]
+    fn sizes_are_bounded_per_policy_source_and_set() {
+        let policy = format!(
+            "permit (principal, action, resource) when {{ principal.sub == \"{}\" }};\n",
+            "x".repeat(MAX_POLICY_BYTES)
+        );
+        let d = prescan("big", &policy).expect_err("a policy over the limit");
+        assert!(d.message.contains("this policy is"), "{d}");
+        let small = "permit (principal, action, resource) when { principal.sub == \"x\" };\n";
+        let source = small.repeat(MAX_SOURCE_BYTES / small.len() + 1);
+        let d = prescan("many", &source).expect_err("a source over the limit");
+        assert!(d.message.contains("this source is"), "{d}");
+        let fits = small.repeat(MAX_SOURCE_BYTES / small.len());
+        assert!(prescan("fits", &fits).is_ok());
+
+        let names: Vec<String> = (0..MAX_SET_BYTES / fits.len() + 1)
+            .map(|i| format!("p{i}"))
+            .collect();
+        let set: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), fits.as_str())).collect();
+        let d = check_set_size(set.iter().copied()).expect_err("a set over the limit");
+        assert_eq!(d.kind, Kind::Limit);
+        assert!(check_set_size(set.iter().skip(1).copied()).is_ok());
+    }
+
+    #[test]
+    fn the_exact_check_measures_the_parsed_tree() {
+        use std::str::FromStr;
+        // Parsing a flat chain is safe (Cedar keeps it flat while parsing), so the exact check can be shown
+        // on its own here.
+        let chain = |n: usize| {
+            let body = vec!["true"; n].join(" && ");
+            Policy::from_str(&format!(
+                "permit (principal, action, resource) when {{ {body} }};"
+            ))
+            .expect("parses")
+        };
+        let run = move || {
+            (
+                check_depth(&chain(MAX_EXPR_DEPTH - 8)),
+                check_depth(&chain(MAX_EXPR_DEPTH + 8)),
+            )
+        };
+        let (shallow, deep) = std::thread::Builder::new()
+            .stack_size(SMALL_STACK)
+            .spawn(run)
+            .expect("thread")
+            .join()
+            .expect("no panic");
+        assert_eq!(shallow, Ok(()));
+        assert!(deep.is_err_and(|d| d > MAX_EXPR_DEPTH), "{deep:?}");
+    }
+
+    #[test]
+    fn schema_nesting_and_size_are_bounded() {
+        let deep = format!(
+            "namespace Uma {{ entity User = {{ a: {} }}; }}",
+            nested("{ a: ", "String", " }", 5_000)
+        );
+        let d = prescan_schema("deep.cedarschema", &deep).expect_err("too deep");
+        assert_eq!(d.kind, Kind::Limit);
+        assert!(
+            d.help.as_deref().unwrap_or("").contains("common types"),
+            "{d}"
+        );
+        let json = nested("{\"a\": ", "1", "}", 5_000);
+        assert!(prescan_schema("deep.json", &json).is_err());
+        assert!(prescan_schema("base", crate::policy::BASE_SCHEMA).is_ok());
+        let big = " ".repeat(MAX_SCHEMA_BYTES + 1);
+        assert!(prescan_schema("big", &big).is_err());
+    }
+}
