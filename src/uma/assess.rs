@@ -2,7 +2,7 @@
 //!
 //! RequestedScopes(r) = TicketScopes(r) ∪ (ClientRegisteredScopes ∩ RequestScopes), for each resource r of the
 //! ticket, keeping only scopes registered for r. A scope in the request that no ticket resource has registered
-//! is `invalid_scope`. Each requested (resource, scope) is then decided by the owner's policies, and the
+//! is `invalid_scope`; a request left asking for no scope at all is `request_denied` (never a default permit). Each requested (resource, scope) is then decided by the owner's policies, and the
 //! decisions combine into one answer:
 //!
 //! - everything requested is permitted → an RPT with all of it;
@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::clock::UnixTime;
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::store::rpts::GrantedPermission;
 
 /// The per-(resource, scope) verdict of the owner's policies.
@@ -76,10 +76,15 @@ pub fn requested_scopes(
     }
     out.retain(|(_, scopes)| !scopes.is_empty());
     if out.is_empty() {
-        // §5.6: an empty request must not become a default permit.
-        return Err(OAuthError::invalid_scope(
-            "the ticket and the request together ask for no scope of any registered resource",
-        ));
+        // §5.6: an empty request must not become a default permit. Nothing the client sent is malformed
+        // (a bad `scope` was caught above): there is simply nothing to grant, so the request is denied.
+        let description = if ticket.iter().any(|(id, _)| registered.contains_key(id)) {
+            "the ticket and the request together ask for no scope registered for the ticket's resources; \
+             ask the resource server for a ticket naming the scopes needed"
+        } else {
+            "none of the ticket's resources is registered any more"
+        };
+        return Err(OAuthError::new(ErrorCode::RequestDenied, description));
     }
     Ok(out)
 }
@@ -210,7 +215,7 @@ mod tests {
             &set(&["fly"]),
         )
         .expect_err("invalid");
-        assert_eq!(err.code, crate::error::ErrorCode::InvalidScope);
+        assert_eq!(err.code, ErrorCode::InvalidScope);
         assert!(err.to_string().contains("`fly`"));
         // `print` is registered, but only for r2, which is not in this ticket.
         assert!(
@@ -225,10 +230,42 @@ mod tests {
     }
 
     #[test]
-    fn empty_request_is_never_a_default_permit() {
+    fn empty_request_is_request_denied_never_a_default_permit() {
         let err = requested_scopes(&ticket(&[("r1", &[])]), &registered(), &set(&[]), &set(&[]))
             .expect_err("empty");
-        assert_eq!(err.code, crate::error::ErrorCode::InvalidScope);
+        assert_eq!(err.code, ErrorCode::RequestDenied);
+        assert!(err.to_string().contains("no scope"), "{err}");
+        // A scope the client did not register for itself adds nothing either.
+        let err = requested_scopes(
+            &ticket(&[("r1", &[])]),
+            &registered(),
+            &set(&[]),
+            &set(&["view"]),
+        )
+        .expect_err("empty");
+        assert_eq!(err.code, ErrorCode::RequestDenied);
+    }
+
+    #[test]
+    fn scopes_unregistered_since_the_ticket_leave_request_denied() {
+        // The ticket asked for `delete`, which the resource server has since dropped from r1.
+        let err = requested_scopes(
+            &ticket(&[("r1", &["delete"])]),
+            &registered(),
+            &set(&[]),
+            &set(&[]),
+        )
+        .expect_err("empty");
+        assert_eq!(err.code, ErrorCode::RequestDenied);
+        let err = requested_scopes(
+            &ticket(&[("gone", &["view"])]),
+            &registered(),
+            &set(&[]),
+            &set(&[]),
+        )
+        .expect_err("empty");
+        assert_eq!(err.code, ErrorCode::RequestDenied);
+        assert!(err.to_string().contains("no longer") || err.to_string().contains("any more"));
     }
 
     #[test]

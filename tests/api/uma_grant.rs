@@ -440,16 +440,38 @@ async fn a_scope_registered_nowhere_is_invalid_scope() {
     uma(&app, "app", &t1, "&scope=fly")
         .await
         .assert_error(400, "invalid_scope");
-    // A ticket that asks for no scope cannot become a default permit.
+}
+
+#[actix_web::test]
+async fn a_request_for_no_scope_is_request_denied_never_a_default_permit() {
+    let w = world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
     w.push(
         "alice",
         "everything",
         "permit (principal, action, resource);",
     );
+    // A ticket that asks for no scope (G §5.6).
     let empty = ticket(&app, &w.pat, &r1, &[]).await;
-    uma(&app, "app", &empty, "")
+    let resp = uma(&app, "app", &empty, "").await;
+    resp.assert_error(403, "request_denied");
+    assert!(
+        resp.json()["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("no scope")),
+        "{}",
+        resp.text()
+    );
+    // A ticket whose every scope the resource server has since unregistered.
+    let pay = ticket(&app, &w.pat, &r1, &["pay"]).await;
+    let only_view = json!({"name": "Checking", "type": "account", "resource_scopes": ["view"]});
+    let path = format!("/uma/resources/{r1}");
+    let resp = send(&app, json_with_pat(Method::PUT, &path, &w.pat, &only_view)).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    uma(&app, "app", &pay, "")
         .await
-        .assert_error(400, "invalid_scope");
+        .assert_error(403, "request_denied");
 }
 
 #[actix_web::test]
