@@ -19,12 +19,16 @@ use crate::clock::UnixTime;
 use crate::error::{ErrorCode, OAuthError};
 use crate::store::rpts::GrantedPermission;
 
+/// Claims that could help, by name, each with the issuers that could supply it (`None`: any issuer the
+/// server accepts). `iss` is never one of them: it says which issuer, not what the claims are.
+pub type Needed = BTreeMap<String, Option<BTreeSet<String>>>;
+
 /// The per-(resource, scope) verdict of the owner's policies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Permit,
     /// Could be permitted with these further claims.
-    NeedInfo(Vec<String>),
+    NeedInfo(Needed),
     Deny,
 }
 
@@ -94,14 +98,14 @@ pub fn requested_scopes(
 pub enum Answer {
     /// Issue an RPT with these scopes per resource.
     Grant(Vec<(String, BTreeSet<String>)>),
-    /// Ask for these claims (names, sorted, without duplicates).
-    NeedInfo(Vec<String>),
+    /// Ask for these claims, each from the issuers any of the undecided permissions would take it from.
+    NeedInfo(Needed),
     Denied,
 }
 
 /// Combines the verdicts of every requested (resource, scope) into one answer.
 pub fn combine(verdicts: &[(String, String, Verdict)]) -> Answer {
-    let mut needed = BTreeSet::new();
+    let mut needed = Needed::new();
     let mut granted: Vec<(String, BTreeSet<String>)> = Vec::new();
     for (resource, scope, verdict) in verdicts {
         match verdict {
@@ -111,12 +115,25 @@ pub fn combine(verdicts: &[(String, String, Verdict)]) -> Answer {
                 }
                 None => granted.push((resource.clone(), BTreeSet::from([scope.clone()]))),
             },
-            Verdict::NeedInfo(claims) => needed.extend(claims.iter().cloned()),
+            Verdict::NeedInfo(claims) => {
+                for (name, issuers) in claims {
+                    let merged = match (needed.remove(name), issuers) {
+                        // Already wanted from anyone, or now: anyone will do.
+                        (Some(None), _) | (_, None) => None,
+                        (Some(Some(mut known)), Some(more)) => {
+                            known.extend(more.iter().cloned());
+                            Some(known)
+                        }
+                        (None, Some(more)) => Some(more.clone()),
+                    };
+                    needed.insert(name.clone(), merged);
+                }
+            }
             Verdict::Deny => {}
         }
     }
     if !needed.is_empty() {
-        Answer::NeedInfo(needed.into_iter().collect())
+        Answer::NeedInfo(needed)
     } else if granted.is_empty() {
         Answer::Denied
     } else {
@@ -298,20 +315,58 @@ mod tests {
         );
     }
 
+    fn needs(items: &[(&str, Option<&[&str]>)]) -> Needed {
+        items
+            .iter()
+            .map(|(name, issuers)| ((*name).to_owned(), issuers.map(set)))
+            .collect()
+    }
+
     #[test]
     fn need_info_wins_over_a_partial_grant() {
         let answer = combine(&[
             v("r1", "view", Verdict::Permit),
-            v("r2", "view", Verdict::NeedInfo(vec!["email".into()])),
+            v("r2", "view", Verdict::NeedInfo(needs(&[("email", None)]))),
             v(
                 "r2",
                 "print",
-                Verdict::NeedInfo(vec!["groups".into(), "email".into()]),
+                Verdict::NeedInfo(needs(&[("groups", None), ("email", None)])),
             ),
         ]);
         assert_eq!(
             answer,
-            Answer::NeedInfo(vec!["email".into(), "groups".into()])
+            Answer::NeedInfo(needs(&[("email", None), ("groups", None)]))
+        );
+    }
+
+    #[test]
+    fn need_info_merges_the_issuers_each_claim_may_come_from() {
+        let answer = combine(&[
+            v(
+                "r1",
+                "view",
+                Verdict::NeedInfo(needs(&[
+                    ("email", Some(&["https://a"])),
+                    ("sub", Some(&["https://a"])),
+                ])),
+            ),
+            v(
+                "r1",
+                "pay",
+                Verdict::NeedInfo(needs(&[
+                    ("email", Some(&["https://b"])),
+                    ("groups", Some(&["https://b"])),
+                ])),
+            ),
+            v("r2", "view", Verdict::NeedInfo(needs(&[("groups", None)]))),
+        ]);
+        assert_eq!(
+            answer,
+            Answer::NeedInfo(needs(&[
+                ("email", Some(&["https://a", "https://b"])),
+                ("groups", None),
+                ("sub", Some(&["https://a"])),
+            ]))
         );
     }
 

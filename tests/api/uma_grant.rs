@@ -6,6 +6,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::Method;
 use serde_json::{Map, Value, json};
+use uma_cedar::claims::issuers::{JwksSource, TrustedIssuer};
+use uma_cedar::crypto::keys::{self, Alg, KeySet};
 use uma_cedar::policy::Source;
 use uma_cedar::store::decisions;
 
@@ -25,7 +27,10 @@ struct World {
 }
 
 fn world() -> World {
-    let t = TestApp::new();
+    world_with(TestApp::new())
+}
+
+fn world_with(t: TestApp) -> World {
     t.add_client("rs1", &[]);
     t.add_client("app", &[]);
     t.add_client("app2", &[]);
@@ -811,4 +816,117 @@ async fn owners_read_their_decisions_over_http() {
     )
     .await;
     resp.assert_error(400, "invalid_request");
+}
+
+/// An OpenID provider this server trusts, besides itself: its keys are installed as a JWKS file.
+const LOGIN: &str = "https://login.example.org";
+
+/// A world whose server also trusts [`LOGIN`], with that issuer's signing keys (and the directory holding
+/// its JWKS file, which must outlive the test).
+fn trusting_world() -> (World, KeySet, tempfile::TempDir) {
+    let login =
+        KeySet::from_stored(&[keys::generate(Alg::ES256, START).expect("key")]).expect("set");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("login-jwks.json");
+    std::fs::write(&path, login.jwks().to_string()).expect("write jwks");
+    let t = TestApp::with_settings(|s| {
+        s.trusted_issuers = vec![TrustedIssuer {
+            issuer: LOGIN.into(),
+            jwks: JwksSource::File(path),
+        }];
+    });
+    (world_with(t), login, dir)
+}
+
+/// The `required_claims` of a `need_info` answer, as (name, issuers) pairs.
+fn required_claims(resp: &Resp) -> Vec<(String, Vec<String>)> {
+    resp.assert_error(403, "need_info");
+    let body = resp.json();
+    body["required_claims"]
+        .as_array()
+        .expect("required_claims")
+        .iter()
+        .map(|c| {
+            let name = c["name"].as_str().expect("name").to_owned();
+            let issuers = c["issuer"]
+                .as_array()
+                .expect("issuer")
+                .iter()
+                .map(|i| i.as_str().expect("issuer string").to_owned())
+                .collect();
+            (name, issuers)
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    items
+        .iter()
+        .map(|(n, i)| ((*n).to_owned(), i.iter().map(|s| (*s).to_owned()).collect()))
+        .collect()
+}
+
+#[actix_web::test]
+async fn required_claims_name_only_the_issuers_the_policy_accepts() {
+    let (w, _, _dir) = trusting_world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push(
+        "alice",
+        "login-bob",
+        r#"permit (principal, action == Uma::Action::"view", resource)
+when { principal.iss == "https://login.example.org" && principal has email && principal.email == "bob@example.com" };"#,
+    );
+    let t1 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    let resp = uma(&app, "app", &t1, "").await;
+    assert_eq!(
+        required_claims(&resp),
+        pairs(&[("email", &[LOGIN])]),
+        "only the issuer the policy names, and never `iss` as a claim: {}",
+        resp.text()
+    );
+}
+
+#[actix_web::test]
+async fn required_claims_list_every_accepted_issuer_when_the_policy_names_none() {
+    let (w, _, _dir) = trusting_world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push("alice", "bob-views", BOB_VIEWS);
+    let t1 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    let resp = uma(&app, "app", &t1, "").await;
+    assert_eq!(
+        required_claims(&resp),
+        pairs(&[("email", &["http://as.test", LOGIN])]),
+        "this server first, then the trusted issuers"
+    );
+}
+
+#[actix_web::test]
+async fn a_policy_on_the_identity_asks_for_sub_from_its_issuer_never_for_iss() {
+    let (w, _, _dir) = trusting_world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push(
+        "alice",
+        "own-bob",
+        r#"permit (principal, action, resource) when { principal.iss == "http://as.test" && principal.sub == "bob" };"#,
+    );
+    let t1 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    let resp = uma(&app, "app", &t1, "").await;
+    assert_eq!(
+        required_claims(&resp),
+        pairs(&[("sub", &["http://as.test"])])
+    );
+    // A policy that only an issuer this server does not trust could satisfy asks for nothing.
+    w.remove("alice", "own-bob");
+    w.push(
+        "alice",
+        "stranger",
+        r#"permit (principal, action, resource) when { principal.iss == "https://untrusted.example" };"#,
+    );
+    let t2 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    uma(&app, "app", &t2, "")
+        .await
+        .assert_error(403, "request_denied");
 }

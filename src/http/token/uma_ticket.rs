@@ -159,7 +159,17 @@ fn resolve_claims(
 fn verdict(decision: &Decision) -> Verdict {
     match decision {
         Decision::Permit { .. } => Verdict::Permit,
-        Decision::NeedInfo { claims, .. } => Verdict::NeedInfo(claims.clone()),
+        Decision::NeedInfo {
+            claims, issuers, ..
+        } => Verdict::NeedInfo(
+            claims
+                .iter()
+                .map(|name| {
+                    let from = issuers.get(name).map(|list| list.iter().cloned().collect());
+                    (name.clone(), from)
+                })
+                .collect(),
+        ),
         Decision::Deny { .. } => Verdict::Deny,
     }
 }
@@ -171,12 +181,18 @@ struct Assessed {
     evidence: BTreeMap<String, (BTreeSet<String>, Vec<String>)>,
 }
 
+/// Who is asking, and which issuers' claims would be accepted.
+struct Asker<'a> {
+    claims: Option<&'a Claims>,
+    client_id: &'a str,
+    issuers: &'a [String],
+}
+
 fn assess_all(
     compiled: &Compiled,
     requested: &assess::Requested,
     resources: &BTreeMap<String, Resource>,
-    claims: Option<&Claims>,
-    client_id: &str,
+    asker: &Asker<'_>,
     now: UnixTime,
 ) -> Assessed {
     let mut out = Assessed {
@@ -188,7 +204,15 @@ fn assess_all(
             continue;
         };
         for scope in scopes {
-            let decision = Policies::decide_with(compiled, resource, claims, scope, client_id, now);
+            let decision = Policies::decide_among(
+                compiled,
+                resource,
+                asker.claims,
+                scope,
+                asker.client_id,
+                now,
+                asker.issuers,
+            );
             let entry = out.evidence.entry(resource_id.clone()).or_default();
             entry
                 .0
@@ -384,14 +408,13 @@ impl Presented<'_> {
         let party = claims.map(|c| party_id(c.iss(), c.sub()));
         // Every resource of a ticket has the ticket's owner: one look-up of the owner's policies serves all.
         let compiled = state.policies.compiled_for(&state.store, &ticket.owner)?;
-        let assessed = assess_all(
-            &compiled,
-            &requested,
-            &resources,
+        let issuers: Vec<String> = state.claims.issuers().map(str::to_owned).collect();
+        let asker = Asker {
             claims,
-            &client.client_id,
-            now,
-        );
+            client_id: &client.client_id,
+            issuers: &issuers,
+        };
+        let assessed = assess_all(&compiled, &requested, &resources, &asker, now);
         let answer = assess::combine(&assessed.verdicts);
         self.log_decisions(tx, ticket, party.as_deref(), &requested, &assessed, &answer)?;
 
@@ -399,17 +422,23 @@ impl Presented<'_> {
             Answer::Grant(granted) => self.issue_rpt(tx, ticket, party, granted),
             Answer::NeedInfo(needed) => {
                 let new_ticket = self.rotate(tx, ticket)?;
+                let names: Vec<&str> = needed.keys().map(String::as_str).collect();
                 let mut description = format!(
                     "the owner's policies need more claims about the requesting party: {}",
-                    needed.join(", ")
+                    names.join(", ")
                 );
                 if let Some(note) = self.note {
                     description = format!("{note}; {description}");
                 }
-                let issuers: Vec<&str> = state.claims.issuers().collect();
+                // Each claim from the issuers the policies would take it from, this server first (G §3.3.6).
                 let required: Vec<Value> = needed
                     .iter()
-                    .map(|name| {
+                    .map(|(name, from)| {
+                        let issuers: Vec<&str> = state
+                            .claims
+                            .issuers()
+                            .filter(|i| from.as_ref().is_none_or(|f| f.contains(*i)))
+                            .collect();
                         json!({
                             "name": name,
                             "friendly_name": name,
@@ -465,7 +494,14 @@ impl Presented<'_> {
             Answer::Grant(_) => ("permit", None),
             Answer::NeedInfo(needed) => (
                 "need_info",
-                Some(format!("claims needed: {}", needed.join(", "))),
+                Some(format!(
+                    "claims needed: {}",
+                    needed
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             ),
             Answer::Denied => ("request_denied", None),
         };
