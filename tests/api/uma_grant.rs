@@ -930,3 +930,115 @@ async fn a_policy_on_the_identity_asks_for_sub_from_its_issuer_never_for_iss() {
         .await
         .assert_error(403, "request_denied");
 }
+
+/// An ID token of `keys`' issuer `iss` for `sub`, addressed to `aud`.
+fn id_token_of(w: &World, keys: &KeySet, iss: &str, sub: &str, aud: &str) -> String {
+    let now = w.t.state.now();
+    let claims = json!({"iss": iss, "sub": sub, "aud": aud, "email": "bob@example.com",
+                        "iat": now, "exp": now + 600});
+    let Value::Object(claims) = claims else {
+        unreachable!("a JSON object literal")
+    };
+    keys.sign(claims, "JWT").expect("sign")
+}
+
+/// Gets an RPT for `view` on `r1` with `extra` form parameters; returns it with its verified claims and
+/// what its resource server's introspection says.
+async fn rpt_and_introspection<S, B>(
+    w: &World,
+    app: &S,
+    r1: &str,
+    extra: &str,
+) -> (Map<String, Value>, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let t1 = ticket(app, &w.pat, r1, &["view"]).await;
+    let resp = uma(app, "app", &t1, extra).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let rpt = resp.json()["access_token"]
+        .as_str()
+        .expect("rpt")
+        .to_owned();
+    let claims =
+        w.t.state
+            .key_set()
+            .expect("keys")
+            .verify(&rpt)
+            .expect("signed");
+    // RFC 9068 §2.2: every REQUIRED claim, of the right type.
+    for name in ["iss", "sub", "aud", "client_id", "jti"] {
+        assert!(
+            claims.get(name).is_some_and(Value::is_string),
+            "`{name}` is a string: {claims:?}"
+        );
+    }
+    for name in ["exp", "iat"] {
+        assert!(
+            claims.get(name).is_some_and(Value::is_i64),
+            "`{name}` is a number: {claims:?}"
+        );
+    }
+    assert_eq!(claims["aud"], "rs1");
+    assert_eq!(claims["client_id"], "app");
+    let introspected = introspect(app, "rs1", &rpt).await;
+    assert_eq!(introspected["active"], true);
+    assert_eq!(
+        introspected["sub"], claims["sub"],
+        "introspection reports the RPT's own `sub`"
+    );
+    assert_eq!(
+        introspected.get("requesting_party"),
+        claims.get("requesting_party")
+    );
+    (claims, introspected)
+}
+
+#[actix_web::test]
+async fn an_rpt_without_claims_names_the_client_as_its_subject() {
+    let w = world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push(
+        "alice",
+        "everyone",
+        r#"permit (principal, action == Uma::Action::"view", resource);"#,
+    );
+    let (claims, _) = rpt_and_introspection(&w, &app, &r1, "").await;
+    assert_eq!(
+        claims["sub"], "app",
+        "RFC 9068 §2.2: no person, so the client"
+    );
+    assert!(claims.get("requesting_party").is_none());
+}
+
+#[actix_web::test]
+async fn rpt_subjects_are_unique_across_issuers() {
+    let (w, login, _dir) = trusting_world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push("alice", "bob-views", BOB_VIEWS);
+
+    // A user of this server keeps their own `sub`.
+    let own = w.id_token("bob", "bob@example.com", "app");
+    let (own_claims, _) = rpt_and_introspection(&w, &app, &r1, &with_claims(&own)).await;
+    assert_eq!(own_claims["sub"], "bob");
+    assert_eq!(
+        own_claims["requesting_party"],
+        json!({"iss": "http://as.test", "sub": "bob"})
+    );
+
+    // Another issuer's `bob` is someone else: a subject derived from (iss, sub), as documented.
+    let foreign = id_token_of(&w, &login, LOGIN, "bob", "app");
+    let (foreign_claims, _) = rpt_and_introspection(&w, &app, &r1, &with_claims(&foreign)).await;
+    assert_eq!(
+        foreign_claims["sub"], "Z-BOgDJpiOzJVBCqgkTpg9WKkoEkXon1yiCQKk7kgsg",
+        "base64url(SHA-256(len(iss) || iss || len(sub) || sub))"
+    );
+    assert_ne!(foreign_claims["sub"], own_claims["sub"]);
+    assert_eq!(
+        foreign_claims["requesting_party"],
+        json!({"iss": LOGIN, "sub": "bob"})
+    );
+}

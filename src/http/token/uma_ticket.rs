@@ -37,7 +37,7 @@ use crate::store::rpts::{self, GrantedPermission, Rpt};
 use crate::store::tickets::{self, Consumed, Ticket};
 use crate::store::{StoreError, Transaction};
 use crate::uma::assess::{self, Answer, Verdict};
-use crate::uma::party_id;
+use crate::uma::{party_id, requesting_party, rpt_subject};
 
 /// The JWT `typ` of an RPT: an access token (RFC 9068), so it can never pass for an ID token.
 pub const RPT_TYPE: &str = "at+jwt";
@@ -589,8 +589,19 @@ impl Presented<'_> {
         jwt.insert("aud".into(), Value::from(ticket.client_id.as_str()));
         jwt.insert("azp".into(), Value::from(client.client_id.as_str()));
         jwt.insert("client_id".into(), Value::from(client.client_id.as_str()));
-        if let Some(sub) = claims_map.get("sub") {
-            jwt.insert("sub".into(), sub.clone());
+        jwt.insert(
+            "sub".into(),
+            Value::from(rpt_subject(
+                &state.settings.issuer,
+                source.claims().map(|c| (c.iss(), c.sub())),
+                &client.client_id,
+            )),
+        );
+        if let Some(c) = source.claims() {
+            jwt.insert(
+                "requesting_party".into(),
+                requesting_party(c.iss(), c.sub()),
+            );
         }
         jwt.insert("iat".into(), Value::from(now));
         jwt.insert("exp".into(), Value::from(exp));
