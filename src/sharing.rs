@@ -234,12 +234,33 @@ impl Policies {
         client_id: &str,
         now: UnixTime,
     ) -> Decision {
+        Self::decide_among(compiled, resource, claims, scope, client_id, now, &[])
+    }
+
+    /// As [`Policies::decide_with`], naming the issuers whose claims the server accepts, so that a
+    /// `need_info` can say which of them could supply the claims (see [`policy::decide_among`]).
+    pub fn decide_among(
+        compiled: &Compiled,
+        resource: &Resource,
+        claims: Option<&Claims>,
+        scope: &str,
+        client_id: &str,
+        now: UnixTime,
+        issuers: &[String],
+    ) -> Decision {
         let context = ContextFacts {
             client_id: client_id.to_owned(),
             resource_server: resource.client_id.clone(),
             time: now,
         };
-        policy::decide(compiled, claims, &resource_facts(resource), scope, &context)
+        policy::decide_among(
+            compiled,
+            claims,
+            &resource_facts(resource),
+            scope,
+            &context,
+            issuers,
+        )
     }
 
     /// Validates every stored policy against the schema: the server refuses to start on policies that no

@@ -471,7 +471,9 @@ pub fn authorize(args: AuthorizeArgs) -> Result<(), Failure> {
                     println!("decision: permit");
                     println!("decided by: {}", joined(policies));
                 }
-                Decision::NeedInfo { claims, policies } => {
+                Decision::NeedInfo {
+                    claims, policies, ..
+                } => {
                     println!("decision: need_info (not yet: more claims could permit it)");
                     println!("claims that would help: {}", claims.join(", "));
                     println!("policies that could permit it: {}", joined(policies));

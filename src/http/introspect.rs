@@ -24,6 +24,7 @@ use crate::crypto;
 use crate::error::OAuthError;
 use crate::store::rpts::{self, GrantedPermission, Rpt};
 use crate::store::tokens::{self, SubjectKind, TokenKind, TokenRecord};
+use crate::uma::{requesting_party, rpt_subject};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -186,8 +187,15 @@ impl Presented {
                 );
                 claims.insert("client_id".into(), Value::from(rpt.client_id.as_str()));
                 claims.insert("aud".into(), Value::from(rpt.resource_server.as_str()));
-                if let Some(sub) = rpt.claims.get("sub") {
-                    claims.insert("sub".into(), sub.clone());
+                // The same `sub` and `requesting_party` as the RPT itself carries.
+                let text = |name: &str| rpt.claims.get(name).and_then(Value::as_str);
+                let party = text("iss").zip(text("sub"));
+                claims.insert(
+                    "sub".into(),
+                    Value::from(rpt_subject(issuer, party, &rpt.client_id)),
+                );
+                if let Some((iss, sub)) = party {
+                    claims.insert("requesting_party".into(), requesting_party(iss, sub));
                 }
                 claims.insert("token_type".into(), Value::from("Bearer"));
                 claims.insert("exp".into(), Value::from(rpt.expires_at));

@@ -21,7 +21,7 @@ mod validate;
 pub use cache::PolicyCache;
 pub use decide::{
     ANONYMOUS_PRINCIPAL, Claims, ClaimsError, Compiled, ContextFacts, Decision, EvalError,
-    PolicyRef, ResourceFacts, compile, decide,
+    PolicyRef, ResourceFacts, compile, decide, decide_among,
 };
 pub use diagnostic::{Diagnostic, Kind, Severity, render};
 pub use limits::{
