@@ -5,6 +5,7 @@
 //! Errors are printed as `error: ...` with a `help:` line a person can act on; the exit code is 1 for a
 //! failed command and 2 for a usage error.
 
+use crate::store::DecisionRead;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -587,7 +588,7 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
     } = cmd;
     let store = open_store(&dir.data_dir)?;
     policies::check_owner(&store, &owner.owner)?;
-    let log = store.read(|c| store::decisions::list_for_owner(c, &owner.owner, limit))?;
+    let log = store.read(|c| c.decisions_of_owner(&owner.owner, limit))?;
     match format {
         Format::Json => print_json(&serde_json::to_value(&log).unwrap_or_default()),
         Format::Text => {

@@ -5,6 +5,7 @@
 //! Diagnostics go to standard error, drawn over the source with file:line:column; results go to standard
 //! output, as text or (`--format json`) for tools. Nothing here may store a policy that did not validate.
 
+use crate::store::PolicyRead;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,6 @@ use crate::policy::{
     ScopeCheck, Source,
 };
 use crate::sharing::{Policies, SharingError};
-use crate::store::policies as stored;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -502,7 +502,7 @@ fn unknown_owner(owner: &str) -> Failure {
 }
 
 pub(super) fn check_owner(store: &crate::store::Store, owner: &str) -> Result<(), Failure> {
-    if store.read(|c| stored::owner_exists(c, owner))? {
+    if store.read(|c| c.owner_exists(owner))? {
         Ok(())
     } else {
         Err(unknown_owner(owner))
@@ -521,7 +521,7 @@ pub fn policy(cmd: PolicyCommand) -> Result<(), Failure> {
         PolicyCommand::List { dir, owner, format } => {
             let store = open_store(&dir.data_dir)?;
             check_owner(&store, &owner.owner)?;
-            let list = store.read(|c| stored::list(c, &owner.owner))?;
+            let list = store.read(|c| c.list_policies(&owner.owner))?;
             match format {
                 Format::Json => print_json(&Value::Array(
                     list.iter()
@@ -542,7 +542,7 @@ pub fn policy(cmd: PolicyCommand) -> Result<(), Failure> {
         PolicyCommand::Show { dir, owner, name } => {
             let store = open_store(&dir.data_dir)?;
             check_owner(&store, &owner.owner)?;
-            match store.read(|c| stored::get(c, &owner.owner, &name))? {
+            match store.read(|c| c.policy(&owner.owner, &name))? {
                 Some(p) => {
                     print!("{}", p.text);
                     if !p.text.ends_with('\n') {
