@@ -75,7 +75,7 @@ fn caller(state: &AppState, proof: &Proof) -> Result<String, OAuthError> {
     match proof {
         Proof::Pat(token) => Ok(bearer::check_pat(state, token)?.client_id),
         Proof::Client(creds) => {
-            let client = client_auth::authenticate(&state.store, creds)?;
+            let client = client_auth::authenticate(state, creds)?;
             if client.is_public() {
                 return Err(OAuthError::invalid_client(
                     "public clients cannot introspect tokens; use a confidential client or a PAT",
