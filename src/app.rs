@@ -13,11 +13,13 @@ use crate::claims::{ClaimsSetupError, ClaimsVerifier};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::context::{OsRandom, Random};
+use crate::crypto::password::HashGate;
 use crate::http::AppState;
 use crate::keyring::{self, KeyError, KeyRing};
 use crate::policy::PolicySchema;
 use crate::sharing::Policies;
 use crate::store::{Store, StoreError};
+use crate::throttle::Throttle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -57,6 +59,8 @@ pub fn open_with(
     let keys = Arc::new(KeyRing::load(store.clone(), now)?);
     let claims = Arc::new(ClaimsVerifier::from_settings(&settings, keys.clone()));
     claims.load_local_keys(now)?;
+    let throttle = Arc::new(Throttle::new(settings.throttle_limits()));
+    let password_hashes = Arc::new(HashGate::new(settings.max_concurrent_password_hashes));
     Ok(AppState {
         settings: Arc::new(settings),
         store,
@@ -65,6 +69,8 @@ pub fn open_with(
         policies,
         claims,
         random,
+        throttle,
+        password_hashes,
     })
 }
 

@@ -125,14 +125,27 @@ impl Policies {
         }
         let known = store.read(|c| {
             if c.owner_exists(owner)? {
-                Ok(Some(c.scopes_of_owner(owner)?))
+                Ok(Some((c.scopes_of_owner(owner)?, c.policy_texts(owner)?)))
             } else {
                 Ok(None)
             }
         })?;
-        let Some(known) = known else {
+        let Some((known, stored)) = known else {
             return Err(SharingError::UnknownOwner(owner.to_owned()));
         };
+        // The set after the push (the stored sources not replaced, then the pushed ones) must stay within the
+        // size a set may have, or every decision with it would deny.
+        let kept = stored
+            .iter()
+            .filter(|(name, _)| !names.contains(name.as_str()))
+            .map(|(name, text)| (name.as_str(), text.as_str()));
+        let pushed = sources.iter().map(|s| (s.name.as_str(), s.text.as_str()));
+        if let Err(d) = policy::check_set_size(kept.chain(pushed)) {
+            return Err(SharingError::Invalid(Validation {
+                diagnostics: vec![d],
+                policy_counts: vec![0; sources.len()],
+            }));
+        }
         let validation = policy::validate(&self.schema, sources, ScopeCheck::Warn(&known));
         if !validation.is_valid() {
             return Err(SharingError::Invalid(validation));
@@ -219,12 +232,33 @@ impl Policies {
         client_id: &str,
         now: UnixTime,
     ) -> Decision {
+        Self::decide_among(compiled, resource, claims, scope, client_id, now, &[])
+    }
+
+    /// As [`Policies::decide_with`], naming the issuers whose claims the server accepts, so that a
+    /// `need_info` can say which of them could supply the claims (see [`policy::decide_among`]).
+    pub fn decide_among(
+        compiled: &Compiled,
+        resource: &Resource,
+        claims: Option<&Claims>,
+        scope: &str,
+        client_id: &str,
+        now: UnixTime,
+        issuers: &[String],
+    ) -> Decision {
         let context = ContextFacts {
             client_id: client_id.to_owned(),
             resource_server: resource.client_id.clone(),
             time: now,
         };
-        policy::decide(compiled, claims, &resource_facts(resource), scope, &context)
+        policy::decide_among(
+            compiled,
+            claims,
+            &resource_facts(resource),
+            scope,
+            &context,
+            issuers,
+        )
     }
 
     /// Validates every stored policy against the schema: the server refuses to start on policies that no
@@ -413,6 +447,51 @@ mod tests {
             store.read(|c| c.policy_version("alice")).expect("version"),
             version
         );
+    }
+
+    #[test]
+    fn a_push_that_would_make_the_set_too_large_stores_nothing() {
+        let (_dir, store) = setup();
+        let p = policies();
+        // Sources just under the size of one: a set holds 16 of them, not 17.
+        let filler = format!(
+            "permit (principal, action, resource) when {{ principal.sub == \"x\" }};\n{}",
+            format!("// {}\n", "-".repeat(1_000)).repeat(60)
+        );
+        assert!(filler.len() < policy::MAX_SOURCE_BYTES);
+        let fit = policy::MAX_SET_BYTES / filler.len();
+        for i in 0..fit {
+            p.push(
+                &store,
+                "alice",
+                &[Source::new(format!("p{i}"), filler.clone())],
+                1,
+            )
+            .expect("fits");
+        }
+        let err = p
+            .push(
+                &store,
+                "alice",
+                &[Source::new("one-more", filler.clone())],
+                2,
+            )
+            .expect_err("too large");
+        let SharingError::Invalid(validation) = err else {
+            panic!("expected Invalid, got {err:?}")
+        };
+        let first = validation.errors().next().expect("an error");
+        assert_eq!(
+            (first.kind, first.source.as_str()),
+            (policy::Kind::Limit, "one-more")
+        );
+        let stored = store.read(|c| c.policy_texts("alice")).expect("texts");
+        assert_eq!(stored.len(), fit, "nothing more was stored");
+        // Replacing a stored source is measured without the text it replaces.
+        p.push(&store, "alice", &[Source::new("p0", BOB_VIEWS)], 3)
+            .expect("a replacement fits");
+        let decision = decide(&p, &store, "checking", "alice");
+        assert!(decision.is_permit(), "the set still compiles: {decision:?}");
     }
 
     #[test]

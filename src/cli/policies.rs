@@ -173,6 +173,16 @@ fn policy_files(paths: &[PathBuf]) -> Result<Vec<PolicyFile>, Failure> {
 }
 
 fn read_policy_file(path: &Path) -> Result<PolicyFile, Failure> {
+    // Bounded before reading: the limits would refuse a larger text anyway, after holding all of it.
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if size > policy::MAX_SOURCE_BYTES as u64 {
+        return Err(Failure::new(format!(
+            "`{}` is {size} bytes long, more than the {} a policy file may hold",
+            path.display(),
+            policy::MAX_SOURCE_BYTES
+        ))
+        .help("split it into several files (each file is one stored policy)"));
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::new(format!("cannot read `{}`: {e}", path.display())))?;
     let name = path
@@ -461,7 +471,9 @@ pub fn authorize(args: AuthorizeArgs) -> Result<(), Failure> {
                     println!("decision: permit");
                     println!("decided by: {}", joined(policies));
                 }
-                Decision::NeedInfo { claims, policies } => {
+                Decision::NeedInfo {
+                    claims, policies, ..
+                } => {
                     println!("decision: need_info (not yet: more claims could permit it)");
                     println!("claims that would help: {}", claims.join(", "));
                     println!("policies that could permit it: {}", joined(policies));

@@ -25,6 +25,7 @@ use crate::crypto;
 use crate::error::OAuthError;
 use crate::store::rpts::{GrantedPermission, Rpt};
 use crate::store::tokens::{self, SubjectKind, TokenKind, TokenRecord};
+use crate::uma::{requesting_party, rpt_subject};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -74,7 +75,7 @@ fn caller(state: &AppState, proof: &Proof) -> Result<String, OAuthError> {
     match proof {
         Proof::Pat(token) => Ok(bearer::check_pat(state, token)?.client_id),
         Proof::Client(creds) => {
-            let client = client_auth::authenticate(&state.store, creds)?;
+            let client = client_auth::authenticate(state, creds)?;
             if client.is_public() {
                 return Err(OAuthError::invalid_client(
                     "public clients cannot introspect tokens; use a confidential client or a PAT",
@@ -187,8 +188,15 @@ impl Presented {
                 );
                 claims.insert("client_id".into(), Value::from(rpt.client_id.as_str()));
                 claims.insert("aud".into(), Value::from(rpt.resource_server.as_str()));
-                if let Some(sub) = rpt.claims.get("sub") {
-                    claims.insert("sub".into(), sub.clone());
+                // The same `sub` and `requesting_party` as the RPT itself carries.
+                let text = |name: &str| rpt.claims.get(name).and_then(Value::as_str);
+                let party = text("iss").zip(text("sub"));
+                claims.insert(
+                    "sub".into(),
+                    Value::from(rpt_subject(issuer, party, &rpt.client_id)),
+                );
+                if let Some((iss, sub)) = party {
+                    claims.insert("requesting_party".into(), requesting_party(iss, sub));
                 }
                 claims.insert("token_type".into(), Value::from("Bearer"));
                 claims.insert("exp".into(), Value::from(rpt.expires_at));

@@ -32,10 +32,12 @@ use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
 use crate::context::{Context, Random};
 use crate::crypto::keys::KeySet;
+use crate::crypto::password::HashGate;
 use crate::error::OAuthError;
 use crate::keyring::KeyRing;
 use crate::sharing::Policies;
 use crate::store::Store;
+use crate::throttle::Throttle;
 
 /// Paths of every endpoint, relative to the issuer. Discovery and routing both read these.
 pub mod paths {
@@ -71,6 +73,10 @@ pub struct AppState {
     pub claims: Arc<ClaimsVerifier>,
     /// Where tickets, token values and identifiers come from.
     pub random: Arc<dyn Random>,
+    /// Failed logins and client authentications per (name, address) ([`crate::throttle`]).
+    pub throttle: Arc<Throttle>,
+    /// Bounds how many password hashes run at once.
+    pub password_hashes: Arc<HashGate>,
 }
 
 impl AppState {

@@ -163,7 +163,7 @@ async fn revoke(
     let hint = params.get("token_type_hint").map(str::to_owned);
     state
         .run(move |st| {
-            let client = client_auth::authenticate(&st.store, &creds)?;
+            let client = client_auth::authenticate(st, &creds)?;
             let now = st.now();
             let rpt_jti = rpt_jti(st, &token)?;
             st.store.write(|tx| {

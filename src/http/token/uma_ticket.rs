@@ -38,7 +38,7 @@ use crate::store::rpts::{GrantedPermission, Rpt};
 use crate::store::tickets::{Consumed, Ticket};
 use crate::store::{self, StoreError, WriteTx};
 use crate::uma::assess::{self, Answer, Verdict};
-use crate::uma::party_id;
+use crate::uma::{party_id, requesting_party, rpt_subject};
 
 /// The JWT `typ` of an RPT: an access token (RFC 9068), so it can never pass for an ID token.
 pub const RPT_TYPE: &str = "at+jwt";
@@ -160,7 +160,17 @@ fn resolve_claims(
 fn verdict(decision: &Decision) -> Verdict {
     match decision {
         Decision::Permit { .. } => Verdict::Permit,
-        Decision::NeedInfo { claims, .. } => Verdict::NeedInfo(claims.clone()),
+        Decision::NeedInfo {
+            claims, issuers, ..
+        } => Verdict::NeedInfo(
+            claims
+                .iter()
+                .map(|name| {
+                    let from = issuers.get(name).map(|list| list.iter().cloned().collect());
+                    (name.clone(), from)
+                })
+                .collect(),
+        ),
         Decision::Deny { .. } => Verdict::Deny,
     }
 }
@@ -172,12 +182,18 @@ struct Assessed {
     evidence: BTreeMap<String, (BTreeSet<String>, Vec<String>)>,
 }
 
+/// Who is asking, and which issuers' claims would be accepted.
+struct Asker<'a> {
+    claims: Option<&'a Claims>,
+    client_id: &'a str,
+    issuers: &'a [String],
+}
+
 fn assess_all(
     compiled: &Compiled,
     requested: &assess::Requested,
     resources: &BTreeMap<String, Resource>,
-    claims: Option<&Claims>,
-    client_id: &str,
+    asker: &Asker<'_>,
     now: UnixTime,
 ) -> Assessed {
     let mut out = Assessed {
@@ -189,7 +205,15 @@ fn assess_all(
             continue;
         };
         for scope in scopes {
-            let decision = Policies::decide_with(compiled, resource, claims, scope, client_id, now);
+            let decision = Policies::decide_among(
+                compiled,
+                resource,
+                asker.claims,
+                scope,
+                asker.client_id,
+                now,
+                asker.issuers,
+            );
             let entry = out.evidence.entry(resource_id.clone()).or_default();
             entry
                 .0
@@ -383,14 +407,13 @@ impl Presented<'_> {
         let party = claims.map(|c| party_id(c.iss(), c.sub()));
         // Every resource of a ticket has the ticket's owner: one look-up of the owner's policies serves all.
         let compiled = state.policies.compiled_for(&state.store, &ticket.owner)?;
-        let assessed = assess_all(
-            &compiled,
-            &requested,
-            &resources,
+        let issuers: Vec<String> = state.claims.issuers().map(str::to_owned).collect();
+        let asker = Asker {
             claims,
-            &client.client_id,
-            now,
-        );
+            client_id: &client.client_id,
+            issuers: &issuers,
+        };
+        let assessed = assess_all(&compiled, &requested, &resources, &asker, now);
         let answer = assess::combine(&assessed.verdicts);
         self.log_decisions(tx, ticket, party.as_deref(), &requested, &assessed, &answer)?;
 
@@ -398,17 +421,23 @@ impl Presented<'_> {
             Answer::Grant(granted) => self.issue_rpt(tx, ticket, party, granted),
             Answer::NeedInfo(needed) => {
                 let new_ticket = self.rotate(tx, ticket)?;
+                let names: Vec<&str> = needed.keys().map(String::as_str).collect();
                 let mut description = format!(
                     "the owner's policies need more claims about the requesting party: {}",
-                    needed.join(", ")
+                    names.join(", ")
                 );
                 if let Some(note) = self.note {
                     description = format!("{note}; {description}");
                 }
-                let issuers: Vec<&str> = state.claims.issuers().collect();
+                // Each claim from the issuers the policies would take it from, this server first (G §3.3.6).
                 let required: Vec<Value> = needed
                     .iter()
-                    .map(|name| {
+                    .map(|(name, from)| {
+                        let issuers: Vec<&str> = state
+                            .claims
+                            .issuers()
+                            .filter(|i| from.as_ref().is_none_or(|f| f.contains(*i)))
+                            .collect();
                         json!({
                             "name": name,
                             "friendly_name": name,
@@ -466,7 +495,14 @@ impl Presented<'_> {
             Answer::Grant(_) => ("permit", None),
             Answer::NeedInfo(needed) => (
                 "need_info",
-                Some(format!("claims needed: {}", needed.join(", "))),
+                Some(format!(
+                    "claims needed: {}",
+                    needed
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             ),
             Answer::Denied => ("request_denied", None),
         };
@@ -551,8 +587,19 @@ impl Presented<'_> {
         jwt.insert("aud".into(), Value::from(ticket.client_id.as_str()));
         jwt.insert("azp".into(), Value::from(client.client_id.as_str()));
         jwt.insert("client_id".into(), Value::from(client.client_id.as_str()));
-        if let Some(sub) = claims_map.get("sub") {
-            jwt.insert("sub".into(), sub.clone());
+        jwt.insert(
+            "sub".into(),
+            Value::from(rpt_subject(
+                &state.settings.issuer,
+                source.claims().map(|c| (c.iss(), c.sub())),
+                &client.client_id,
+            )),
+        );
+        if let Some(c) = source.claims() {
+            jwt.insert(
+                "requesting_party".into(),
+                requesting_party(c.iss(), c.sub()),
+            );
         }
         jwt.insert("iat".into(), Value::from(now));
         jwt.insert("exp".into(), Value::from(exp));
