@@ -11,7 +11,7 @@ use super::bearer::require_pat;
 use super::forms::read_json;
 use super::{AppState, method_not_allowed, no_store_json, paths};
 use crate::error::OAuthError;
-use crate::uma::{self, permission::Requester};
+use crate::uma::{self, Requester};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -12,19 +12,13 @@
 
 use serde_json::Value;
 
+use super::Requester;
 use crate::context::Context;
 use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
 use crate::store::resources::Resource;
 use crate::store::tickets::{Permission, Ticket};
 use crate::store::{ResourceRead, TicketStore};
-
-/// The resource server asking: the owner and the resource server its PAT names.
-#[derive(Debug, Clone, Copy)]
-pub struct Requester<'a> {
-    pub owner: &'a str,
-    pub resource_server: &'a str,
-}
 
 /// Issues a ticket for `requested` (already parsed by [`parse_request`]) inside the write transaction `tx`:
 /// every permission must name a resource `requester` registered, with registered scopes. Returns the ticket
