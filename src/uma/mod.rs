@@ -6,6 +6,7 @@
 //! policies did not permit for that very resource.
 
 pub mod assess;
+pub mod wire;
 
 /// The `sub` of an RPT (RFC 9068 §2.2), unique across issuers, so a resource server verifying RPTs locally
 /// can never take one issuer's subject for another's:

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use uma_cedar::claims::issuers::{JwksSource, TrustedIssuer};
 use uma_cedar::crypto::keys::{self, Alg, KeySet};
 use uma_cedar::policy::Source;
-use uma_cedar::store::decisions;
+use uma_cedar::store::DecisionRead;
 
 use crate::helpers::*;
 use crate::resources::{json_with_pat, register, user_pat};
@@ -744,7 +744,7 @@ async fn every_decision_is_logged_for_the_owner() {
     let log =
         w.t.state
             .store
-            .read(|c| decisions::list_for_owner(c, "alice", 10))
+            .read(|c| c.decisions_of_owner("alice", 10))
             .expect("log");
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].answer, "permit");
