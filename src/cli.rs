@@ -92,17 +92,47 @@ pub struct ServeArgs {
     #[arg(long, env = "UMA_CEDAR_SIGNING_ALG")]
     pub signing_alg: Option<String>,
     /// Lifetime of access tokens in seconds
-    #[arg(long, env = "UMA_CEDAR_ACCESS_TOKEN_TTL")]
-    pub access_token_ttl: Option<i64>,
+    // Numbers are parsed in `settings`, not by clap, so a bad environment value is a setting error (exit 1,
+    // naming the variable) rather than a usage error.
+    #[arg(long, env = ACCESS_TOKEN_TTL_ENV)]
+    pub access_token_ttl: Option<String>,
     /// Lifetime of permission tickets in seconds
-    #[arg(long, env = "UMA_CEDAR_TICKET_TTL")]
-    pub ticket_ttl: Option<i64>,
+    #[arg(long, env = TICKET_TTL_ENV)]
+    pub ticket_ttl: Option<String>,
     /// Bearer token that enables dynamic client registration (RFC 7591)
     #[arg(long, env = "UMA_CEDAR_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
     pub initial_access_token: Option<String>,
     /// Cedar schema extending the built-in vocabulary with further claims
     #[arg(long, env = "UMA_CEDAR_SCHEMA")]
     pub schema: Option<PathBuf>,
+    /// Start (with a warning) even when the data directory is readable or writable by group or others
+    #[arg(
+        long,
+        env = "UMA_CEDAR_ALLOW_OPEN_DATA_DIR",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub allow_open_data_dir: bool,
+}
+
+const ACCESS_TOKEN_TTL_ENV: &str = "UMA_CEDAR_ACCESS_TOKEN_TTL";
+const TICKET_TTL_ENV: &str = "UMA_CEDAR_TICKET_TTL";
+
+/// Parses a number of seconds from a flag or its environment variable, naming whichever gave `text`.
+fn seconds(
+    name: &'static str,
+    flag: &str,
+    env: &str,
+    text: Option<String>,
+) -> Result<Option<i64>, Failure> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let source = if std::env::var(env).is_ok_and(|v| v == text) {
+        format!("the environment variable {env}")
+    } else {
+        format!("--{flag}")
+    };
+    Ok(Some(config::parse_seconds(name, &source, &text)?))
 }
 
 impl ServeArgs {
@@ -115,10 +145,16 @@ impl ServeArgs {
             listen: self.listen,
             issuer: self.issuer,
             signing_alg: self.signing_alg,
-            access_token_ttl: self.access_token_ttl,
-            ticket_ttl: self.ticket_ttl,
+            access_token_ttl: seconds(
+                "access_token_ttl",
+                "access-token-ttl",
+                ACCESS_TOKEN_TTL_ENV,
+                self.access_token_ttl,
+            )?,
+            ticket_ttl: seconds("ticket_ttl", "ticket-ttl", TICKET_TTL_ENV, self.ticket_ttl)?,
             initial_access_token: self.initial_access_token,
             schema: self.schema,
+            allow_open_data_dir: self.allow_open_data_dir.then_some(true),
         };
         Ok(input.resolve(file, self.data_dir)?)
     }
@@ -313,8 +349,10 @@ pub fn run(command: Command) -> Result<(), Failure> {
 }
 
 fn serve(args: ServeArgs) -> Result<(), Failure> {
+    crate::server::restrict_new_files();
     let settings = args.settings()?;
     let listen = settings.listen;
+    let data_dir = settings.data_dir.display().to_string();
     let system = actix_web::rt::System::new();
     system
         .block_on(crate::server::serve(settings))
@@ -327,10 +365,17 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
                     "fix the `[[trusted_issuers]]` entry's `jwks_uri` file in the config file"
                         .to_owned(),
                 ),
-                crate::server::ServeError::Start(_) => Some(
-                    "check that the data directory is readable and writable by this user"
-                        .to_owned(),
-                ),
+                crate::server::ServeError::OpenDataDir { .. } => Some(format!(
+                    "make it private with `chmod 700 {data_dir}`, or start anyway with \
+                     --allow-open-data-dir (UMA_CEDAR_ALLOW_OPEN_DATA_DIR=1, or \
+                     `allow_open_data_dir = true` in the config file)"
+                )),
+                crate::server::ServeError::Start(_) | crate::server::ServeError::DataDir { .. } => {
+                    Some(
+                        "check that the data directory is readable and writable by this user"
+                            .to_owned(),
+                    )
+                }
                 _ => None,
             };
             let failure = Failure::from(e);
@@ -342,6 +387,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
 }
 
 fn open_store(dir: &Path) -> Result<Store, Failure> {
+    crate::server::restrict_new_files();
     Store::open(dir).map_err(|e| {
         Failure::from(e)
             .help("pass the data directory the server uses with --data-dir (or UMA_CEDAR_DATA_DIR)")
@@ -592,7 +638,11 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
         Format::Json => print_json(&serde_json::to_value(&log).unwrap_or_default()),
         Format::Text => {
             for d in &log {
-                let who = d.party.as_deref().unwrap_or("(no claims)");
+                let who = match (d.party_parts(), d.party.as_deref()) {
+                    (Some((iss, sub)), _) => format!("{sub} ({iss})"),
+                    (None, Some(id)) => id.to_owned(),
+                    (None, None) => "(no claims)".to_owned(),
+                };
                 let list = |items: &[String]| {
                     if items.is_empty() {
                         "-".to_owned()

@@ -41,6 +41,9 @@ pub struct Settings {
     pub schema: Option<PathBuf>,
     /// Issuers whose ID tokens are accepted as claim tokens, besides this server ([`crate::claims`]).
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// Start even when the data directory (which holds the private signing keys) is readable or writable by
+    /// group or others, with a warning, instead of refusing.
+    pub allow_open_data_dir: bool,
 }
 
 impl Settings {
@@ -81,6 +84,7 @@ fn defaults(data_dir: &Path) -> Settings {
         max_body_bytes: 64 * 1024,
         schema: None,
         trusted_issuers: Vec::new(),
+        allow_open_data_dir: false,
     }
 }
 
@@ -103,6 +107,7 @@ pub struct FileSettings {
     pub initial_access_token: Option<String>,
     pub max_body_bytes: Option<usize>,
     pub schema: Option<PathBuf>,
+    pub allow_open_data_dir: Option<bool>,
     /// `[[trusted_issuers]]` tables: `issuer` and `jwks_uri` each.
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuerEntry>,
@@ -131,6 +136,7 @@ pub struct SettingsInput {
     pub ticket_ttl: Option<i64>,
     pub initial_access_token: Option<String>,
     pub schema: Option<PathBuf>,
+    pub allow_open_data_dir: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -163,6 +169,20 @@ impl ConfigError {
             }
         }
     }
+}
+
+/// Parses a number of seconds given as a flag or an environment variable. `source` names where the text came
+/// from (`--ticket-ttl` or `UMA_CEDAR_TICKET_TTL`), so the error points at what to fix.
+pub fn parse_seconds(name: &'static str, source: &str, text: &str) -> Result<i64, ConfigError> {
+    text.trim().parse().map_err(|_| {
+        invalid(
+            name,
+            format!(
+                "{source} is {}, not a whole number of seconds",
+                crate::error::quoted(text)
+            ),
+        )
+    })
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -285,6 +305,10 @@ impl SettingsInput {
             max_body_bytes,
             schema: self.schema.or(file.schema),
             trusted_issuers,
+            allow_open_data_dir: self
+                .allow_open_data_dir
+                .or(file.allow_open_data_dir)
+                .unwrap_or(defaults.allow_open_data_dir),
         })
     }
 }
