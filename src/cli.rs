@@ -5,6 +5,7 @@
 //! Errors are printed as `error: ...` with a `help:` line a person can act on; the exit code is 1 for a
 //! failed command and 2 for a usage error.
 
+use crate::store::DecisionRead;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -91,13 +92,13 @@ pub struct ServeArgs {
     /// Algorithm for newly generated signing keys (ES256 or RS256)
     #[arg(long, env = "UMA_CEDAR_SIGNING_ALG")]
     pub signing_alg: Option<String>,
+    // Numbers are taken as text and parsed in `settings`, not by clap, so that a bad value (from the
+    // environment especially) is a setting error, exit 1 naming the variable, rather than a usage error.
     /// Lifetime of access tokens in seconds
-    // Numbers are parsed in `settings`, not by clap, so a bad environment value is a setting error (exit 1,
-    // naming the variable) rather than a usage error.
-    #[arg(long, env = ACCESS_TOKEN_TTL_ENV)]
+    #[arg(long, env = "UMA_CEDAR_ACCESS_TOKEN_TTL")]
     pub access_token_ttl: Option<String>,
     /// Lifetime of permission tickets in seconds
-    #[arg(long, env = TICKET_TTL_ENV)]
+    #[arg(long, env = "UMA_CEDAR_TICKET_TTL")]
     pub ticket_ttl: Option<String>,
     /// Bearer token that enables dynamic client registration (RFC 7591)
     #[arg(long, env = "UMA_CEDAR_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
@@ -112,27 +113,39 @@ pub struct ServeArgs {
         value_parser = clap::builder::FalseyValueParser::new()
     )]
     pub allow_open_data_dir: bool,
+    /// Failed logins per username and address before further attempts get 429
+    #[arg(long, env = "UMA_CEDAR_LOGIN_MAX_FAILURES")]
+    pub login_max_failures: Option<String>,
+    /// Seconds counted from a username and address's first failed login
+    #[arg(long, env = "UMA_CEDAR_LOGIN_FAILURE_WINDOW")]
+    pub login_failure_window: Option<String>,
+    /// Failed client authentications per client id and address before further attempts get 429
+    #[arg(long, env = "UMA_CEDAR_CLIENT_AUTH_MAX_FAILURES")]
+    pub client_auth_max_failures: Option<String>,
+    /// Seconds counted from a client id and address's first failed authentication
+    #[arg(long, env = "UMA_CEDAR_CLIENT_AUTH_FAILURE_WINDOW")]
+    pub client_auth_failure_window: Option<String>,
+    /// How many password hashes may run at once
+    #[arg(long, env = "UMA_CEDAR_MAX_CONCURRENT_PASSWORD_HASHES")]
+    pub max_concurrent_password_hashes: Option<String>,
 }
 
-const ACCESS_TOKEN_TTL_ENV: &str = "UMA_CEDAR_ACCESS_TOKEN_TTL";
-const TICKET_TTL_ENV: &str = "UMA_CEDAR_TICKET_TTL";
-
-/// Parses a number of seconds from a flag or its environment variable, naming whichever gave `text`.
-fn seconds(
+/// Parses the number a flag or its environment variable gave for the setting `name` (flag `--name-with-dashes`,
+/// variable `UMA_CEDAR_NAME`), naming whichever gave `text` when it is not a number.
+fn number<T: std::str::FromStr>(
     name: &'static str,
-    flag: &str,
-    env: &str,
     text: Option<String>,
-) -> Result<Option<i64>, Failure> {
+) -> Result<Option<T>, Failure> {
     let Some(text) = text else {
         return Ok(None);
     };
-    let source = if std::env::var(env).is_ok_and(|v| v == text) {
+    let env = format!("UMA_CEDAR_{}", name.to_ascii_uppercase());
+    let source = if std::env::var(&env).is_ok_and(|v| v == text) {
         format!("the environment variable {env}")
     } else {
-        format!("--{flag}")
+        format!("--{}", name.replace('_', "-"))
     };
-    Ok(Some(config::parse_seconds(name, &source, &text)?))
+    Ok(Some(config::parse_number(name, &source, &text)?))
 }
 
 impl ServeArgs {
@@ -145,16 +158,25 @@ impl ServeArgs {
             listen: self.listen,
             issuer: self.issuer,
             signing_alg: self.signing_alg,
-            access_token_ttl: seconds(
-                "access_token_ttl",
-                "access-token-ttl",
-                ACCESS_TOKEN_TTL_ENV,
-                self.access_token_ttl,
-            )?,
-            ticket_ttl: seconds("ticket_ttl", "ticket-ttl", TICKET_TTL_ENV, self.ticket_ttl)?,
+            access_token_ttl: number("access_token_ttl", self.access_token_ttl)?,
+            ticket_ttl: number("ticket_ttl", self.ticket_ttl)?,
             initial_access_token: self.initial_access_token,
             schema: self.schema,
             allow_open_data_dir: self.allow_open_data_dir.then_some(true),
+            login_max_failures: number("login_max_failures", self.login_max_failures)?,
+            login_failure_window: number("login_failure_window", self.login_failure_window)?,
+            client_auth_max_failures: number(
+                "client_auth_max_failures",
+                self.client_auth_max_failures,
+            )?,
+            client_auth_failure_window: number(
+                "client_auth_failure_window",
+                self.client_auth_failure_window,
+            )?,
+            max_concurrent_password_hashes: number(
+                "max_concurrent_password_hashes",
+                self.max_concurrent_password_hashes,
+            )?,
         };
         Ok(input.resolve(file, self.data_dir)?)
     }
@@ -633,7 +655,7 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
     } = cmd;
     let store = open_store(&dir.data_dir)?;
     policies::check_owner(&store, &owner.owner)?;
-    let log = store.read(|c| store::decisions::list_for_owner(c, &owner.owner, limit))?;
+    let log = store.read(|c| c.decisions_of_owner(&owner.owner, limit))?;
     match format {
         Format::Json => print_json(&serde_json::to_value(&log).unwrap_or_default()),
         Format::Text => {

@@ -14,6 +14,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+use uma_cedar::store::DecisionLog;
 
 mod common;
 
@@ -484,21 +485,18 @@ fn decisions_list_shows_an_owners_log() {
                     created_at: 0,
                 },
             )?;
-            decisions::record(
-                tx,
-                &decisions::Decision {
-                    time: 1_800_000_000,
-                    owner: "alice".into(),
-                    client_id: "app".into(),
-                    party: Some(r#"["http://as.test","bob"]"#.into()),
-                    resource_id: "r1".into(),
-                    scopes: vec!["view".into()],
-                    granted: vec!["view".into()],
-                    answer: "permit".into(),
-                    policies: vec!["bob-views#1".into()],
-                    detail: None,
-                },
-            )
+            tx.record_decision(&decisions::Decision {
+                time: 1_800_000_000,
+                owner: "alice".into(),
+                client_id: "app".into(),
+                party: Some(r#"["http://as.test","bob"]"#.into()),
+                resource_id: "r1".into(),
+                scopes: vec!["view".into()],
+                granted: vec!["view".into()],
+                answer: "permit".into(),
+                policies: vec!["bob-views#1".into()],
+                detail: None,
+            })
         })
         .expect("seed");
     drop(store);
@@ -672,6 +670,11 @@ fn a_bad_environment_value_names_the_variable() {
     for (var, name) in [
         ("UMA_CEDAR_ACCESS_TOKEN_TTL", "access_token_ttl"),
         ("UMA_CEDAR_TICKET_TTL", "ticket_ttl"),
+        ("UMA_CEDAR_LOGIN_MAX_FAILURES", "login_max_failures"),
+        (
+            "UMA_CEDAR_MAX_CONCURRENT_PASSWORD_HASHES",
+            "max_concurrent_password_hashes",
+        ),
     ] {
         let out = bin()
             .args(["serve", "--data-dir", &data, "--listen", "127.0.0.1:0"])
