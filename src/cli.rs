@@ -383,7 +383,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
                 crate::server::ServeError::Bind { .. } => Some(format!(
                     "is another process using {listen}? Choose another address with --listen"
                 )),
-                crate::server::ServeError::Start(crate::http::StartError::Claims(_)) => Some(
+                crate::server::ServeError::Start(crate::app::StartError::Claims(_)) => Some(
                     "fix the `[[trusted_issuers]]` entry's `jwks_uri` file in the config file"
                         .to_owned(),
                 ),

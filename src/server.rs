@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpServer, middleware};
 
+use crate::app::{self, StartError};
 use crate::clock::SystemClock;
 use crate::config::Settings;
-use crate::http::{self, AppState, StartError};
+use crate::http::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -94,7 +95,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
     let addr = listener.local_addr().unwrap_or(addr);
     check_data_dir(&settings.data_dir, settings.allow_open_data_dir)?;
-    let state = AppState::open(settings, Arc::new(SystemClock))?;
+    let state = app::open(settings, Arc::new(SystemClock))?;
     log::info!(
         "uma-cedar {} serving issuer {} on http://{addr} with data in `{}`",
         env!("CARGO_PKG_VERSION"),
