@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -90,6 +91,9 @@ def block_with(blocks: list[str], needle: str) -> int:
 @pytest.fixture
 def newcomer_env(uma_binary, tmp_path):
     """A newcomer's shell: `uma-cedar` on PATH, no UMA_CEDAR_* or proxy settings inherited, a free port."""
+    missing = [tool for tool in ("bash", "curl", "python3", "sed", "mktemp") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"the README's walk-through needs {', '.join(missing)} on PATH", pytrace=False)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "uma-cedar").symlink_to(uma_binary)
