@@ -511,15 +511,13 @@ async fn a_deep_policy_stored_by_an_older_version_denies_and_stops_the_next_star
         "(".repeat(5_000),
         ")".repeat(5_000)
     );
-    t.state
-        .store
-        .write(|tx| {
-            tx.execute(
-                "INSERT INTO policies (owner, name, text, updated_at) VALUES ('bank', 'deep', ?1, 0)",
-                [&deep],
-            )
-            .map_err(uma_cedar::store::StoreError::from)
-        })
+    // The store offers no raw SQL, so the test opens the database file itself.
+    rusqlite::Connection::open(t.state.store.path())
+        .expect("open the database")
+        .execute(
+            "INSERT INTO policies (owner, name, text, updated_at) VALUES ('bank', 'deep', ?1, 0)",
+            [&deep],
+        )
         .expect("raw insert");
 
     // The running server never evaluates it: every decision for the owner is a deny that says why.
