@@ -594,7 +594,7 @@ fn a_schema_nested_too_deep_is_refused_with_a_located_diagnostic() {
         "deep.cedarschema",
         &format!(
             "namespace Uma {{\n  entity User = {{ a: {} }};\n}}\n",
-            format!("{}String{}", "{ a: ".repeat(5_000), " }".repeat(5_000))
+            format_args!("{}String{}", "{ a: ".repeat(5_000), " }".repeat(5_000))
         ),
     );
     let out = run(&[
