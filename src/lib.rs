@@ -6,7 +6,7 @@
 //! - [`store`]: SQLite through rusqlite;
 //! - [`crypto`]: openssl, josekit and argon2;
 //! - [`policy`]: cedar-policy (schema, validation, decisions);
-//! - [`config`], [`clock`], [`scope`], [`issue`], [`keyring`], [`sharing`]: plain Rust in between;
+//! - [`config`], [`clock`], [`scope`], [`issue`], [`keyring`], [`sharing`], [`throttle`]: plain Rust in between;
 //! - [`claims`]: verification of claim tokens pushed to the UMA grant (ureq only in [`claims::fetch`]);
 //! - [`cli`]: the admin commands behind the `uma-cedar` binary.
 
@@ -25,4 +25,5 @@ pub mod scope;
 pub mod server;
 pub mod sharing;
 pub mod store;
+pub mod throttle;
 pub mod uma;

@@ -526,6 +526,18 @@ fn a_policy_nested_too_deep_is_refused_by_validate_authorize_and_push() {
     assert!(err.contains("help:") || err.contains("split"), "{err}");
     let out = run(&["validate", "--format", "json", s(&deep)]);
     assert_eq!(out.status.code(), Some(1));
+    let big = write(
+        tmp.path(),
+        "big.cedar",
+        &"permit (principal, action, resource);\n".repeat(2_000),
+    );
+    let out = run(&["validate", s(&big)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("more than the 65536"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = run(&[
         "authorize",
@@ -593,8 +605,9 @@ fn a_schema_nested_too_deep_is_refused_with_a_located_diagnostic() {
         tmp.path(),
         "deep.cedarschema",
         &format!(
-            "namespace Uma {{\n  entity User = {{ a: {} }};\n}}\n",
-            format_args!("{}String{}", "{ a: ".repeat(5_000), " }".repeat(5_000))
+            "namespace Uma {{\n  entity User = {{ a: {}String{} }};\n}}\n",
+            "{ a: ".repeat(5_000),
+            " }".repeat(5_000)
         ),
     );
     let out = run(&[

@@ -1,17 +1,25 @@
 //! Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3.1):
 //! `client_secret_basic` or `client_secret_post` for confidential clients, `client_id` alone for public ones.
 //! Secrets are compared as SHA-256 hashes in constant time; no password hashing on this path.
+//!
+//! Failures are throttled per (client id, peer address) ([`crate::throttle`]): once a pair has used up
+//! `client_auth_max_failures` within `client_auth_failure_window`, its attempts get 429 without the secret being
+//! checked. The address is the TCP peer's; `X-Forwarded-For` is not trusted.
+
+use std::net::IpAddr;
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use super::AppState;
 use super::forms::Params;
 use crate::crypto;
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::store::Store;
 use crate::store::clients::{self, Client};
+use crate::throttle::Kind;
 
 /// How the client presented itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +36,8 @@ pub struct Credentials {
     pub client_id: String,
     secret: Option<String>,
     pub method: Method,
+    /// The caller's address, for throttling.
+    pub peer: Option<IpAddr>,
 }
 
 fn decode_component(text: &str) -> String {
@@ -39,6 +49,7 @@ fn decode_component(text: &str) -> String {
 
 /// Reads credentials from the `Authorization: Basic` header or the form. Using both, or neither, is an error.
 pub fn credentials(req: &HttpRequest, params: &Params) -> Result<Credentials, OAuthError> {
+    let peer = req.peer_addr().map(|a| a.ip());
     let header = req
         .headers()
         .get(AUTHORIZATION)
@@ -74,6 +85,7 @@ pub fn credentials(req: &HttpRequest, params: &Params) -> Result<Credentials, OA
             client_id,
             secret: Some(decode_component(secret)),
             method: Method::Basic,
+            peer,
         });
     }
     let Some(client_id) = params.get("client_id") else {
@@ -87,17 +99,38 @@ pub fn credentials(req: &HttpRequest, params: &Params) -> Result<Credentials, OA
             client_id: client_id.to_owned(),
             secret: Some(secret.to_owned()),
             method: Method::Post,
+            peer,
         },
         None => Credentials {
             client_id: client_id.to_owned(),
             secret: None,
             method: Method::None,
+            peer,
         },
     })
 }
 
-/// Checks credentials against the registered client (blocking: reads the store).
-pub fn authenticate(store: &Store, creds: &Credentials) -> Result<Client, OAuthError> {
+/// Checks credentials against the registered client (blocking: reads the store), unless this client id
+/// and address have too many recent failures.
+pub fn authenticate(state: &AppState, creds: &Credentials) -> Result<Client, OAuthError> {
+    let now = state.now();
+    let attempt = state
+        .throttle
+        .attempt(Kind::ClientAuth, &creds.client_id, creds.peer, now)
+        .map_err(|blocked| OAuthError::too_many_failures(blocked.retry_after(now)))?;
+    let result = check(&state.store, creds);
+    match &result {
+        Ok(_) => attempt.succeeded(),
+        Err(e) if e.code == ErrorCode::InvalidClient => {
+            log::info!("failed client authentication for {:?}", creds.client_id);
+        }
+        // Not a wrong credential (the store failed): the attempt stays counted, nothing to log twice.
+        Err(_) => {}
+    }
+    result
+}
+
+fn check(store: &Store, creds: &Credentials) -> Result<Client, OAuthError> {
     let basic = creds.method == Method::Basic;
     let failed = || OAuthError::invalid_client("client authentication failed", basic);
     let client = store

@@ -474,8 +474,9 @@ pub(crate) fn depth_diagnostic(
     )
 }
 
-/// Checks the total size of a set of sources.
-pub(crate) fn check_set_size<'a>(
+/// Checks the total size of a set of sources (name, text), in order: the diagnostic names the source that
+/// crosses the limit.
+pub fn check_set_size<'a>(
     texts: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<(), Diagnostic> {
     let mut total = 0usize;

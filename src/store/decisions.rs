@@ -27,7 +27,7 @@ pub struct Decision {
     pub detail: Option<String>,
 }
 
-pub fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
+pub(super) fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
     tx.conn()?.execute(
         "INSERT INTO decisions (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -48,7 +48,11 @@ pub fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
 }
 
 /// The owner's most recent decisions, newest first, at most `limit`.
-pub fn list_for_owner(conn: &ReadTx<'_>, owner: &str, limit: usize) -> Result<Vec<Decision>> {
+pub(super) fn list_for_owner(
+    conn: &ReadTx<'_>,
+    owner: &str,
+    limit: usize,
+) -> Result<Vec<Decision>> {
     let mut stmt = conn.conn()?.prepare(
         "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail
          FROM decisions WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2",
@@ -57,16 +61,16 @@ pub fn list_for_owner(conn: &ReadTx<'_>, owner: &str, limit: usize) -> Result<Ve
     let rows = stmt
         .query_map(params![owner, limit], |r| {
             Ok((
-                r.get::<_, UnixTime>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-                r.get::<_, String>(8)?,
-                r.get::<_, Option<String>>(9)?,
+                r.get::<_, UnixTime>("time")?,
+                r.get::<_, String>("owner")?,
+                r.get::<_, String>("client_id")?,
+                r.get::<_, Option<String>>("party")?,
+                r.get::<_, String>("resource_id")?,
+                r.get::<_, String>("scopes")?,
+                r.get::<_, String>("granted")?,
+                r.get::<_, String>("answer")?,
+                r.get::<_, String>("policies")?,
+                r.get::<_, Option<String>>("detail")?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -5,24 +5,16 @@ use rusqlite::{Row, params};
 use super::{ReadTx, Result, WriteTx};
 use crate::clock::UnixTime;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredKey {
-    pub kid: String,
-    pub alg: String,
-    pub private_pem: String,
-    pub created_at: UnixTime,
-    pub retired_at: Option<UnixTime>,
-    pub publish_until: Option<UnixTime>,
-}
+pub use crate::crypto::keys::StoredKey;
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredKey> {
     Ok(StoredKey {
-        kid: row.get(0)?,
-        alg: row.get(1)?,
-        private_pem: row.get(2)?,
-        created_at: row.get(3)?,
-        retired_at: row.get(4)?,
-        publish_until: row.get(5)?,
+        kid: row.get("kid")?,
+        alg: row.get("alg")?,
+        private_pem: row.get("private_pem")?,
+        created_at: row.get("created_at")?,
+        retired_at: row.get("retired_at")?,
+        publish_until: row.get("publish_until")?,
     })
 }
 

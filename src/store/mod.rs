@@ -10,6 +10,8 @@
 
 pub mod auth;
 pub mod clients;
+#[cfg(test)]
+pub(crate) mod contract;
 pub mod decisions;
 pub mod keys;
 pub mod pcts;
@@ -18,6 +20,7 @@ pub mod resources;
 pub mod rpts;
 pub mod tickets;
 pub mod tokens;
+pub mod traits;
 mod tx;
 pub mod users;
 
@@ -28,6 +31,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use traits::{
+    DecisionLog, DecisionRead, PctRead, PctStore, PolicyRead, PolicyStore, ResourceRead,
+    ResourceStore, RptRead, RptStore, TicketStore,
+};
 pub use tx::{Outcome, ReadTx, WriteTx};
 
 /// The file name of the database inside the data directory.

@@ -24,7 +24,7 @@ impl Pct {
     }
 }
 
-pub fn insert(tx: &WriteTx<'_>, pct: &Pct) -> Result<()> {
+pub(super) fn insert(tx: &WriteTx<'_>, pct: &Pct) -> Result<()> {
     tx.conn()?.execute(
         "INSERT INTO pcts (hash, client_id, party, claims, created_at, expires_at, revoked)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -41,19 +41,19 @@ pub fn insert(tx: &WriteTx<'_>, pct: &Pct) -> Result<()> {
     Ok(())
 }
 
-pub fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<Pct>> {
+pub(super) fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<Pct>> {
     conn.conn()?.query_row(
         "SELECT hash, client_id, party, claims, created_at, expires_at, revoked FROM pcts WHERE hash = ?1",
         [hash],
         |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, UnixTime>(4)?,
-                r.get::<_, UnixTime>(5)?,
-                r.get::<_, bool>(6)?,
+                r.get::<_, String>("hash")?,
+                r.get::<_, String>("client_id")?,
+                r.get::<_, String>("party")?,
+                r.get::<_, String>("claims")?,
+                r.get::<_, UnixTime>("created_at")?,
+                r.get::<_, UnixTime>("expires_at")?,
+                r.get::<_, bool>("revoked")?,
             ))
         },
     )
@@ -73,7 +73,7 @@ pub fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<Pct>> {
 }
 
 /// Revokes a PCT; returns false when there was no such PCT.
-pub fn revoke(tx: &WriteTx<'_>, hash: &str) -> Result<bool> {
+pub(super) fn revoke(tx: &WriteTx<'_>, hash: &str) -> Result<bool> {
     Ok(tx
         .conn()?
         .execute("UPDATE pcts SET revoked = 1 WHERE hash = ?1", [hash])?

@@ -28,7 +28,7 @@ pub struct PolicyInfo {
 }
 
 /// True when `owner` names a user or a client (the identifiers a PAT can name).
-pub fn owner_exists(conn: &ReadTx<'_>, owner: &str) -> Result<bool> {
+pub(super) fn owner_exists(conn: &ReadTx<'_>, owner: &str) -> Result<bool> {
     Ok(conn
         .conn()?
         .prepare_cached("SELECT 1 FROM principals WHERE id = ?1")?
@@ -38,7 +38,13 @@ pub fn owner_exists(conn: &ReadTx<'_>, owner: &str) -> Result<bool> {
 }
 
 /// Stores `text` as `owner`'s policy `name`, replacing one of that name. Returns true when it replaced one.
-pub fn put(tx: &WriteTx<'_>, owner: &str, name: &str, text: &str, now: UnixTime) -> Result<bool> {
+pub(super) fn put(
+    tx: &WriteTx<'_>,
+    owner: &str,
+    name: &str,
+    text: &str,
+    now: UnixTime,
+) -> Result<bool> {
     let replaced = tx
         .conn()?
         .prepare_cached("SELECT 1 FROM policies WHERE owner = ?1 AND name = ?2")?
@@ -53,7 +59,7 @@ pub fn put(tx: &WriteTx<'_>, owner: &str, name: &str, text: &str, now: UnixTime)
     Ok(replaced)
 }
 
-pub fn get(conn: &ReadTx<'_>, owner: &str, name: &str) -> Result<Option<StoredPolicy>> {
+pub(super) fn get(conn: &ReadTx<'_>, owner: &str, name: &str) -> Result<Option<StoredPolicy>> {
     Ok(conn
         .conn()?
         .prepare_cached(
@@ -61,26 +67,26 @@ pub fn get(conn: &ReadTx<'_>, owner: &str, name: &str) -> Result<Option<StoredPo
         )?
         .query_row(params![owner, name], |r| {
             Ok(StoredPolicy {
-                owner: r.get(0)?,
-                name: r.get(1)?,
-                text: r.get(2)?,
-                updated_at: r.get(3)?,
+                owner: r.get("owner")?,
+                name: r.get("name")?,
+                text: r.get("text")?,
+                updated_at: r.get("updated_at")?,
             })
         })
         .optional()?)
 }
 
 /// `owner`'s policies by name.
-pub fn list(conn: &ReadTx<'_>, owner: &str) -> Result<Vec<PolicyInfo>> {
+pub(super) fn list(conn: &ReadTx<'_>, owner: &str) -> Result<Vec<PolicyInfo>> {
     let mut stmt = conn.conn()?.prepare_cached(
-        "SELECT name, updated_at, length(CAST(text AS BLOB)) FROM policies WHERE owner = ?1 ORDER BY name",
+        "SELECT name, updated_at, length(CAST(text AS BLOB)) AS size FROM policies WHERE owner = ?1 ORDER BY name",
     )?;
     let rows = stmt
         .query_map([owner], |r| {
             Ok(PolicyInfo {
-                name: r.get(0)?,
-                updated_at: r.get(1)?,
-                size: r.get(2)?,
+                name: r.get("name")?,
+                updated_at: r.get("updated_at")?,
+                size: r.get("size")?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -88,18 +94,18 @@ pub fn list(conn: &ReadTx<'_>, owner: &str) -> Result<Vec<PolicyInfo>> {
 }
 
 /// The (name, text) of each of `owner`'s policies, by name: what a decision compiles.
-pub fn texts(conn: &ReadTx<'_>, owner: &str) -> Result<Vec<(String, String)>> {
+pub(super) fn texts(conn: &ReadTx<'_>, owner: &str) -> Result<Vec<(String, String)>> {
     let mut stmt = conn
         .conn()?
         .prepare_cached("SELECT name, text FROM policies WHERE owner = ?1 ORDER BY name")?;
     let rows = stmt
-        .query_map([owner], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([owner], |r| Ok((r.get("name")?, r.get("text")?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 /// Removes `owner`'s policy `name`. Returns false when there is none.
-pub fn remove(tx: &WriteTx<'_>, owner: &str, name: &str) -> Result<bool> {
+pub(super) fn remove(tx: &WriteTx<'_>, owner: &str, name: &str) -> Result<bool> {
     Ok(tx
         .conn()?
         .prepare_cached("DELETE FROM policies WHERE owner = ?1 AND name = ?2")?
@@ -109,7 +115,7 @@ pub fn remove(tx: &WriteTx<'_>, owner: &str, name: &str) -> Result<bool> {
 
 /// The version of `owner`'s policy set: 0 before any policy was ever written, then bumped by every change.
 /// One primary-key read, made before every decision.
-pub fn version(conn: &ReadTx<'_>, owner: &str) -> Result<i64> {
+pub(super) fn version(conn: &ReadTx<'_>, owner: &str) -> Result<i64> {
     Ok(conn
         .conn()?
         .prepare_cached("SELECT version FROM policy_versions WHERE owner = ?1")?
@@ -119,7 +125,7 @@ pub fn version(conn: &ReadTx<'_>, owner: &str) -> Result<i64> {
 }
 
 /// Every owner who has at least one policy.
-pub fn owners(conn: &ReadTx<'_>) -> Result<Vec<String>> {
+pub(super) fn owners(conn: &ReadTx<'_>) -> Result<Vec<String>> {
     let mut stmt = conn
         .conn()?
         .prepare_cached("SELECT DISTINCT owner FROM policies ORDER BY owner")?;

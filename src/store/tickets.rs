@@ -46,7 +46,7 @@ pub enum Consumed {
     AlreadyUsed,
 }
 
-pub fn insert(tx: &WriteTx<'_>, ticket: &Ticket) -> Result<()> {
+pub(super) fn insert(tx: &WriteTx<'_>, ticket: &Ticket) -> Result<()> {
     tx.conn()?.execute(
         "INSERT INTO tickets (hash, owner, client_id, permissions, created_at, expires_at, bound_client)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -67,7 +67,7 @@ pub fn insert(tx: &WriteTx<'_>, ticket: &Ticket) -> Result<()> {
 /// stores what the ticket produces, so a failure later in that transaction gives the ticket back.
 ///
 /// A ticket both used and expired reports `AlreadyUsed`: a replay is the more useful thing to know.
-pub fn consume(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Consumed> {
+pub(super) fn consume(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Consumed> {
     let taken = tx
         .conn()?
         .query_row(
@@ -76,12 +76,12 @@ pub fn consume(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Consumed> 
             params![hash, now],
             |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, UnixTime>(3)?,
-                    r.get::<_, UnixTime>(4)?,
-                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, String>("owner")?,
+                    r.get::<_, String>("client_id")?,
+                    r.get::<_, String>("permissions")?,
+                    r.get::<_, UnixTime>("created_at")?,
+                    r.get::<_, UnixTime>("expires_at")?,
+                    r.get::<_, Option<String>>("bound_client")?,
                 ))
             },
         )
@@ -111,7 +111,7 @@ pub fn consume(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Consumed> 
 }
 
 /// Records the RPT issued from a consumed ticket, so a later replay of the ticket can revoke it.
-pub fn link_rpt(tx: &WriteTx<'_>, hash: &str, jti: &str) -> Result<()> {
+pub(super) fn link_rpt(tx: &WriteTx<'_>, hash: &str, jti: &str) -> Result<()> {
     tx.conn()?.execute(
         "UPDATE tickets SET rpt_jti = ?2 WHERE hash = ?1",
         params![hash, jti],
@@ -120,7 +120,7 @@ pub fn link_rpt(tx: &WriteTx<'_>, hash: &str, jti: &str) -> Result<()> {
 }
 
 /// The RPT issued from the ticket with this hash, if any.
-pub fn issued_rpt(tx: &WriteTx<'_>, hash: &str) -> Result<Option<String>> {
+pub(super) fn issued_rpt(tx: &WriteTx<'_>, hash: &str) -> Result<Option<String>> {
     Ok(tx
         .conn()?
         .query_row("SELECT rpt_jti FROM tickets WHERE hash = ?1", [hash], |r| {

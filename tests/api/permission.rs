@@ -8,6 +8,7 @@ use actix_web::test::TestRequest;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use uma_cedar::crypto;
+use uma_cedar::store::TicketStore;
 use uma_cedar::store::tickets::{self, Consumed, Permission};
 
 use crate::helpers::*;
@@ -41,7 +42,7 @@ fn consume(t: &TestApp, ticket: &str) -> Consumed {
     let now = t.state.now();
     t.state
         .store
-        .write(|tx| tickets::consume(tx, &hash, now))
+        .write(|tx| tx.consume_ticket(&hash, now))
         .expect("consume")
 }
 

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use uma_cedar::clock::ManualClock;
 use uma_cedar::http::AppState;
 use uma_cedar::policy::{Claims, Decision};
-use uma_cedar::store::resources::{self, Description, Resource};
+use uma_cedar::store::ResourceStore;
+use uma_cedar::store::resources::{Description, Resource};
 
 use crate::helpers::*;
 
@@ -86,7 +87,7 @@ fn register(t: &TestApp, id: &str, owner: &str, scopes: &[&str]) -> Resource {
     };
     t.state
         .store
-        .write(|tx| resources::insert(tx, &resource))
+        .write(|tx| tx.insert_resource(&resource))
         .expect("register");
     resource
 }

@@ -44,7 +44,7 @@ async fn token(
     let grant_type = params.require("grant_type")?.to_owned();
     let body = state
         .run(move |st| {
-            let client = client_auth::authenticate(&st.store, &creds)?;
+            let client = client_auth::authenticate(st, &creds)?;
             dispatch(st, &client, &grant_type, &params)
         })
         .await?;
