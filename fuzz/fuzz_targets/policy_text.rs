@@ -1,0 +1,74 @@
+//! Owners' policy text, as `PUT /uma/policies/{name}`, `uma-cedar policy push` and `uma-cedar validate` take it:
+//! parsed and validated against the built-in schema, then compiled and used for decisions on one fixed
+//! resource and scope, for a requesting party with claims and for an anonymous one (which runs the partial
+//! evaluation behind `need_info`). The decision runs whether or not the text validated, since a set stored
+//! under an older schema is compiled as it is.
+//!
+//! Every text must end in diagnostics or a decision, never a panic or an overflowed stack.
+
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::json;
+use uma_cedar::policy::{
+    self, Claims, ContextFacts, PolicySchema, ResourceFacts, ScopeCheck, Source,
+};
+
+const OWNER: &str = "alice";
+
+struct Setup {
+    schema: PolicySchema,
+    claims: Option<Claims>,
+    resource: ResourceFacts,
+    context: ContextFacts,
+}
+
+static SETUP: LazyLock<Option<Setup>> = LazyLock::new(|| {
+    let claims = json!({
+        "iss": "https://login.riverside-clinic.example",
+        "sub": "bob",
+        "email": "bob@example.com",
+        "email_verified": true,
+        "groups": ["riverside-doctors"],
+    });
+    Some(Setup {
+        schema: PolicySchema::base().ok()?,
+        claims: claims
+            .as_object()
+            .cloned()
+            .and_then(|c| Claims::from_json(c).ok()),
+        resource: ResourceFacts {
+            id: "r-1".into(),
+            owner: OWNER.into(),
+            scopes: vec!["view".into(), "read".into()],
+            name: Some("Checking".into()),
+            kind: Some("statement".into()),
+        },
+        context: ContextFacts {
+            client_id: "ledger-tax-app".into(),
+            resource_server: "bank-rs".into(),
+            time: 1_770_000_000,
+        },
+    })
+});
+
+fuzz_target!(|data: &[u8]| {
+    let (Some(setup), Ok(text)) = (SETUP.as_ref(), std::str::from_utf8(data)) else {
+        return;
+    };
+    let sources = [Source::new("fuzz.cedar", text)];
+    let validation = policy::validate(&setup.schema, &sources, ScopeCheck::Unchecked);
+    // Diagnostics are rendered for the CLI and returned as JSON over HTTP.
+    for diagnostic in &validation.diagnostics {
+        let _ = diagnostic.to_json();
+    }
+    let compiled = policy::compile(&setup.schema, Some(OWNER), &sources);
+    for claims in [setup.claims.as_ref(), None] {
+        let decision = policy::decide(&compiled, claims, &setup.resource, "view", &setup.context);
+        if !validation.is_valid() && !compiled.problems().is_empty() {
+            assert!(!decision.is_permit(), "a set that does not compile permits nothing");
+        }
+    }
+});
