@@ -12,7 +12,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // What the endpoints do next with a parsed form: look parameters up and require them.
-    for name in ["grant_type", "scope", "client_id", "ticket", "claim_token", "token"] {
+    for name in [
+        "grant_type",
+        "scope",
+        "client_id",
+        "ticket",
+        "claim_token",
+        "token",
+    ] {
         let got = params.get(name);
         assert_eq!(params.contains(name), got.is_some());
         assert_eq!(params.require(name).ok(), got);

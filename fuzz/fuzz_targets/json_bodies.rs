@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
     }
 
     if let Ok(permissions) = permission::parse_request(body.clone()) {
-        assert!(!permissions.is_empty(), "an accepted request names a resource");
+        assert!(
+            !permissions.is_empty(),
+            "an accepted request names a resource"
+        );
         for (i, p) in permissions.iter().enumerate() {
             let repeated = permissions
                 .iter()
