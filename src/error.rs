@@ -225,12 +225,6 @@ impl fmt::Display for OAuthError {
 
 impl std::error::Error for OAuthError {}
 
-impl From<crate::store::StoreError> for OAuthError {
-    fn from(err: crate::store::StoreError) -> Self {
-        Self::server_error(&err)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

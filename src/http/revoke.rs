@@ -28,7 +28,7 @@ use super::{AppState, client_auth, method_not_allowed, paths};
 use crate::clock::UnixTime;
 use crate::crypto;
 use crate::error::OAuthError;
-use crate::store::Transaction;
+use crate::store::WriteTx;
 use crate::store::clients::Client;
 use crate::store::pcts::{self, Pct};
 use crate::store::rpts::{self, Rpt};
@@ -56,13 +56,13 @@ enum Revocable {
 /// Looks the token up as an OAuth token, a PCT, or an RPT (whose `jti` the caller verified beforehand,
 /// outside the transaction). The hint only changes the order, as RFC 7009 §2.1 allows.
 fn find(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     token: &str,
     rpt_jti: Option<&str>,
     hint: Option<&str>,
 ) -> Result<Option<Revocable>, OAuthError> {
     let hash = crypto::hash_secret(token);
-    let pct = |tx: &Transaction<'_>| -> Result<Option<Revocable>, OAuthError> {
+    let pct = |tx: &WriteTx<'_>| -> Result<Option<Revocable>, OAuthError> {
         Ok(pcts::find(tx, &hash)?.map(Revocable::Pct))
     };
     if hint == Some("pct")
@@ -102,7 +102,7 @@ pub enum Outcome {
 /// Revokes `token` for `client` inside one transaction, so the check of ownership and the revocation
 /// cannot be separated by a concurrent change.
 pub fn revoke_for(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     client: &Client,
     token: &str,
     rpt_jti: Option<&str>,

@@ -27,6 +27,7 @@ use cedar_policy::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::limits::check_set_size;
 use super::schema::{ACTION_TYPE, ClaimAttr, ClaimType, PolicySchema, RESOURCE_TYPE, USER_TYPE};
 use super::validate::{Source, parse_source};
 
@@ -246,7 +247,12 @@ pub fn compile(schema: &PolicySchema, owner: Option<&str>, sources: &[Source]) -
     let mut set = PolicySet::new();
     let mut refs = HashMap::new();
     let mut problems = Vec::new();
-    for (index, source) in sources.iter().enumerate() {
+    if let Err(d) = check_set_size(sources.iter().map(|s| (s.name.as_str(), s.text.as_str()))) {
+        problems.push(d.to_string());
+    }
+    // A set over the size limit is not parsed at all: it denies everything.
+    let parse = if problems.is_empty() { sources } else { &[] };
+    for (index, source) in parse.iter().enumerate() {
         match parse_source(index, source) {
             Ok(policies) => {
                 for p in policies {

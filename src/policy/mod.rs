@@ -14,6 +14,7 @@
 mod cache;
 mod decide;
 mod diagnostic;
+mod limits;
 mod schema;
 mod validate;
 
@@ -23,5 +24,9 @@ pub use decide::{
     PolicyRef, ResourceFacts, compile, decide,
 };
 pub use diagnostic::{Diagnostic, Kind, Severity, render};
+pub use limits::{
+    MAX_EXPR_DEPTH, MAX_NESTING, MAX_POLICY_BYTES, MAX_SCHEMA_BYTES, MAX_SET_BYTES,
+    MAX_SOURCE_BYTES, MAX_UNARY_RUN,
+};
 pub use schema::{BASE_SCHEMA, BASE_SCHEMA_NAME, ClaimAttr, ClaimType, PolicySchema, SchemaError};
 pub use validate::{ScopeCheck, Source, Validation, validate};

@@ -116,6 +116,12 @@ impl PolicySchema {
 
     /// Parses schema text and checks it keeps the vocabulary's contract.
     pub fn parse(origin: &str, text: &str, json: bool) -> Result<Self, SchemaError> {
+        // Both schema parsers recurse on nested types: bound the text before they see it.
+        super::limits::prescan_schema(origin, text).map_err(|d| SchemaError {
+            origin: origin.to_owned(),
+            text: text.to_owned(),
+            diagnostics: vec![d],
+        })?;
         let fragment = if json {
             SchemaFragment::from_json_str(text).map_err(|e| from_miette(origin, text, &e))?
         } else {

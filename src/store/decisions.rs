@@ -1,9 +1,9 @@
 //! The decision log: every answer of the UMA grant about an owner's resource, for the owner to review.
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::{Result, from_json, to_json};
+use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,8 +27,8 @@ pub struct Decision {
     pub detail: Option<String>,
 }
 
-pub fn record(tx: &Transaction<'_>, d: &Decision) -> Result<()> {
-    tx.execute(
+pub fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
+    tx.conn()?.execute(
         "INSERT INTO decisions (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
@@ -48,8 +48,8 @@ pub fn record(tx: &Transaction<'_>, d: &Decision) -> Result<()> {
 }
 
 /// The owner's most recent decisions, newest first, at most `limit`.
-pub fn list_for_owner(conn: &Connection, owner: &str, limit: usize) -> Result<Vec<Decision>> {
-    let mut stmt = conn.prepare(
+pub fn list_for_owner(conn: &ReadTx<'_>, owner: &str, limit: usize) -> Result<Vec<Decision>> {
+    let mut stmt = conn.conn()?.prepare(
         "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail
          FROM decisions WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2",
     )?;
@@ -131,7 +131,7 @@ mod tests {
         store
             .write(|tx| {
                 for (id, kind) in [("alice", "user"), ("carol", "user")] {
-                    tx.execute(
+                    tx.conn()?.execute(
                         "INSERT INTO principals (id, kind) VALUES (?1, ?2)",
                         params![id, kind],
                     )?;

@@ -4,9 +4,9 @@
 //! they write it (see `crate::sharing`), in the same transaction as the write. It must never return one owner's
 //! policies from a query about another.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::Result;
+use super::{ReadTx, Result, WriteTx};
 use crate::clock::UnixTime;
 
 /// A stored policy source.
@@ -28,8 +28,9 @@ pub struct PolicyInfo {
 }
 
 /// True when `owner` names a user or a client (the identifiers a PAT can name).
-pub fn owner_exists(conn: &Connection, owner: &str) -> Result<bool> {
+pub fn owner_exists(conn: &ReadTx<'_>, owner: &str) -> Result<bool> {
     Ok(conn
+        .conn()?
         .prepare_cached("SELECT 1 FROM principals WHERE id = ?1")?
         .query_row([owner], |_| Ok(()))
         .optional()?
@@ -37,19 +38,14 @@ pub fn owner_exists(conn: &Connection, owner: &str) -> Result<bool> {
 }
 
 /// Stores `text` as `owner`'s policy `name`, replacing one of that name. Returns true when it replaced one.
-pub fn put(
-    tx: &Transaction<'_>,
-    owner: &str,
-    name: &str,
-    text: &str,
-    now: UnixTime,
-) -> Result<bool> {
+pub fn put(tx: &WriteTx<'_>, owner: &str, name: &str, text: &str, now: UnixTime) -> Result<bool> {
     let replaced = tx
+        .conn()?
         .prepare_cached("SELECT 1 FROM policies WHERE owner = ?1 AND name = ?2")?
         .query_row(params![owner, name], |_| Ok(()))
         .optional()?
         .is_some();
-    tx.prepare_cached(
+    tx.conn()?.prepare_cached(
         "INSERT INTO policies (owner, name, text, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (owner, name) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
     )?
@@ -57,8 +53,9 @@ pub fn put(
     Ok(replaced)
 }
 
-pub fn get(conn: &Connection, owner: &str, name: &str) -> Result<Option<StoredPolicy>> {
+pub fn get(conn: &ReadTx<'_>, owner: &str, name: &str) -> Result<Option<StoredPolicy>> {
     Ok(conn
+        .conn()?
         .prepare_cached(
             "SELECT owner, name, text, updated_at FROM policies WHERE owner = ?1 AND name = ?2",
         )?
@@ -74,8 +71,8 @@ pub fn get(conn: &Connection, owner: &str, name: &str) -> Result<Option<StoredPo
 }
 
 /// `owner`'s policies by name.
-pub fn list(conn: &Connection, owner: &str) -> Result<Vec<PolicyInfo>> {
-    let mut stmt = conn.prepare_cached(
+pub fn list(conn: &ReadTx<'_>, owner: &str) -> Result<Vec<PolicyInfo>> {
+    let mut stmt = conn.conn()?.prepare_cached(
         "SELECT name, updated_at, length(CAST(text AS BLOB)) FROM policies WHERE owner = ?1 ORDER BY name",
     )?;
     let rows = stmt
@@ -91,9 +88,10 @@ pub fn list(conn: &Connection, owner: &str) -> Result<Vec<PolicyInfo>> {
 }
 
 /// The (name, text) of each of `owner`'s policies, by name: what a decision compiles.
-pub fn texts(conn: &Connection, owner: &str) -> Result<Vec<(String, String)>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT name, text FROM policies WHERE owner = ?1 ORDER BY name")?;
+pub fn texts(conn: &ReadTx<'_>, owner: &str) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn
+        .conn()?
+        .prepare_cached("SELECT name, text FROM policies WHERE owner = ?1 ORDER BY name")?;
     let rows = stmt
         .query_map([owner], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -101,8 +99,9 @@ pub fn texts(conn: &Connection, owner: &str) -> Result<Vec<(String, String)>> {
 }
 
 /// Removes `owner`'s policy `name`. Returns false when there is none.
-pub fn remove(tx: &Transaction<'_>, owner: &str, name: &str) -> Result<bool> {
+pub fn remove(tx: &WriteTx<'_>, owner: &str, name: &str) -> Result<bool> {
     Ok(tx
+        .conn()?
         .prepare_cached("DELETE FROM policies WHERE owner = ?1 AND name = ?2")?
         .execute(params![owner, name])?
         > 0)
@@ -110,8 +109,9 @@ pub fn remove(tx: &Transaction<'_>, owner: &str, name: &str) -> Result<bool> {
 
 /// The version of `owner`'s policy set: 0 before any policy was ever written, then bumped by every change.
 /// One primary-key read, made before every decision.
-pub fn version(conn: &Connection, owner: &str) -> Result<i64> {
+pub fn version(conn: &ReadTx<'_>, owner: &str) -> Result<i64> {
     Ok(conn
+        .conn()?
         .prepare_cached("SELECT version FROM policy_versions WHERE owner = ?1")?
         .query_row([owner], |r| r.get(0))
         .optional()?
@@ -119,8 +119,10 @@ pub fn version(conn: &Connection, owner: &str) -> Result<i64> {
 }
 
 /// Every owner who has at least one policy.
-pub fn owners(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT owner FROM policies ORDER BY owner")?;
+pub fn owners(conn: &ReadTx<'_>) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .conn()?
+        .prepare_cached("SELECT DISTINCT owner FROM policies ORDER BY owner")?;
     let rows = stmt
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;

@@ -5,11 +5,11 @@
 //! authorization server's own decisions (policies, tickets, introspection) and must never answer an RS directly.
 //! Descriptions arrive here already validated; this module checks nothing about their content.
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Result, from_json, to_json};
+use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
 /// A resource description (Federated Authorization §3.1) without its `_id`, which the server assigns and keeps
@@ -77,8 +77,8 @@ fn decode(raw: RawResource) -> Result<Resource> {
     })
 }
 
-pub fn insert(tx: &Transaction<'_>, resource: &Resource) -> Result<()> {
-    tx.execute(
+pub fn insert(tx: &WriteTx<'_>, resource: &Resource) -> Result<()> {
+    tx.conn()?.execute(
         &format!("INSERT INTO resources ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
             resource.id,
@@ -93,20 +93,21 @@ pub fn insert(tx: &Transaction<'_>, resource: &Resource) -> Result<()> {
 }
 
 /// The resource `id` if the (owner, resource server) pair registered it.
-pub fn get(conn: &Connection, id: &str, owner: &str, client_id: &str) -> Result<Option<Resource>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM resources WHERE id = ?1 AND owner = ?2 AND client_id = ?3"
-    ))?
-    .query_row(params![id, owner, client_id], raw)
-    .optional()?
-    .map(decode)
-    .transpose()
+pub fn get(conn: &ReadTx<'_>, id: &str, owner: &str, client_id: &str) -> Result<Option<Resource>> {
+    conn.conn()?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM resources WHERE id = ?1 AND owner = ?2 AND client_id = ?3"
+        ))?
+        .query_row(params![id, owner, client_id], raw)
+        .optional()?
+        .map(decode)
+        .transpose()
 }
 
 /// The resources among `ids` that the (owner, resource server) pair registered, in the order of `ids`;
 /// ids that are unknown or belong to someone else are simply absent from the answer.
 pub fn get_many(
-    conn: &Connection,
+    conn: &ReadTx<'_>,
     ids: &[&str],
     owner: &str,
     client_id: &str,
@@ -122,8 +123,9 @@ pub fn get_many(
 }
 
 /// The resource `id` whoever registered it. For the server's own decisions only (see the module comment).
-pub fn find(conn: &Connection, id: &str) -> Result<Option<Resource>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM resources WHERE id = ?1"))?
+pub fn find(conn: &ReadTx<'_>, id: &str) -> Result<Option<Resource>> {
+    conn.conn()?
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM resources WHERE id = ?1"))?
         .query_row([id], raw)
         .optional()?
         .map(decode)
@@ -131,8 +133,8 @@ pub fn find(conn: &Connection, id: &str) -> Result<Option<Resource>> {
 }
 
 /// The ids of every resource the (owner, resource server) pair registered, oldest first.
-pub fn list(conn: &Connection, owner: &str, client_id: &str) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
+pub fn list(conn: &ReadTx<'_>, owner: &str, client_id: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.conn()?.prepare_cached(
         "SELECT id FROM resources WHERE owner = ?1 AND client_id = ?2 ORDER BY created_at, id",
     )?;
     let ids = stmt
@@ -143,14 +145,14 @@ pub fn list(conn: &Connection, owner: &str, client_id: &str) -> Result<Vec<Strin
 
 /// Replaces the whole description of a resource the pair registered. Returns false when there is none.
 pub fn replace(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     id: &str,
     owner: &str,
     client_id: &str,
     description: &Description,
     now: UnixTime,
 ) -> Result<bool> {
-    Ok(tx.execute(
+    Ok(tx.conn()?.execute(
         "UPDATE resources SET description = ?4, updated_at = ?5
          WHERE id = ?1 AND owner = ?2 AND client_id = ?3",
         params![id, owner, client_id, to_json(description)?, now],
@@ -158,8 +160,8 @@ pub fn replace(
 }
 
 /// Deletes a resource the pair registered. Returns false when there is none.
-pub fn delete(tx: &Transaction<'_>, id: &str, owner: &str, client_id: &str) -> Result<bool> {
-    Ok(tx.execute(
+pub fn delete(tx: &WriteTx<'_>, id: &str, owner: &str, client_id: &str) -> Result<bool> {
+    Ok(tx.conn()?.execute(
         "DELETE FROM resources WHERE id = ?1 AND owner = ?2 AND client_id = ?3",
         params![id, owner, client_id],
     )? > 0)
@@ -168,10 +170,12 @@ pub fn delete(tx: &Transaction<'_>, id: &str, owner: &str, client_id: &str) -> R
 /// Every scope registered on any of `owner`'s resources, whichever resource server registered it: the known
 /// scopes a policy of that owner is checked against.
 pub fn scopes_of_owner(
-    conn: &Connection,
+    conn: &ReadTx<'_>,
     owner: &str,
 ) -> Result<std::collections::BTreeSet<String>> {
-    let mut stmt = conn.prepare_cached("SELECT description FROM resources WHERE owner = ?1")?;
+    let mut stmt = conn
+        .conn()?
+        .prepare_cached("SELECT description FROM resources WHERE owner = ?1")?;
     let descriptions = stmt
         .query_map([owner], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;

@@ -2,11 +2,11 @@
 //! signed JWT; its `jti` keys this row, which introspection, revocation, upgrade and policy narrowing read and
 //! change. The JWT alone never outlives a revocation for a resource server that introspects.
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Result, from_json, to_json};
+use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
 /// A permission granted by an RPT (Federated Authorization §5.1.1), each with its own expiry.
@@ -108,8 +108,8 @@ fn decode(raw: Raw) -> Result<Rpt> {
     })
 }
 
-pub fn insert(tx: &Transaction<'_>, rpt: &Rpt) -> Result<()> {
-    tx.execute(
+pub fn insert(tx: &WriteTx<'_>, rpt: &Rpt) -> Result<()> {
+    tx.conn()?.execute(
         &format!("INSERT INTO rpts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         params![
             rpt.jti,
@@ -127,29 +127,33 @@ pub fn insert(tx: &Transaction<'_>, rpt: &Rpt) -> Result<()> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, jti: &str) -> Result<Option<Rpt>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM rpts WHERE jti = ?1"),
-        [jti],
-        raw,
-    )
-    .optional()?
-    .map(decode)
-    .transpose()
+pub fn get(conn: &ReadTx<'_>, jti: &str) -> Result<Option<Rpt>> {
+    conn.conn()?
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM rpts WHERE jti = ?1"),
+            [jti],
+            raw,
+        )
+        .optional()?
+        .map(decode)
+        .transpose()
 }
 
 /// Revokes an RPT; returns false when there was no such RPT.
-pub fn revoke(tx: &Transaction<'_>, jti: &str) -> Result<bool> {
-    Ok(tx.execute("UPDATE rpts SET revoked = 1 WHERE jti = ?1", [jti])? > 0)
+pub fn revoke(tx: &WriteTx<'_>, jti: &str) -> Result<bool> {
+    Ok(tx
+        .conn()?
+        .execute("UPDATE rpts SET revoked = 1 WHERE jti = ?1", [jti])?
+        > 0)
 }
 
 /// Replaces the permissions of an RPT (after the owner narrowed a policy); an RPT left with none is revoked.
 pub fn set_permissions(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     jti: &str,
     permissions: &[GrantedPermission],
 ) -> Result<()> {
-    tx.execute(
+    tx.conn()?.execute(
         "UPDATE rpts SET permissions = ?2, revoked = revoked OR ?3 WHERE jti = ?1",
         params![jti, to_json(&permissions)?, permissions.is_empty()],
     )?;
@@ -157,8 +161,8 @@ pub fn set_permissions(
 }
 
 /// The owner's RPTs that are still active at `now`.
-pub fn active_for_owner(conn: &Connection, owner: &str, now: UnixTime) -> Result<Vec<Rpt>> {
-    let mut stmt = conn.prepare(&format!(
+pub fn active_for_owner(conn: &ReadTx<'_>, owner: &str, now: UnixTime) -> Result<Vec<Rpt>> {
+    let mut stmt = conn.conn()?.prepare(&format!(
         "SELECT {COLUMNS} FROM rpts WHERE owner = ?1 AND expires_at > ?2 AND revoked = 0"
     ))?;
     let rows = stmt
@@ -168,8 +172,10 @@ pub fn active_for_owner(conn: &Connection, owner: &str, now: UnixTime) -> Result
 }
 
 /// Deletes RPTs that expired before `cutoff`; returns how many.
-pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
-    Ok(tx.execute("DELETE FROM rpts WHERE expires_at < ?1", [cutoff])?)
+pub fn purge_expired(tx: &WriteTx<'_>, cutoff: UnixTime) -> Result<usize> {
+    Ok(tx
+        .conn()?
+        .execute("DELETE FROM rpts WHERE expires_at < ?1", [cutoff])?)
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use crate::store::pcts::{self, Pct};
 use crate::store::resources::{self, Resource};
 use crate::store::rpts::{self, GrantedPermission, Rpt};
 use crate::store::tickets::{self, Consumed, Ticket};
-use crate::store::{StoreError, Transaction};
+use crate::store::{self, StoreError, WriteTx};
 use crate::uma::assess::{self, Answer, Verdict};
 use crate::uma::party_id;
 
@@ -262,9 +262,9 @@ pub fn current_permissions(
     Ok(out)
 }
 
-/// The answer, decided inside the transaction. An `Err` inside `Ok` is a protocol error whose side effects
-/// (ticket consumed, RPT revoked, rotated ticket stored) must be committed.
-type Outcome = Result<Value, OAuthError>;
+/// The answer, decided inside the transaction. Protocol errors that end the grant still commit their side
+/// effects (ticket consumed, RPT revoked, rotated ticket stored).
+type Outcome = store::Outcome<Value, OAuthError>;
 
 pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value, OAuthError> {
     check_client_grant(client, super::UMA_TICKET)?;
@@ -279,14 +279,16 @@ pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value
     let keys = state.key_set()?;
     let ticket_hash = crypto::hash_secret(req.ticket);
 
-    let outcome: Outcome = state.store.write(|tx| {
+    state.store.write_outcome(|tx| {
         let ticket = match tickets::consume(tx, &ticket_hash, now)? {
             Consumed::Valid(ticket) => ticket,
             Consumed::Unknown => {
-                return Ok(Err(OAuthError::invalid_grant("the ticket is unknown")));
+                return Ok(Outcome::commit_then(OAuthError::invalid_grant(
+                    "the ticket is unknown",
+                )));
             }
             Consumed::Expired => {
-                return Ok(Err(OAuthError::invalid_grant(
+                return Ok(Outcome::commit_then(OAuthError::invalid_grant(
                     "the ticket has expired; ask the resource server for a new one",
                 )));
             }
@@ -299,7 +301,7 @@ pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value
                         client.client_id
                     );
                 }
-                return Ok(Err(OAuthError::invalid_grant(
+                return Ok(Outcome::commit_then(OAuthError::invalid_grant(
                     "the ticket was already used; tokens issued from it are revoked",
                 )));
             }
@@ -325,8 +327,7 @@ pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value
             now,
         };
         grant.decide(tx, &ticket)
-    })?;
-    outcome
+    })
 }
 
 /// One presentation of a ticket: the request and what was established before the transaction.
@@ -345,7 +346,7 @@ struct Presented<'a> {
 
 impl Presented<'_> {
     /// The assessment proper, inside the ticket's transaction.
-    fn decide(&self, tx: &Transaction<'_>, ticket: &Ticket) -> Result<Outcome, OAuthError> {
+    fn decide(&self, tx: &WriteTx<'_>, ticket: &Ticket) -> Result<Outcome, OAuthError> {
         let (state, client, now) = (self.state, self.client, self.now);
         let mut resources = BTreeMap::new();
         let mut registered = BTreeMap::new();
@@ -377,7 +378,7 @@ impl Presented<'_> {
             &self.req.scopes,
         ) {
             Ok(requested) => requested,
-            Err(err) => return Ok(Err(err)),
+            Err(err) => return Ok(Outcome::commit_then(err)),
         };
 
         let claims = self.source.claims();
@@ -418,22 +419,27 @@ impl Presented<'_> {
                         })
                     })
                     .collect();
-                Ok(Err(OAuthError::new(ErrorCode::NeedInfo, description)
-                    .with("ticket", new_ticket)
-                    .with("required_claims", required)))
+                Ok(Outcome::commit_then(
+                    OAuthError::new(ErrorCode::NeedInfo, description)
+                        .with("ticket", new_ticket)
+                        .with("required_claims", required),
+                ))
             }
             Answer::Denied => {
                 let description = match self.note {
                     Some(note) => format!("{note}; the owner's policies do not grant this request"),
                     None => "the owner's policies do not grant this request".to_owned(),
                 };
-                Ok(Err(OAuthError::new(ErrorCode::RequestDenied, description)))
+                Ok(Outcome::commit_then(OAuthError::new(
+                    ErrorCode::RequestDenied,
+                    description,
+                )))
             }
         }
     }
 
     /// A new ticket for the same permissions, bound to the presenting client (G §3.3.6, §5.4).
-    fn rotate(&self, tx: &Transaction<'_>, old: &Ticket) -> Result<String, OAuthError> {
+    fn rotate(&self, tx: &WriteTx<'_>, old: &Ticket) -> Result<String, OAuthError> {
         let (state, client, now) = (self.state, self.client, self.now);
         let value = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
         tickets::insert(
@@ -453,7 +459,7 @@ impl Presented<'_> {
 
     fn log_decisions(
         &self,
-        tx: &Transaction<'_>,
+        tx: &WriteTx<'_>,
         ticket: &Ticket,
         party: Option<&str>,
         requested: &assess::Requested,
@@ -509,7 +515,7 @@ impl Presented<'_> {
 
     fn issue_rpt(
         &self,
-        tx: &Transaction<'_>,
+        tx: &WriteTx<'_>,
         ticket: &Ticket,
         party: Option<String>,
         granted: Vec<(String, BTreeSet<String>)>,
@@ -609,6 +615,6 @@ impl Presented<'_> {
             )?;
             body.insert("pct".into(), Value::from(pct));
         }
-        Ok(Ok(Value::Object(body)))
+        Ok(Outcome::done(Value::Object(body)))
     }
 }
