@@ -65,7 +65,8 @@ fn dispatch(
         other => Err(OAuthError::new(
             crate::error::ErrorCode::UnsupportedGrantType,
             format!(
-                "grant type `{other}` is not supported (supported: {})",
+                "grant type {} is not supported (supported: {})",
+                crate::error::quoted(other),
                 GRANT_TYPES.join(", ")
             ),
         )),
@@ -79,8 +80,9 @@ pub fn check_client_grant(client: &Client, grant_type: &str) -> Result<(), OAuth
         Ok(())
     } else {
         Err(OAuthError::unauthorized_client(format!(
-            "client `{}` is not registered for grant type `{grant_type}`",
-            client.client_id
+            "client `{}` is not registered for grant type {}",
+            client.client_id,
+            crate::error::quoted(grant_type)
         )))
     }
 }
