@@ -6,6 +6,7 @@
 //! policies did not permit for that very resource.
 
 pub mod assess;
+pub mod grant;
 pub mod permission;
 pub mod resources;
 pub mod rpt;
