@@ -630,3 +630,253 @@ impl Presented<'_> {
         Ok(Outcome::done(Value::Object(body)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::claims::OwnKeys;
+    use crate::claims::cache::CachePolicy;
+    use crate::claims::fetch::Fetcher;
+    use crate::clock::ManualClock;
+    use crate::config::Settings;
+    use crate::context::FixedRandom;
+    use crate::crypto::keys::{self, Alg};
+    use crate::keyring::KeyError;
+    use crate::policy::PolicySchema;
+    use crate::store::resources::Description;
+    use crate::store::testing::{public_client, temp_store};
+    use crate::store::tickets::Permission;
+    use crate::store::users::{self, User};
+    use crate::store::{PctRead, PolicyStore, ResourceStore, RptRead, Store, clients};
+
+    const NOW: UnixTime = 1_000;
+    const VIEW: &str = r#"permit (principal, action == Uma::Action::"view", resource);"#;
+    const VIEW_WITH_EMAIL: &str = r#"permit (principal, action == Uma::Action::"view", resource)
+when { principal has email && principal.email == "bob@example.com" };"#;
+
+    struct FixedKeys(Arc<KeySet>);
+
+    impl OwnKeys for FixedKeys {
+        fn key_set(&self, _: UnixTime) -> Result<Arc<KeySet>, KeyError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    /// Alice owns `r1` (scope `view`), registered by `rs1`; `app` and `app2` are clients of requesting
+    /// parties. Randomness gives `t-1`, `t-2`, ... in order.
+    struct World {
+        _dir: tempfile::TempDir,
+        store: Store,
+        ctx: Context,
+        verifier: ClaimsVerifier,
+        policies: Policies,
+        keys: Arc<KeySet>,
+    }
+
+    impl World {
+        fn new(policy: &str) -> Self {
+            let (dir, store) = temp_store();
+            let settings = Settings::for_data_dir(dir.path());
+            let keys = Arc::new(
+                KeySet::from_stored(&[keys::generate(Alg::ES256, NOW).expect("key")])
+                    .expect("key set"),
+            );
+            let verifier = ClaimsVerifier::new(
+                settings.issuer.clone(),
+                Arc::new(FixedKeys(keys.clone())),
+                &[],
+                Arc::new(Fetcher::default()),
+                CachePolicy::default(),
+            );
+            store
+                .write(|tx| {
+                    users::insert(
+                        tx,
+                        &User {
+                            username: "alice".into(),
+                            password_hash: "unused".into(),
+                            email: None,
+                            name: None,
+                            created_at: 0,
+                        },
+                    )?;
+                    for id in ["rs1", "app", "app2"] {
+                        clients::insert(tx, &public_client(id))?;
+                    }
+                    tx.insert_resource(&Resource {
+                        id: "r1".into(),
+                        owner: "alice".into(),
+                        client_id: "rs1".into(),
+                        description: Description {
+                            resource_scopes: vec!["view".into()],
+                            ..Description::default()
+                        },
+                        created_at: 0,
+                        updated_at: 0,
+                    })?;
+                    tx.put_policy("alice", "p", policy, 0)?;
+                    Ok::<_, StoreError>(())
+                })
+                .expect("seed");
+            Self {
+                _dir: dir,
+                store,
+                ctx: Context {
+                    clock: Arc::new(ManualClock::new(NOW)),
+                    random: Arc::new(FixedRandom::new("t")),
+                    settings: Arc::new(settings),
+                },
+                verifier,
+                policies: Policies::new(PolicySchema::base().expect("schema")),
+                keys,
+            }
+        }
+
+        /// Stores a ticket with value `value` for `r1` with `scopes`, bound to `bound` if given.
+        fn ticket(&self, value: &str, scopes: &[&str], bound: Option<&str>) {
+            self.store
+                .write(|tx| {
+                    tx.insert_ticket(&Ticket {
+                        hash: crypto::hash_secret(value),
+                        owner: "alice".into(),
+                        client_id: "rs1".into(),
+                        permissions: vec![Permission {
+                            resource_id: "r1".into(),
+                            resource_scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                        }],
+                        created_at: NOW,
+                        expires_at: NOW + 300,
+                        bound_client: bound.map(str::to_owned),
+                    })
+                })
+                .expect("ticket");
+        }
+
+        fn service(&self) -> UmaGrant<'_> {
+            UmaGrant {
+                ctx: &self.ctx,
+                verifier: &self.verifier,
+                policies: &self.policies,
+            }
+        }
+
+        /// Presents `ticket` as `client_id`, without claims; returns the outcome before the transaction
+        /// finishes with it.
+        fn present(&self, client_id: &str, ticket: &str) -> Result<GrantOutcome, OAuthError> {
+            let req = UmaGrantRequest {
+                ticket: ticket.into(),
+                claim_token: None,
+                pct: None,
+                rpt: None,
+                scopes: BTreeSet::new(),
+            };
+            let client = public_client(client_id);
+            let service = self.service();
+            let claims =
+                service.resolve_claims(&client, &req, |h| self.store.read(|r| r.pct(h)))?;
+            let tx = self.store.begin_write()?;
+            let outcome = service.decide(&tx, &self.keys, &client, &req, &claims)?;
+            // Finish with a copy of the verdict: commit or roll back as the service said.
+            let copy = match &outcome {
+                Outcome::Commit(Ok(v)) => Outcome::Commit(Ok(v.clone())),
+                Outcome::Commit(Err(e)) => Outcome::Commit(Err(e.clone())),
+                Outcome::Rollback(e) => Outcome::Rollback(e.clone()),
+            };
+            let _ = tx.finish(copy);
+            Ok(outcome)
+        }
+
+        fn rpt(&self, jti: &str) -> Option<Rpt> {
+            self.store.read(|r| r.rpt(jti)).expect("rpt")
+        }
+    }
+
+    fn committed_error(outcome: GrantOutcome) -> OAuthError {
+        match outcome {
+            Outcome::Commit(Err(err)) => err,
+            other => panic!("expected a committed protocol error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_replayed_ticket_revokes_the_rpt_it_produced() {
+        let w = World::new(VIEW);
+        w.ticket("tk", &["view"], None);
+        let Ok(Outcome::Commit(Ok(body))) = w.present("app", "tk") else {
+            panic!("the first presentation is a grant");
+        };
+        assert!(body.get("access_token").is_some(), "{body}");
+        // The RPT's jti is the first random value drawn.
+        let issued = w.rpt("t-1").expect("stored RPT");
+        assert!(!issued.revoked);
+        assert_eq!(issued.client_id, "app");
+
+        let err = committed_error(w.present("app", "tk").expect("replay"));
+        assert_eq!(err.code, ErrorCode::InvalidGrant);
+        assert!(
+            w.rpt("t-1").expect("still stored").revoked,
+            "replay revokes"
+        );
+    }
+
+    #[test]
+    fn a_ticket_bound_to_another_client_rolls_back_and_stays_usable() {
+        let w = World::new(VIEW);
+        w.ticket("tk", &["view"], Some("app"));
+        match w.present("app2", "tk").expect("outcome") {
+            Outcome::Rollback(err) => {
+                assert_eq!(err.code, ErrorCode::InvalidGrant);
+                assert!(
+                    err.description
+                        .as_deref()
+                        .is_some_and(|d| d.contains("another client"))
+                );
+            }
+            other => panic!("expected a rollback, got {other:?}"),
+        }
+        assert!(w.rpt("t-1").is_none());
+        // The rightful client still gets its RPT: the wrong client's attempt did not consume the ticket.
+        assert!(matches!(w.present("app", "tk"), Ok(Outcome::Commit(Ok(_)))));
+        assert!(w.rpt("t-1").is_some());
+    }
+
+    #[test]
+    fn need_info_burns_the_ticket_and_rotates_it_for_the_client() {
+        let w = World::new(VIEW_WITH_EMAIL);
+        w.ticket("tk", &["view"], None);
+        let err = committed_error(w.present("app", "tk").expect("outcome"));
+        assert_eq!(err.code, ErrorCode::NeedInfo);
+        assert_eq!(err.extra.get("ticket"), Some(&Value::from("t-1")));
+        let required = err.extra.get("required_claims").expect("required_claims");
+        assert_eq!(required[0]["name"], "email", "{required}");
+
+        // The old ticket is burnt; the new one is stored, bound to the presenting client.
+        let replay = committed_error(w.present("app", "tk").expect("outcome"));
+        assert_eq!(replay.code, ErrorCode::InvalidGrant);
+        assert!(matches!(w.present("app2", "t-1"), Ok(Outcome::Rollback(_))));
+        let again = committed_error(w.present("app", "t-1").expect("outcome"));
+        assert_eq!(again.code, ErrorCode::NeedInfo, "still no claims");
+        assert_ne!(again.extra.get("ticket"), Some(&Value::from("t-1")));
+    }
+
+    #[test]
+    fn an_empty_request_is_never_a_permit() {
+        // The owner permits every action; the ticket names no scope, so nothing is requested.
+        let w = World::new("permit (principal, action, resource);");
+        w.ticket("empty", &[], None);
+        let err = committed_error(w.present("app", "empty").expect("outcome"));
+        assert_eq!(err.code, ErrorCode::RequestDenied);
+        assert!(w.rpt("t-1").is_none(), "no RPT for an empty request");
+
+        // A ticket whose resource is no longer registered requests nothing either.
+        w.store
+            .write(|tx| tx.delete_scoped("alice", "rs1", "r1"))
+            .expect("delete");
+        w.ticket("gone", &["view"], None);
+        let err = committed_error(w.present("app", "gone").expect("outcome"));
+        assert_eq!(err.code, ErrorCode::RequestDenied);
+        assert!(w.rpt("t-1").is_none() && w.rpt("t-2").is_none());
+    }
+}
