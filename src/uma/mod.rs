@@ -1,6 +1,7 @@
 //! The UMA grant's protocol logic (UMA 2.0 Grant §3.3), free of HTTP and SQL so each rule is testable alone:
 //! the set math of the authorization assessment (§3.3.4), how per-permission decisions combine into one
-//! answer (§3.3.5, §3.3.6), and RPT upgrade (§3.3.5.1).
+//! answer (§3.3.5, §3.3.6), and RPT upgrade (§3.3.5.1). The grant itself, from a presented ticket to an RPT,
+//! a rotated ticket or an error, is [`grant`].
 //!
 //! What this module must never do: turn an empty request into a grant (§5.6), or grant a scope the owner's
 //! policies did not permit for that very resource.
