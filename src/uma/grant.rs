@@ -103,8 +103,9 @@ pub struct UmaGrant<'a> {
 }
 
 impl UmaGrant<'_> {
-    /// Checks the pushed claim token, or falls back to the PCT, which `find_pct` looks up by hash. Runs
-    /// before the ticket's transaction.
+    /// Checks the pushed claim token, or falls back to the PCT, which `find_pct` looks up by hash (a
+    /// closure, so the caller opens a read transaction only once the claim token was checked). Runs before
+    /// the ticket's transaction.
     pub fn resolve_claims(
         &self,
         client: &Client,
