@@ -1,6 +1,7 @@
-//! Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3.1):
-//! `client_secret_basic` or `client_secret_post` for confidential clients, `client_id` alone for public ones.
-//! Secrets are compared as SHA-256 hashes in constant time; no password hashing on this path.
+//! Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3.1): reads how
+//! the client presented itself (`client_secret_basic`, `client_secret_post`, or `client_id` alone) and hands
+//! the credentials and the stored client to [`crate::oauth::client_auth::verify`], which enforces the method
+//! the client registered. No password hashing on this path.
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
@@ -8,27 +9,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::forms::Params;
-use crate::crypto;
 use crate::error::OAuthError;
+pub use crate::oauth::client_auth::Credentials;
+use crate::oauth::{AuthMethod, Client, ClientSecret, client_auth};
 use crate::store::Store;
-use crate::store::clients::{self, Client};
-
-/// How the client presented itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Basic,
-    Post,
-    /// A public client sending only its `client_id`.
-    None,
-}
-
-/// Credentials as sent, before they are checked.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    pub client_id: String,
-    secret: Option<String>,
-    pub method: Method,
-}
+use crate::store::clients;
 
 fn decode_component(text: &str) -> String {
     url::form_urlencoded::parse(format!("x={text}").as_bytes())
@@ -72,8 +57,8 @@ pub fn credentials(req: &HttpRequest, params: &Params) -> Result<Credentials, OA
         }
         return Ok(Credentials {
             client_id,
-            secret: Some(decode_component(secret)),
-            method: Method::Basic,
+            secret: Some(ClientSecret::new(decode_component(secret))),
+            method: AuthMethod::ClientSecretBasic,
         });
     }
     let Some(client_id) = params.get("client_id") else {
@@ -85,33 +70,21 @@ pub fn credentials(req: &HttpRequest, params: &Params) -> Result<Credentials, OA
     Ok(match params.get("client_secret") {
         Some(secret) => Credentials {
             client_id: client_id.to_owned(),
-            secret: Some(secret.to_owned()),
-            method: Method::Post,
+            secret: Some(ClientSecret::new(secret)),
+            method: AuthMethod::ClientSecretPost,
         },
         None => Credentials {
             client_id: client_id.to_owned(),
             secret: None,
-            method: Method::None,
+            method: AuthMethod::None,
         },
     })
 }
 
 /// Checks credentials against the registered client (blocking: reads the store).
 pub fn authenticate(store: &Store, creds: &Credentials) -> Result<Client, OAuthError> {
-    let basic = creds.method == Method::Basic;
-    let failed = || OAuthError::invalid_client("client authentication failed", basic);
-    let client = store
-        .read(|c| clients::get(c, &creds.client_id))?
-        .ok_or_else(failed)?;
-    match (&client.secret_hash, &creds.secret) {
-        (Some(stored), Some(presented)) if crypto::secret_matches(presented, stored) => Ok(client),
-        (None, None) => Ok(client),
-        (None, Some(_)) => Err(OAuthError::invalid_client(
-            "this client is public and has no secret; send only `client_id`",
-            basic,
-        )),
-        _ => Err(failed()),
-    }
+    let client = store.read(|c| clients::get(c, &creds.client_id))?;
+    client_auth::verify(client, creds)
 }
 
 #[cfg(test)]
@@ -127,8 +100,11 @@ mod tests {
             .to_http_request();
         let creds = credentials(&req, &Params::default()).expect("creds");
         assert_eq!(creds.client_id, "my client");
-        assert_eq!(creds.secret.as_deref(), Some("p@ss"));
-        assert_eq!(creds.method, Method::Basic);
+        assert_eq!(
+            creds.secret.as_ref().map(ClientSecret::secret),
+            Some("p@ss")
+        );
+        assert_eq!(creds.method, AuthMethod::ClientSecretBasic);
     }
 
     #[test]

@@ -455,7 +455,7 @@ async fn a_scope_registered_nowhere_is_invalid_scope() {
 #[actix_web::test]
 async fn requested_scopes_count_only_when_the_client_registered_them() {
     let w = world();
-    w.t.insert_client(uma_cedar::registration::NewClient {
+    w.t.insert_client(uma_cedar::oauth::registration::NewClient {
         client_id: "payapp".into(),
         secret: Some(SECRET.into()),
         metadata: Map::from_iter([("scope".to_owned(), Value::from("pay"))]),

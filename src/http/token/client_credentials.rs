@@ -4,10 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::check_client_grant;
 use crate::error::OAuthError;
 use crate::http::AppState;
-use crate::http::forms::Params;
 use crate::issue;
 use crate::scope::{Scopes, UMA_POLICY, UMA_PROTECTION};
 use crate::store::clients::Client;
@@ -17,15 +15,15 @@ use crate::store::tokens::{self, NewGrant, SubjectKind};
 /// its own sharing policies.
 const ALLOWED: &[&str] = &[UMA_PROTECTION, UMA_POLICY];
 
-pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value, OAuthError> {
-    if client.is_public() {
-        return Err(OAuthError::unauthorized_client(
-            "public clients cannot use the client_credentials grant",
-        ));
-    }
-    check_client_grant(client, "client_credentials")?;
-    let scope = match params.get("scope") {
-        Some(text) => Scopes::parse(text)?,
+/// Issues a PAT to the client itself. The caller has checked that the client is confidential and may use
+/// this grant ([`crate::oauth::token::check_eligible`]).
+pub fn grant(
+    state: &AppState,
+    client: &Client,
+    scope: Option<Scopes>,
+) -> Result<Value, OAuthError> {
+    let scope = match scope {
+        Some(scope) => scope,
         None => Scopes::parse(UMA_PROTECTION)?,
     };
     scope.check_within(ALLOWED)?;

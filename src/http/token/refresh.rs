@@ -7,13 +7,12 @@
 
 use serde_json::{Map, Value};
 
-use super::check_client_grant;
 use crate::clock::UnixTime;
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::http::AppState;
-use crate::http::forms::Params;
 use crate::issue::{self, Issued};
+use crate::oauth::RefreshToken;
 use crate::scope::Scopes;
 use crate::store::Transaction;
 use crate::store::clients::Client;
@@ -25,14 +24,18 @@ enum Rotation {
     Replayed,
 }
 
-pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value, OAuthError> {
-    check_client_grant(client, "refresh_token")?;
-    let hash = crypto::hash_secret(params.require("refresh_token")?);
-    let requested = params.get("scope").map(Scopes::parse).transpose()?;
+/// Rotates the refresh token. The caller has checked that the client may use this grant.
+pub fn grant(
+    state: &AppState,
+    client: &Client,
+    refresh_token: &RefreshToken,
+    requested: Option<&Scopes>,
+) -> Result<Value, OAuthError> {
+    let hash = crypto::hash_secret(refresh_token.secret());
     let now = state.now();
     let outcome = state
         .store
-        .write(|tx| rotate(state, tx, client, &hash, requested.as_ref(), now))?;
+        .write(|tx| rotate(state, tx, client, &hash, requested, now))?;
     match outcome {
         Rotation::Issued(issued) => Ok(issued.response(Map::new())),
         Rotation::Replayed => Err(OAuthError::invalid_grant(

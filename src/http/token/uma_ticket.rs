@@ -17,15 +17,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
-use super::check_client_grant;
 use crate::claims::{ClaimError, ID_TOKEN_FORMAT};
 use crate::clock::UnixTime;
 use crate::crypto;
 use crate::crypto::keys::KeySet;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::AppState;
-use crate::http::forms::Params;
 use crate::http::introspect::rpt_jti;
+use crate::oauth::AccessToken;
+use crate::oauth::token::UmaTicketRequest;
 use crate::policy::{Claims, Compiled, Decision};
 use crate::scope::Scopes;
 use crate::sharing::Policies;
@@ -69,32 +69,24 @@ struct Request<'a> {
     scopes: BTreeSet<String>,
 }
 
-fn parse(params: &Params) -> Result<Request<'_>, OAuthError> {
-    let claim_token = match (params.get("claim_token"), params.get("claim_token_format")) {
-        (Some(token), Some(format)) => Some((token, format)),
-        (None, None) => None,
-        (Some(_), None) => {
-            return Err(OAuthError::invalid_request(format!(
-                "`claim_token` needs `claim_token_format` (`{ID_TOKEN_FORMAT}`)"
-            )));
+impl<'a> Request<'a> {
+    fn new(typed: &'a UmaTicketRequest) -> Self {
+        Request {
+            ticket: typed.ticket.secret(),
+            claim_token: typed
+                .claim_token
+                .as_ref()
+                .map(|pushed| (pushed.token.secret(), pushed.format.as_str())),
+            pct: typed.pct.as_ref().map(crate::oauth::Pct::secret),
+            rpt: typed.rpt.as_ref().map(AccessToken::secret),
+            scopes: typed
+                .scope
+                .iter()
+                .flat_map(Scopes::iter)
+                .map(str::to_owned)
+                .collect(),
         }
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "`claim_token_format` was sent without a `claim_token`",
-            ));
-        }
-    };
-    let scopes = match params.get("scope") {
-        Some(text) => Scopes::parse(text)?.iter().map(str::to_owned).collect(),
-        None => BTreeSet::new(),
-    };
-    Ok(Request {
-        ticket: params.require("ticket")?,
-        claim_token,
-        pct: params.get("pct"),
-        rpt: params.get("rpt"),
-        scopes,
-    })
+    }
 }
 
 /// The scopes a client registered for itself (RFC 7591 `scope`): only those count in a request's `scope`
@@ -266,9 +258,13 @@ pub fn current_permissions(
 /// (ticket consumed, RPT revoked, rotated ticket stored) must be committed.
 type Outcome = Result<Value, OAuthError>;
 
-pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value, OAuthError> {
-    check_client_grant(client, super::UMA_TICKET)?;
-    let req = parse(params)?;
+/// Runs the UMA grant. The caller has checked that the client may use it.
+pub fn grant(
+    state: &AppState,
+    client: &Client,
+    typed: &UmaTicketRequest,
+) -> Result<Value, OAuthError> {
+    let req = Request::new(typed);
     let now = state.now();
     let (source, note) = resolve_claims(state, client, &req, now)?;
     // An RPT offered for upgrade counts only if it is one of ours (it may have expired).

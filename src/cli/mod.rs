@@ -17,7 +17,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{self, FileSettings, Settings, SettingsInput};
 use crate::crypto::{keys::Alg, password};
 use crate::keyring;
-use crate::registration::NewClient;
+use crate::oauth::registration::NewClient;
+use crate::oauth::{AuthMethod, ClientSecret, GrantType};
 use crate::store::{self, Store, clients, users};
 
 mod policies;
@@ -167,7 +168,11 @@ pub enum ClientCommand {
         name: Option<String>,
         /// Restrict the client to these grant types (repeatable; default: any its type allows)
         #[arg(long = "grant-type")]
-        grant_types: Vec<String>,
+        grant_types: Vec<GrantType>,
+        /// How the client authenticates at the token, introspection and revocation endpoints, and the only
+        /// way it may (default: client_secret_basic with a secret, none for --public)
+        #[arg(long)]
+        token_endpoint_auth_method: Option<AuthMethod>,
     },
     /// List clients
     List {
@@ -280,7 +285,7 @@ failure_from!(
     crate::store::StoreError,
     crate::keyring::KeyError,
     crate::crypto::CryptoError,
-    crate::registration::ClientError,
+    crate::oauth::registration::ClientError,
     crate::server::ServeError
 );
 
@@ -390,6 +395,7 @@ fn client(cmd: ClientCommand) -> Result<(), Failure> {
             claims_redirect_uris,
             name,
             grant_types,
+            token_endpoint_auth_method,
         } => {
             let secret = match (secret, secret_stdin, public) {
                 (Some(s), _, _) => Some(s),
@@ -402,7 +408,8 @@ fn client(cmd: ClientCommand) -> Result<(), Failure> {
             };
             let record = NewClient {
                 client_id: id.clone(),
-                secret,
+                secret: secret.map(ClientSecret::new),
+                auth_method: token_endpoint_auth_method,
                 client_name: name,
                 redirect_uris,
                 claims_redirect_uris,
@@ -480,7 +487,7 @@ fn user(cmd: UserCommand) -> Result<(), Failure> {
             email,
             name,
         } => {
-            crate::registration::check_client_id(&username)
+            crate::oauth::registration::check_client_id(&username)
                 .map_err(|_| Failure::new(format!("username `{username}` must be 1 to 128 printable ASCII characters without spaces or `:`")))?;
             let password = read_secret_line("password")?;
             if password.chars().count() < 8 {

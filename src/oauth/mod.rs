@@ -1,0 +1,16 @@
+//! The OAuth side of the domain layer: protocol values as types and the rules about clients, free of HTTP and
+//! SQL. Nothing here may import `actix_web` or `rusqlite`, nor any module of the HTTP layer: the web layer
+//! parses requests into these types and the store maps its rows to them.
+
+pub mod client;
+pub mod client_auth;
+pub mod registration;
+pub mod secret;
+pub mod token;
+pub mod types;
+
+pub use client::Client;
+pub use secret::{
+    AccessToken, AuthCode, ClientSecret, InitialAccessToken, Password, Pct, RefreshToken, Ticket,
+};
+pub use types::{AuthMethod, GrantType};
