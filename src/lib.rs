@@ -22,6 +22,7 @@ pub mod keyring;
 pub mod oauth;
 pub mod policy;
 pub mod scope;
+pub mod secret;
 pub mod server;
 pub mod sharing;
 pub mod store;

@@ -19,6 +19,7 @@ use crate::crypto::{keys::Alg, password};
 use crate::keyring;
 use crate::oauth::registration::NewClient;
 use crate::oauth::{AuthMethod, ClientSecret, GrantType};
+use crate::secret::InitialAccessToken;
 use crate::store::{self, Store, clients, users};
 
 mod policies;
@@ -118,10 +119,14 @@ impl ServeArgs {
             signing_alg: self.signing_alg,
             access_token_ttl: self.access_token_ttl,
             ticket_ttl: self.ticket_ttl,
-            initial_access_token: self.initial_access_token,
+            initial_access_token: self.initial_access_token.map(InitialAccessToken::new),
             schema: self.schema,
         };
-        Ok(input.resolve(file, self.data_dir)?)
+        let settings = input.resolve(file, self.data_dir)?;
+        // Checked again when the server starts; here so a bad entry is refused before the data directory
+        // is touched.
+        crate::claims::issuers::parse_trusted_issuers(&settings.trusted_issuers, &settings.issuer)?;
+        Ok(settings)
     }
 }
 
@@ -328,7 +333,9 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
                 crate::server::ServeError::Bind { .. } => Some(format!(
                     "is another process using {listen}? Choose another address with --listen"
                 )),
-                crate::server::ServeError::Start(crate::http::StartError::Claims(_)) => Some(
+                crate::server::ServeError::Start(
+                    crate::http::StartError::Claims(_) | crate::http::StartError::Config(_),
+                ) => Some(
                     "fix the `[[trusted_issuers]]` entry's `jwks_uri` file in the config file"
                         .to_owned(),
                 ),

@@ -85,6 +85,9 @@ pub enum StartError {
     Policies(String),
     #[error(transparent)]
     Claims(#[from] ClaimsSetupError),
+    /// A setting that only the component using it can check (the trusted issuers).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl AppState {
@@ -98,7 +101,7 @@ impl AppState {
         let now = clock.now();
         keyring::ensure_signing_key(&store, settings.signing_alg, now)?;
         let keys = Arc::new(KeyRing::load(store.clone(), now)?);
-        let claims = Arc::new(ClaimsVerifier::from_settings(&settings, keys.clone()));
+        let claims = Arc::new(ClaimsVerifier::from_settings(&settings, keys.clone())?);
         claims.load_local_keys(now)?;
         Ok(Self {
             settings: Arc::new(settings),

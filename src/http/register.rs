@@ -20,7 +20,7 @@ use crate::clock::UnixTime;
 use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::registration::{ClientError, Registration};
-use crate::oauth::{AuthMethod, Client, ClientSecret, GrantType};
+use crate::oauth::{AuthMethod, Client, ClientSecret, GrantType, InitialAccessToken};
 use crate::store::clients;
 
 /// Random bytes in a generated client id: unguessable enough that ids cannot be enumerated.
@@ -48,7 +48,12 @@ fn client_error(err: ClientError) -> OAuthError {
 /// Checks the initial access token. Both sides are hashed first so the comparison takes the same time
 /// whatever the length of the guess.
 fn check_initial_token(req: &HttpRequest, state: &AppState) -> Result<(), OAuthError> {
-    let Some(expected) = state.settings.initial_access_token.as_deref() else {
+    let Some(expected) = state
+        .settings
+        .initial_access_token
+        .as_ref()
+        .map(InitialAccessToken::secret)
+    else {
         return Err(OAuthError::not_found(
             "dynamic client registration is not enabled on this server",
         ));

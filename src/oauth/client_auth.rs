@@ -8,10 +8,10 @@
 //! header or the store itself (the HTTP layer gives it the credentials and the client record).
 
 use super::client::Client;
-use super::secret::ClientSecret;
 use super::types::AuthMethod;
 use crate::crypto;
 use crate::error::OAuthError;
+use crate::secret::ClientSecret;
 
 /// Credentials as sent, before they are checked: who the caller says it is and how it said it.
 #[derive(Debug, Clone, PartialEq, Eq)]

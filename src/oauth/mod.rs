@@ -5,12 +5,11 @@
 pub mod client;
 pub mod client_auth;
 pub mod registration;
-pub mod secret;
 pub mod token;
 pub mod types;
 
-pub use client::Client;
-pub use secret::{
+pub use crate::secret::{
     AccessToken, AuthCode, ClientSecret, InitialAccessToken, Password, Pct, RefreshToken, Ticket,
 };
+pub use client::Client;
 pub use types::{AuthMethod, GrantType};

@@ -10,11 +10,11 @@
 use serde_json::{Map, Value};
 
 use super::client::Client;
-use super::secret::ClientSecret;
 use super::types::{AuthMethod, GrantType};
 use crate::clock::UnixTime;
 use crate::crypto;
 use crate::scope::Scopes;
+use crate::secret::ClientSecret;
 
 /// Why a client description was refused. The message names the field and says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,10 +4,10 @@
 //! so a client that may not use a grant learns that first. This module must never see HTTP or SQL.
 
 use super::client::Client;
-use super::secret::{AccessToken, AuthCode, Pct, RefreshToken, Ticket};
 use super::types::GrantType;
 use crate::error::{ErrorCode, OAuthError};
 use crate::scope::Scopes;
+use crate::secret::{AccessToken, AuthCode, Pct, RefreshToken, Ticket};
 
 /// A PKCE code verifier (RFC 7636 §4.1): 43 to 128 unreserved characters. It is a one-time secret, so its
 /// `Debug` is redacted too.

@@ -1,7 +1,7 @@
 //! Secrets and bearer values as newtypes: client secrets, tokens, codes, tickets, PCTs, the initial access
 //! token and passwords. Their `Debug` prints `[redacted]`, so a derived `Debug` on anything holding one (a
 //! request, the settings, a log line) never leaks the value. They must never implement `Display`: reading
-//! the value is always the explicit [`secret`](ClientSecret::secret) call.
+//! the value is always the explicit [`secret`](ClientSecret::secret) call. Plain types: any layer may use them.
 
 use std::fmt;
 
