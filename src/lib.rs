@@ -6,7 +6,9 @@
 //! - [`store`]: SQLite through rusqlite;
 //! - [`crypto`]: openssl, josekit and argon2;
 //! - [`policy`]: cedar-policy (schema, validation, decisions);
-//! - [`config`], [`clock`], [`scope`], [`issue`], [`keyring`], [`sharing`]: plain Rust in between;
+//! - [`oauth`]: the OAuth side of the domain layer (grant types, auth methods, typed token requests, the
+//!   client model and its rules, client authentication), without HTTP or SQL;
+//! - [`config`], [`clock`], [`scope`], [`secret`], [`issue`], [`keyring`], [`sharing`]: plain Rust in between;
 //! - [`claims`]: verification of claim tokens pushed to the UMA grant (ureq only in [`claims::fetch`]);
 //! - [`cli`]: the admin commands behind the `uma-cedar` binary.
 
