@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use uma_cedar::policy::{self, Claims, PolicySchema, Source};
 use uma_cedar::sharing::{Policies, resource_facts};
 use uma_cedar::store::clients::{self, Client};
-use uma_cedar::store::resources::{self, Description, Resource};
-use uma_cedar::store::{Store, StoreError, policies, users};
+use uma_cedar::store::resources::{Description, Resource};
+use uma_cedar::store::{PolicyStore, ResourceStore, Store, StoreError, users};
 
 const OWNER_POLICY: &str = r#"permit (principal, action == Uma::Action::"view", resource)
 when { principal has email && principal.email == "bob@example.com" && resource has name && resource.name == "Checking" };
@@ -66,13 +66,12 @@ fn setup(others: usize) -> (tempfile::TempDir, Store, Resource) {
                 },
             )?;
             users::insert(tx, &user("alice"))?;
-            resources::insert(tx, &checking)?;
-            policies::put(tx, "alice", "bob", OWNER_POLICY, 0)?;
+            tx.insert_resource(&checking)?;
+            tx.put_policy("alice", "bob", OWNER_POLICY, 0)?;
             for i in 0..others {
                 let owner = format!("owner-{i}");
                 users::insert(tx, &user(&owner))?;
-                policies::put(
-                    tx,
+                tx.put_policy(
                     &owner,
                     "everyone",
                     "permit (principal, action, resource);",

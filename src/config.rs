@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::crypto::keys::Alg;
 use crate::secret::InitialAccessToken;
+use crate::throttle::{Limit, Limits};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "uma-cedar-data";
@@ -43,6 +44,14 @@ pub struct Settings {
     /// Issuers whose ID tokens are accepted as claim tokens, besides this server, as the config file lists
     /// them. Plain data: [`crate::claims::issuers`] checks and interprets them when the server starts.
     pub trusted_issuers: Vec<TrustedIssuerEntry>,
+    /// Failed logins allowed per (username, address) within `login_failure_window` ([`crate::throttle`]).
+    pub login_max_failures: u32,
+    pub login_failure_window: i64,
+    /// Failed client authentications allowed per (client id, address) within `client_auth_failure_window`.
+    pub client_auth_max_failures: u32,
+    pub client_auth_failure_window: i64,
+    /// How many password hashes may run at once.
+    pub max_concurrent_password_hashes: usize,
 }
 
 /// One `[[trusted_issuers]]` table as written in the config file.
@@ -72,6 +81,34 @@ impl Settings {
     pub fn for_data_dir(data_dir: &Path) -> Self {
         defaults(data_dir)
     }
+
+    /// The throttling limits these settings ask for.
+    pub fn throttle_limits(&self) -> Limits {
+        Limits {
+            login: Limit {
+                max_failures: self.login_max_failures,
+                window: self.login_failure_window,
+            },
+            client_auth: Limit {
+                max_failures: self.client_auth_max_failures,
+                window: self.client_auth_failure_window,
+            },
+        }
+    }
+}
+
+/// Most failures a throttling setting may allow, and the longest window: beyond these it throttles nothing.
+const MAX_FAILURES_LIMIT: u32 = 1000;
+const MAX_FAILURE_WINDOW: i64 = 24 * 3600;
+const MAX_PASSWORD_HASHES: usize = 256;
+
+/// The default bound on concurrent password hashes: the number of CPUs, at most 8 (each argon2 hash holds
+/// about 19 MiB while it runs).
+fn default_password_hashes() -> usize {
+    std::thread::available_parallelism()
+        .map(std::num::NonZero::get)
+        .unwrap_or(2)
+        .min(8)
 }
 
 /// The built-in default of every setting.
@@ -93,6 +130,11 @@ fn defaults(data_dir: &Path) -> Settings {
         max_body_bytes: 64 * 1024,
         schema: None,
         trusted_issuers: Vec::new(),
+        login_max_failures: 10,
+        login_failure_window: 900,
+        client_auth_max_failures: 10,
+        client_auth_failure_window: 900,
+        max_concurrent_password_hashes: default_password_hashes(),
     }
 }
 
@@ -118,6 +160,11 @@ pub struct FileSettings {
     /// `[[trusted_issuers]]` tables: `issuer` and `jwks_uri` each.
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuerEntry>,
+    pub login_max_failures: Option<u32>,
+    pub login_failure_window: Option<i64>,
+    pub client_auth_max_failures: Option<u32>,
+    pub client_auth_failure_window: Option<i64>,
+    pub max_concurrent_password_hashes: Option<usize>,
 }
 
 impl FileSettings {
@@ -143,6 +190,11 @@ pub struct SettingsInput {
     pub ticket_ttl: Option<i64>,
     pub initial_access_token: Option<InitialAccessToken>,
     pub schema: Option<PathBuf>,
+    pub login_max_failures: Option<u32>,
+    pub login_failure_window: Option<i64>,
+    pub client_auth_max_failures: Option<u32>,
+    pub client_auth_failure_window: Option<i64>,
+    pub max_concurrent_password_hashes: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -191,6 +243,28 @@ fn positive(name: &'static str, value: i64) -> Result<i64, ConfigError> {
         Err(invalid(
             name,
             format!("must be a positive number of seconds, got {value}"),
+        ))
+    }
+}
+
+fn failures(name: &'static str, value: u32) -> Result<u32, ConfigError> {
+    if (1..=MAX_FAILURES_LIMIT).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            name,
+            format!("must be between 1 and {MAX_FAILURES_LIMIT}, got {value}"),
+        ))
+    }
+}
+
+fn failure_window(name: &'static str, value: i64) -> Result<i64, ConfigError> {
+    if (1..=MAX_FAILURE_WINDOW).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            name,
+            format!("must be between 1 and {MAX_FAILURE_WINDOW} seconds, got {value}"),
         ))
     }
 }
@@ -261,6 +335,19 @@ impl SettingsInput {
 
         let trusted_issuers = file.trusted_issuers;
 
+        let max_concurrent_password_hashes = self
+            .max_concurrent_password_hashes
+            .or(file.max_concurrent_password_hashes)
+            .unwrap_or(defaults.max_concurrent_password_hashes);
+        if !(1..=MAX_PASSWORD_HASHES).contains(&max_concurrent_password_hashes) {
+            return Err(invalid(
+                "max_concurrent_password_hashes",
+                format!(
+                    "must be between 1 and {MAX_PASSWORD_HASHES}, got {max_concurrent_password_hashes}"
+                ),
+            ));
+        }
+
         Ok(Settings {
             data_dir,
             listen,
@@ -297,6 +384,31 @@ impl SettingsInput {
             max_body_bytes,
             schema: self.schema.or(file.schema),
             trusted_issuers,
+            login_max_failures: failures(
+                "login_max_failures",
+                self.login_max_failures
+                    .or(file.login_max_failures)
+                    .unwrap_or(defaults.login_max_failures),
+            )?,
+            login_failure_window: failure_window(
+                "login_failure_window",
+                self.login_failure_window
+                    .or(file.login_failure_window)
+                    .unwrap_or(defaults.login_failure_window),
+            )?,
+            client_auth_max_failures: failures(
+                "client_auth_max_failures",
+                self.client_auth_max_failures
+                    .or(file.client_auth_max_failures)
+                    .unwrap_or(defaults.client_auth_max_failures),
+            )?,
+            client_auth_failure_window: failure_window(
+                "client_auth_failure_window",
+                self.client_auth_failure_window
+                    .or(file.client_auth_failure_window)
+                    .unwrap_or(defaults.client_auth_failure_window),
+            )?,
+            max_concurrent_password_hashes,
         })
     }
 }
@@ -403,6 +515,67 @@ mod tests {
             input.resolve(file, None).expect("resolve").schema,
             Some(PathBuf::from("b"))
         );
+    }
+
+    #[test]
+    fn throttling_settings_have_defaults_and_refuse_zero_or_absurd_values() {
+        let s = SettingsInput::default()
+            .resolve(FileSettings::default(), None)
+            .expect("defaults");
+        assert_eq!((s.login_max_failures, s.login_failure_window), (10, 900));
+        assert_eq!(
+            (s.client_auth_max_failures, s.client_auth_failure_window),
+            (10, 900)
+        );
+        assert!((1..=8).contains(&s.max_concurrent_password_hashes));
+
+        let file: FileSettings = toml::from_str(
+            "login_max_failures = 3\nlogin_failure_window = 60\nclient_auth_max_failures = 4\n\
+             client_auth_failure_window = 30\nmax_concurrent_password_hashes = 2",
+        )
+        .expect("toml");
+        let input = SettingsInput {
+            login_max_failures: Some(5),
+            ..Default::default()
+        };
+        let s = input.resolve(file, None).expect("resolve");
+        assert_eq!((s.login_max_failures, s.login_failure_window), (5, 60));
+        assert_eq!(
+            (s.client_auth_max_failures, s.client_auth_failure_window),
+            (4, 30)
+        );
+        assert_eq!(s.max_concurrent_password_hashes, 2);
+
+        for (toml_text, name) in [
+            ("login_max_failures = 0", "login_max_failures"),
+            (
+                "client_auth_max_failures = 100000",
+                "client_auth_max_failures",
+            ),
+            ("login_failure_window = 0", "login_failure_window"),
+            (
+                "client_auth_failure_window = -5",
+                "client_auth_failure_window",
+            ),
+            (
+                "client_auth_failure_window = 9999999",
+                "client_auth_failure_window",
+            ),
+            (
+                "max_concurrent_password_hashes = 0",
+                "max_concurrent_password_hashes",
+            ),
+            (
+                "max_concurrent_password_hashes = 100000",
+                "max_concurrent_password_hashes",
+            ),
+        ] {
+            let file: FileSettings = toml::from_str(toml_text).expect("toml");
+            let err = SettingsInput::default()
+                .resolve(file, None)
+                .expect_err(toml_text);
+            assert!(err.to_string().contains(&format!("`{name}`")), "{err}");
+        }
     }
 
     #[test]

@@ -30,6 +30,13 @@ pub enum ErrorCode {
     RequestDenied,
     RequestSubmitted,
     PayloadTooLarge,
+    /// Too many failed client authentications for this client id from this address ([`crate::throttle`]),
+    /// answered 429 as `temporarily_unavailable`. OAuth has no code for this. `temporarily_unavailable`
+    /// (RFC 6749 §4.1.2.1) is the registered code whose meaning fits (the server cannot handle the request
+    /// now; try later) and client libraries already know it. `invalid_client` would have to be a 401 with a
+    /// Basic challenge (§5.2) and tells the client its credentials are wrong, which it did not check; a new
+    /// code would be one no client knows.
+    TooManyFailures,
     ServerError,
 }
 
@@ -55,6 +62,7 @@ impl ErrorCode {
             Self::NeedInfo => "need_info",
             Self::RequestDenied => "request_denied",
             Self::RequestSubmitted => "request_submitted",
+            Self::TooManyFailures => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
     }
@@ -71,6 +79,7 @@ impl ErrorCode {
             Self::NotFound => 404,
             Self::UnsupportedMethodType => 405,
             Self::PayloadTooLarge => 413,
+            Self::TooManyFailures => 429,
             Self::ServerError => 500,
             _ => 400,
         }
@@ -97,6 +106,8 @@ pub struct OAuthError {
     pub challenge: Option<Challenge>,
     /// Methods to list in `Allow` for `unsupported_method_type`.
     pub allow: Option<&'static str>,
+    /// Seconds to send in `Retry-After`.
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthError {
@@ -107,6 +118,7 @@ impl OAuthError {
             extra: Box::default(),
             challenge: None,
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -182,6 +194,19 @@ impl OAuthError {
         )
     }
 
+    /// Too many failed client authentications: no attempt is checked for `retry_after` seconds.
+    pub fn too_many_failures(retry_after: i64) -> Self {
+        let mut err = Self::new(
+            ErrorCode::TooManyFailures,
+            format!(
+                "too many failed client authentications for this client from this address; \
+                 retry after {retry_after} seconds"
+            ),
+        );
+        err.retry_after = Some(retry_after);
+        err
+    }
+
     /// An internal failure. The cause is logged here; the client only learns that something went wrong.
     pub fn server_error(cause: &dyn fmt::Display) -> Self {
         log::error!("internal error: {cause}");
@@ -224,12 +249,6 @@ impl fmt::Display for OAuthError {
 }
 
 impl std::error::Error for OAuthError {}
-
-impl From<crate::store::StoreError> for OAuthError {
-    fn from(err: crate::store::StoreError) -> Self {
-        Self::server_error(&err)
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::crypto;
 use crate::error::OAuthError;
-use crate::store::Transaction;
+use crate::store::WriteTx;
 use crate::store::tokens::{self, TokenKind};
 
 /// Tokens just issued, in clear, for the response.
@@ -45,7 +45,7 @@ fn new_secret() -> Result<String, OAuthError> {
 
 /// Issues an access token (and a refresh token when `with_refresh`) under `grant_id`.
 pub fn issue_tokens(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     settings: &Settings,
     grant_id: i64,
     scope: &str,

@@ -6,6 +6,7 @@
 //! Plain Rust between the store and the policy module. It must never store a policy that failed validation,
 //! and never decide on a resource with policies of anyone but the resource's owner.
 
+use crate::store::{PolicyRead, PolicyStore, ResourceRead};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -14,8 +15,8 @@ use crate::policy::{
     self, Claims, Compiled, ContextFacts, Decision, Diagnostic, PolicyCache, PolicySchema,
     ResourceFacts, ScopeCheck, Source, Validation,
 };
-use crate::store::resources::{self, Resource};
-use crate::store::{Store, StoreError, policies};
+use crate::store::resources::Resource;
+use crate::store::{Store, StoreError};
 
 /// The longest policy name.
 pub const MAX_NAME_LEN: usize = 64;
@@ -123,15 +124,28 @@ impl Policies {
             }
         }
         let known = store.read(|c| {
-            if policies::owner_exists(c, owner)? {
-                Ok(Some(resources::scopes_of_owner(c, owner)?))
+            if c.owner_exists(owner)? {
+                Ok(Some((c.scopes_of_owner(owner)?, c.policy_texts(owner)?)))
             } else {
                 Ok(None)
             }
         })?;
-        let Some(known) = known else {
+        let Some((known, stored)) = known else {
             return Err(SharingError::UnknownOwner(owner.to_owned()));
         };
+        // The set after the push (the stored sources not replaced, then the pushed ones) must stay within the
+        // size a set may have, or every decision with it would deny.
+        let kept = stored
+            .iter()
+            .filter(|(name, _)| !names.contains(name.as_str()))
+            .map(|(name, text)| (name.as_str(), text.as_str()));
+        let pushed = sources.iter().map(|s| (s.name.as_str(), s.text.as_str()));
+        if let Err(d) = policy::check_set_size(kept.chain(pushed)) {
+            return Err(SharingError::Invalid(Validation {
+                diagnostics: vec![d],
+                policy_counts: vec![0; sources.len()],
+            }));
+        }
         let validation = policy::validate(&self.schema, sources, ScopeCheck::Warn(&known));
         if !validation.is_valid() {
             return Err(SharingError::Invalid(validation));
@@ -139,12 +153,12 @@ impl Policies {
         let pushed = store.write(|tx| {
             // The owner may have been removed since the check; the foreign key would refuse the rows anyway,
             // but this says why.
-            if !policies::owner_exists(tx, owner)? {
+            if !tx.owner_exists(owner)? {
                 return Err(SharingError::UnknownOwner(owner.to_owned()));
             }
             let mut pushed = Vec::with_capacity(sources.len());
             for (source, count) in sources.iter().zip(&validation.policy_counts) {
-                let replaced = policies::put(tx, owner, &source.name, &source.text, now)?;
+                let replaced = tx.put_policy(owner, &source.name, &source.text, now)?;
                 pushed.push(Pushed {
                     name: source.name.clone(),
                     replaced,
@@ -163,10 +177,10 @@ impl Policies {
     /// Removes `owner`'s policy `name`. False when there is none.
     pub fn remove(&self, store: &Store, owner: &str, name: &str) -> Result<bool, SharingError> {
         let removed = store.write(|tx| {
-            if !policies::owner_exists(tx, owner)? {
+            if !tx.owner_exists(owner)? {
                 return Err(SharingError::UnknownOwner(owner.to_owned()));
             }
-            Ok(policies::remove(tx, owner, name)?)
+            Ok(tx.remove_policy(owner, name)?)
         })?;
         self.cache.forget(owner);
         Ok(removed)
@@ -177,12 +191,12 @@ impl Policies {
     pub fn compiled_for(&self, store: &Store, owner: &str) -> Result<Arc<Compiled>, StoreError> {
         // The version is read before the texts: a write in between leaves a newer set under an older version,
         // which only costs one more parse on the next decision, never a stale answer.
-        let version = store.read(|c| policies::version(c, owner))?;
+        let version = store.read(|c| c.policy_version(owner))?;
         if let Some(compiled) = self.cache.get(owner, version) {
             return Ok(compiled);
         }
         let sources: Vec<Source> = store
-            .read(|c| policies::texts(c, owner))?
+            .read(|c| c.policy_texts(owner))?
             .into_iter()
             .map(|(name, text)| Source::new(name, text))
             .collect();
@@ -218,21 +232,42 @@ impl Policies {
         client_id: &str,
         now: UnixTime,
     ) -> Decision {
+        Self::decide_among(compiled, resource, claims, scope, client_id, now, &[])
+    }
+
+    /// As [`Policies::decide_with`], naming the issuers whose claims the server accepts, so that a
+    /// `need_info` can say which of them could supply the claims (see [`policy::decide_among`]).
+    pub fn decide_among(
+        compiled: &Compiled,
+        resource: &Resource,
+        claims: Option<&Claims>,
+        scope: &str,
+        client_id: &str,
+        now: UnixTime,
+        issuers: &[String],
+    ) -> Decision {
         let context = ContextFacts {
             client_id: client_id.to_owned(),
             resource_server: resource.client_id.clone(),
             time: now,
         };
-        policy::decide(compiled, claims, &resource_facts(resource), scope, &context)
+        policy::decide_among(
+            compiled,
+            claims,
+            &resource_facts(resource),
+            scope,
+            &context,
+            issuers,
+        )
     }
 
     /// Validates every stored policy against the schema: the server refuses to start on policies that no
     /// longer validate (after a schema change, say). Returns the owners whose sets fail, with the diagnostics.
     pub fn check_stored(&self, store: &Store) -> Result<Vec<(String, Validation)>, StoreError> {
         let mut failing = Vec::new();
-        for owner in store.read(policies::owners)? {
+        for owner in store.read(|c| c.policy_owners())? {
             let sources: Vec<Source> = store
-                .read(|c| policies::texts(c, &owner))?
+                .read(|c| c.policy_texts(&owner))?
                 .into_iter()
                 .map(|(name, text)| Source::new(name, text))
                 .collect();
@@ -248,10 +283,10 @@ impl Policies {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::clients;
     use crate::store::resources::Description;
     use crate::store::testing::temp_store;
     use crate::store::users;
+    use crate::store::{ResourceStore, clients};
     use serde_json::{Value, json};
 
     fn policies() -> Policies {
@@ -276,7 +311,7 @@ mod tests {
                 }
                 clients::insert(tx, &crate::store::testing::public_client("bank"))?;
                 for (id, owner) in [("checking", "alice"), ("kates", "kate")] {
-                    resources::insert(tx, &resource(id, owner))?;
+                    tx.insert_resource(&resource(id, owner))?;
                 }
                 Ok::<_, StoreError>(())
             })
@@ -378,9 +413,7 @@ mod tests {
         let p = policies();
         p.push(&store, "alice", &[Source::new("bob", BOB_VIEWS)], 1)
             .expect("push");
-        let version = store
-            .read(|c| policies::version(c, "alice"))
-            .expect("version");
+        let version = store.read(|c| c.policy_version("alice")).expect("version");
         let err = p
             .push(
                 &store,
@@ -406,16 +439,59 @@ mod tests {
             vec!["typo"]
         );
         assert_eq!(
-            store.read(|c| policies::texts(c, "alice")).expect("texts"),
+            store.read(|c| c.policy_texts("alice")).expect("texts"),
             vec![("bob".to_owned(), BOB_VIEWS.to_owned())],
             "the valid file of the push was not stored either"
         );
         assert_eq!(
-            store
-                .read(|c| policies::version(c, "alice"))
-                .expect("version"),
+            store.read(|c| c.policy_version("alice")).expect("version"),
             version
         );
+    }
+
+    #[test]
+    fn a_push_that_would_make_the_set_too_large_stores_nothing() {
+        let (_dir, store) = setup();
+        let p = policies();
+        // Sources just under the size of one: a set holds 16 of them, not 17.
+        let filler = format!(
+            "permit (principal, action, resource) when {{ principal.sub == \"x\" }};\n{}",
+            format!("// {}\n", "-".repeat(1_000)).repeat(60)
+        );
+        assert!(filler.len() < policy::MAX_SOURCE_BYTES);
+        let fit = policy::MAX_SET_BYTES / filler.len();
+        for i in 0..fit {
+            p.push(
+                &store,
+                "alice",
+                &[Source::new(format!("p{i}"), filler.clone())],
+                1,
+            )
+            .expect("fits");
+        }
+        let err = p
+            .push(
+                &store,
+                "alice",
+                &[Source::new("one-more", filler.clone())],
+                2,
+            )
+            .expect_err("too large");
+        let SharingError::Invalid(validation) = err else {
+            panic!("expected Invalid, got {err:?}")
+        };
+        let first = validation.errors().next().expect("an error");
+        assert_eq!(
+            (first.kind, first.source.as_str()),
+            (policy::Kind::Limit, "one-more")
+        );
+        let stored = store.read(|c| c.policy_texts("alice")).expect("texts");
+        assert_eq!(stored.len(), fit, "nothing more was stored");
+        // Replacing a stored source is measured without the text it replaces.
+        p.push(&store, "alice", &[Source::new("p0", BOB_VIEWS)], 3)
+            .expect("a replacement fits");
+        let decision = decide(&p, &store, "checking", "alice");
+        assert!(decision.is_permit(), "the set still compiles: {decision:?}");
     }
 
     #[test]
@@ -505,8 +581,7 @@ mod tests {
         let (_dir, store) = setup();
         store
             .write(|tx| {
-                policies::put(
-                    tx,
+                tx.put_policy(
                     "alice",
                     "old",
                     "permit (principal, action, resource) when { principal.nope };",

@@ -14,6 +14,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+use uma_cedar::store::DecisionLog;
 
 mod common;
 
@@ -484,21 +485,18 @@ fn decisions_list_shows_an_owners_log() {
                     created_at: 0,
                 },
             )?;
-            decisions::record(
-                tx,
-                &decisions::Decision {
-                    time: 1_800_000_000,
-                    owner: "alice".into(),
-                    client_id: "app".into(),
-                    party: Some(r#"["http://as.test","bob"]"#.into()),
-                    resource_id: "r1".into(),
-                    scopes: vec!["view".into()],
-                    granted: vec!["view".into()],
-                    answer: "permit".into(),
-                    policies: vec!["bob-views#1".into()],
-                    detail: None,
-                },
-            )
+            tx.record_decision(&decisions::Decision {
+                time: 1_800_000_000,
+                owner: "alice".into(),
+                client_id: "app".into(),
+                party: Some(r#"["http://as.test","bob"]"#.into()),
+                resource_id: "r1".into(),
+                scopes: vec!["view".into()],
+                granted: vec!["view".into()],
+                answer: "permit".into(),
+                policies: vec!["bob-views#1".into()],
+                detail: None,
+            })
         })
         .expect("seed");
     drop(store);

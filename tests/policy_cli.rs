@@ -499,3 +499,128 @@ fn policy_push_list_show_remove() {
         stderr(&out)
     );
 }
+
+/// A policy 5,000 parentheses deep: before the limits, `validate` and `authorize` aborted with a stack overflow
+/// and `policy push` stored it.
+fn five_thousand_deep(dir: &Path) -> PathBuf {
+    let text = format!(
+        "// far too deep\npermit (principal, action, resource) when {{ {}true{} }};\n",
+        "(".repeat(5_000),
+        ")".repeat(5_000)
+    );
+    write(dir, "deep.cedar", &text)
+}
+
+#[test]
+fn a_policy_nested_too_deep_is_refused_by_validate_authorize_and_push() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let deep = five_thousand_deep(tmp.path());
+    // `when {` and 11 parentheses are the 12 brackets allowed; the 12th parenthesis is at column 56.
+    let located = format!("{}:2:56", s(&deep));
+
+    let out = run(&["validate", s(&deep)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&located), "{err}");
+    assert!(err.contains("brackets nest more than 12 deep"), "{err}");
+    assert!(err.contains("help:") || err.contains("split"), "{err}");
+    let out = run(&["validate", "--format", "json", s(&deep)]);
+    assert_eq!(out.status.code(), Some(1));
+    let big = write(
+        tmp.path(),
+        "big.cedar",
+        &"permit (principal, action, resource);\n".repeat(2_000),
+    );
+    let out = run(&["validate", s(&big)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("more than the 65536"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(&[
+        "authorize",
+        "--policies",
+        s(&deep),
+        "--principal",
+        &fixture("bob.json"),
+        "--resource",
+        &fixture("checking.json"),
+        "--scope",
+        "view",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&located), "{}", stderr(&out));
+
+    let data = tmp.path().join("data");
+    let data = s(&data);
+    let out = run_with_stdin(
+        &[
+            "user",
+            "add",
+            "--data-dir",
+            data,
+            "--username",
+            "alice",
+            "--password-stdin",
+        ],
+        Some("correct horse battery\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[
+        "policy",
+        "push",
+        "--data-dir",
+        data,
+        "--owner",
+        "alice",
+        s(&deep),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing was stored"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains(&located), "{}", stderr(&out));
+    let out = run(&[
+        "policy",
+        "list",
+        "--data-dir",
+        data,
+        "--owner",
+        "alice",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out), serde_json::json!([]), "nothing was stored");
+}
+
+#[test]
+fn a_schema_nested_too_deep_is_refused_with_a_located_diagnostic() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let schema = write(
+        tmp.path(),
+        "deep.cedarschema",
+        &format!(
+            "namespace Uma {{\n  entity User = {{ a: {}String{} }};\n}}\n",
+            "{ a: ".repeat(5_000),
+            " }".repeat(5_000)
+        ),
+    );
+    let out = run(&[
+        "validate",
+        "--schema",
+        s(&schema),
+        "policies/bob-views-checking.cedar",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}:2:", s(&schema))),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("common types"), "{}", stderr(&out));
+}

@@ -5,6 +5,7 @@
 //! Errors are printed as `error: ...` with a `help:` line a person can act on; the exit code is 1 for a
 //! failed command and 2 for a usage error.
 
+use crate::store::DecisionRead;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -105,6 +106,21 @@ pub struct ServeArgs {
     /// Cedar schema extending the built-in vocabulary with further claims
     #[arg(long, env = "UMA_CEDAR_SCHEMA")]
     pub schema: Option<PathBuf>,
+    /// Failed logins per username and address before further attempts get 429
+    #[arg(long, env = "UMA_CEDAR_LOGIN_MAX_FAILURES")]
+    pub login_max_failures: Option<u32>,
+    /// Seconds counted from a username and address's first failed login
+    #[arg(long, env = "UMA_CEDAR_LOGIN_FAILURE_WINDOW")]
+    pub login_failure_window: Option<i64>,
+    /// Failed client authentications per client id and address before further attempts get 429
+    #[arg(long, env = "UMA_CEDAR_CLIENT_AUTH_MAX_FAILURES")]
+    pub client_auth_max_failures: Option<u32>,
+    /// Seconds counted from a client id and address's first failed authentication
+    #[arg(long, env = "UMA_CEDAR_CLIENT_AUTH_FAILURE_WINDOW")]
+    pub client_auth_failure_window: Option<i64>,
+    /// How many password hashes may run at once
+    #[arg(long, env = "UMA_CEDAR_MAX_CONCURRENT_PASSWORD_HASHES")]
+    pub max_concurrent_password_hashes: Option<usize>,
 }
 
 impl ServeArgs {
@@ -121,6 +137,11 @@ impl ServeArgs {
             ticket_ttl: self.ticket_ttl,
             initial_access_token: self.initial_access_token.map(InitialAccessToken::new),
             schema: self.schema,
+            login_max_failures: self.login_max_failures,
+            login_failure_window: self.login_failure_window,
+            client_auth_max_failures: self.client_auth_max_failures,
+            client_auth_failure_window: self.client_auth_failure_window,
+            max_concurrent_password_hashes: self.max_concurrent_password_hashes,
         };
         let settings = input.resolve(file, self.data_dir)?;
         // Checked again when the server starts; here so a bad entry is refused before the data directory
@@ -601,7 +622,7 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
     } = cmd;
     let store = open_store(&dir.data_dir)?;
     policies::check_owner(&store, &owner.owner)?;
-    let log = store.read(|c| store::decisions::list_for_owner(c, &owner.owner, limit))?;
+    let log = store.read(|c| c.decisions_of_owner(&owner.owner, limit))?;
     match format {
         Format::Json => print_json(&serde_json::to_value(&log).unwrap_or_default()),
         Format::Text => {

@@ -5,6 +5,7 @@
 //! Diagnostics go to standard error, drawn over the source with file:line:column; results go to standard
 //! output, as text or (`--format json`) for tools. Nothing here may store a policy that did not validate.
 
+use crate::store::PolicyRead;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,6 @@ use crate::policy::{
     ScopeCheck, Source,
 };
 use crate::sharing::{Policies, SharingError};
-use crate::store::policies as stored;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -173,6 +173,16 @@ fn policy_files(paths: &[PathBuf]) -> Result<Vec<PolicyFile>, Failure> {
 }
 
 fn read_policy_file(path: &Path) -> Result<PolicyFile, Failure> {
+    // Bounded before reading: the limits would refuse a larger text anyway, after holding all of it.
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if size > policy::MAX_SOURCE_BYTES as u64 {
+        return Err(Failure::new(format!(
+            "`{}` is {size} bytes long, more than the {} a policy file may hold",
+            path.display(),
+            policy::MAX_SOURCE_BYTES
+        ))
+        .help("split it into several files (each file is one stored policy)"));
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::new(format!("cannot read `{}`: {e}", path.display())))?;
     let name = path
@@ -461,7 +471,9 @@ pub fn authorize(args: AuthorizeArgs) -> Result<(), Failure> {
                     println!("decision: permit");
                     println!("decided by: {}", joined(policies));
                 }
-                Decision::NeedInfo { claims, policies } => {
+                Decision::NeedInfo {
+                    claims, policies, ..
+                } => {
                     println!("decision: need_info (not yet: more claims could permit it)");
                     println!("claims that would help: {}", claims.join(", "));
                     println!("policies that could permit it: {}", joined(policies));
@@ -490,7 +502,7 @@ fn unknown_owner(owner: &str) -> Failure {
 }
 
 pub(super) fn check_owner(store: &crate::store::Store, owner: &str) -> Result<(), Failure> {
-    if store.read(|c| stored::owner_exists(c, owner))? {
+    if store.read(|c| c.owner_exists(owner))? {
         Ok(())
     } else {
         Err(unknown_owner(owner))
@@ -509,7 +521,7 @@ pub fn policy(cmd: PolicyCommand) -> Result<(), Failure> {
         PolicyCommand::List { dir, owner, format } => {
             let store = open_store(&dir.data_dir)?;
             check_owner(&store, &owner.owner)?;
-            let list = store.read(|c| stored::list(c, &owner.owner))?;
+            let list = store.read(|c| c.list_policies(&owner.owner))?;
             match format {
                 Format::Json => print_json(&Value::Array(
                     list.iter()
@@ -530,7 +542,7 @@ pub fn policy(cmd: PolicyCommand) -> Result<(), Failure> {
         PolicyCommand::Show { dir, owner, name } => {
             let store = open_store(&dir.data_dir)?;
             check_owner(&store, &owner.owner)?;
-            match store.read(|c| stored::get(c, &owner.owner, &name))? {
+            match store.read(|c| c.policy(&owner.owner, &name))? {
                 Some(p) => {
                     print!("{}", p.text);
                     if !p.text.ends_with('\n') {

@@ -12,7 +12,6 @@ use serde_json::{Map, Value};
 
 use super::{CryptoError, random_string};
 use crate::clock::UnixTime;
-use crate::store::keys::StoredKey;
 
 /// The JWS algorithms the server signs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -47,6 +46,31 @@ impl FromStr for Alg {
                 "unsupported signing algorithm `{other}` (use ES256 or RS256)"
             )),
         }
+    }
+}
+
+/// A private key as it is kept: PEM text with its id and publication window. The store keeps these rows;
+/// this module only reads and makes them, so it needs no storage of its own.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    pub private_pem: String,
+    pub created_at: UnixTime,
+    pub retired_at: Option<UnixTime>,
+    pub publish_until: Option<UnixTime>,
+}
+
+impl fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("private_pem", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .field("publish_until", &self.publish_until)
+            .finish()
     }
 }
 

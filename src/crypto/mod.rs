@@ -61,6 +61,11 @@ pub fn pkce_s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()))
 }
 
+/// The SHA-256 of `bytes`, base64url without padding (43 characters).
+pub fn sha256_base64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(openssl::sha::sha256(bytes))
+}
+
 /// base64url without padding, for callers outside this module that must not depend on base64 themselves.
 pub fn base64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)

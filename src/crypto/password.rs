@@ -1,5 +1,11 @@
 //! Password hashes for local accounts: argon2id with a random salt, stored as a PHC string.
 //! Only the login page uses this; no machine client's request ever pays for it.
+//!
+//! Each verification costs tens of milliseconds of CPU, so the server runs at most a fixed number at once
+//! ([`HashGate`]): a flood of logins queues for a permit instead of taking every core.
+
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -26,9 +32,85 @@ pub fn dummy_hash() -> &'static str {
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Jy2Xhz5uGWc9hpmBp9IapuTc7Q+SFcgkqzJ8N4LgIuA"
 }
 
+/// A counting semaphore bounding how many password hashes run at once.
+#[derive(Debug)]
+pub struct HashGate {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// The right to run one password hash; the slot is given back when it is dropped.
+#[derive(Debug)]
+pub struct HashPermit<'a> {
+    gate: &'a HashGate,
+}
+
+impl HashGate {
+    /// A gate letting `permits` hashes run at once (at least one).
+    pub fn new(permits: usize) -> Self {
+        Self {
+            free: Mutex::new(permits.max(1)),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits up to `wait` for a free slot (blocking the calling thread); `None` when none came free in time.
+    pub fn permit(&self, wait: Duration) -> Option<HashPermit<'_>> {
+        let free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        let (mut free, _) = self
+            .freed
+            .wait_timeout_while(free, wait, |free| *free == 0)
+            .unwrap_or_else(PoisonError::into_inner);
+        if *free == 0 {
+            return None;
+        }
+        *free -= 1;
+        Some(HashPermit { gate: self })
+    }
+}
+
+impl HashPermit<'_> {
+    /// [`verify_password`] under this permit.
+    pub fn verify(&self, password: &str, stored: &str) -> bool {
+        verify_password(password, stored)
+    }
+}
+
+impl Drop for HashPermit<'_> {
+    fn drop(&mut self) {
+        let mut free = self
+            .gate
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *free += 1;
+        self.gate.freed.notify_one();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gate_lets_only_its_permits_through_and_a_release_wakes_a_waiter() {
+        let gate = HashGate::new(2);
+        let a = gate.permit(Duration::ZERO).expect("first");
+        let b = gate.permit(Duration::ZERO).expect("second");
+        assert!(gate.permit(Duration::from_millis(20)).is_none());
+        drop(a);
+        let c = gate.permit(Duration::ZERO).expect("freed by the drop");
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| gate.permit(Duration::from_secs(10)).is_some());
+            std::thread::sleep(Duration::from_millis(20));
+            drop(b);
+            assert!(
+                waiter.join().expect("join"),
+                "the waiter got the released slot"
+            );
+        });
+        drop(c);
+    }
 
     #[test]
     fn hash_then_verify() {

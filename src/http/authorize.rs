@@ -10,13 +10,19 @@
 //! client or redirect URI gets an HTML page instead, RFC 6749 §4.1.2.1); act on a post whose CSRF token does
 //! not check out; tell an unknown user from a wrong password; or issue a code without the user's explicit
 //! "allow".
+//!
+//! Failed logins are throttled per (username, peer address) ([`crate::throttle`]): once a pair has used up
+//! `login_max_failures` within `login_failure_window`, its logins get a 429 page with `Retry-After` and the
+//! password is not checked. Password hashes run under [`AppState::password_hashes`]: a login that finds no free
+//! slot within [`HASH_WAIT`] gets a 503 page with `Retry-After` and does not count as a failure.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use actix_web::cookie::time::Duration;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
+use actix_web::http::header::{HeaderValue, LOCATION, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::forms::{self, Params};
@@ -30,12 +36,19 @@ use crate::scope::{self, Scopes};
 use crate::store::auth::{self, AuthCode, AuthRequest, RequestParams, Session};
 use crate::store::clients::{self, Client};
 use crate::store::users;
+use crate::throttle::Kind;
 
 /// How long a user has between arriving at the authorization endpoint and answering the consent page.
 pub const REQUEST_TTL: i64 = 600;
 
 /// Longest `state` or `nonce` accepted: both are stored and echoed, so they are kept to a sane size.
 const MAX_ECHOED_LEN: usize = 1024;
+
+/// How long a login waits for a free password-hash slot before the server answers that it is busy.
+pub const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The `Retry-After` of a login turned away because every password-hash slot was busy.
+const BUSY_RETRY_AFTER: i64 = 2;
 
 const SESSION_COOKIE: &str = "uma_session";
 const CSRF_COOKIE: &str = "uma_csrf";
@@ -131,6 +144,8 @@ struct Reply {
     set_csrf: Option<String>,
     /// A new session id to set in the browser.
     set_session: Option<String>,
+    /// Seconds to send in `Retry-After`.
+    retry_after: Option<i64>,
 }
 
 impl Reply {
@@ -139,6 +154,7 @@ impl Reply {
             answer,
             set_csrf: None,
             set_session: None,
+            retry_after: None,
         }
     }
 
@@ -197,6 +213,11 @@ fn render(state: &AppState, reply: Reply, redirect_status: StatusCode) -> HttpRe
             })
         }
     };
+    if let Some(seconds) = reply.retry_after {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
     let cookies = [
         reply
             .set_csrf
@@ -607,6 +628,7 @@ fn start(state: &AppState, query: &Query, cookies: &BrowserCookies) -> Result<Re
         answer,
         set_csrf: Some(csrf_token),
         set_session: None,
+        retry_after: None,
     })
 }
 
@@ -702,8 +724,9 @@ async fn login(
         Err(page) => return page,
     };
     let csrf_cookie = cookie_value(&req, &state, CSRF_COOKIE);
+    let peer = req.peer_addr().map(|a| a.ip());
     let result = state
-        .run(move |st| sign_in(st, &form, csrf_cookie.as_deref()))
+        .run(move |st| sign_in(st, &form, csrf_cookie.as_deref(), peer))
         .await;
     respond(&state, result, StatusCode::SEE_OTHER)
 }
@@ -712,6 +735,7 @@ fn sign_in(
     state: &AppState,
     form: &Params,
     csrf_cookie: Option<&str>,
+    peer: Option<IpAddr>,
 ) -> Result<Reply, OAuthError> {
     let pending = match load_pending(state, form, csrf_cookie)? {
         Ok(pending) => pending,
@@ -719,19 +743,39 @@ fn sign_in(
     };
     let username = form.get("username").unwrap_or_default();
     let password_text = form.get("password").unwrap_or_default();
+    let now = state.now();
+    let attempt = match state.throttle.attempt(Kind::Login, username, peer, now) {
+        Ok(attempt) => attempt,
+        Err(blocked) => {
+            log::info!("login for {username:?} refused: too many failures from this address");
+            return Ok(too_many_logins(blocked.retry_after(now)));
+        }
+    };
+    let Some(permit) = state.password_hashes.permit(HASH_WAIT) else {
+        attempt.not_checked();
+        log::warn!("login turned away: every password-hash slot stayed busy for {HASH_WAIT:?}");
+        let mut reply = Reply::page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Server busy",
+            "The server is busy. Wait a moment and sign in again.",
+        );
+        reply.retry_after = Some(BUSY_RETRY_AFTER);
+        return Ok(reply);
+    };
     let user = if username.is_empty() {
         None
     } else {
         state.store.read(|c| users::get(c, username))?
     };
     let verified = match &user {
-        Some(user) => password::verify_password(password_text, &user.password_hash),
+        Some(user) => permit.verify(password_text, &user.password_hash),
         None => {
             // Same work as for a real account, so timing does not reveal which usernames exist.
-            let _ = password::verify_password(password_text, password::dummy_hash());
+            let _ = permit.verify(password_text, password::dummy_hash());
             false
         }
     };
+    drop(permit);
     let Some(user) = user.filter(|_| verified) else {
         log::info!("failed login for {username:?}");
         return Ok(Reply::of(Answer::Login {
@@ -742,8 +786,8 @@ fn sign_in(
             message: Some(pages::LOGIN_FAILED),
         }));
     };
+    attempt.succeeded();
     let session_id = new_secret()?;
-    let now = state.now();
     let session = Session {
         username: user.username.clone(),
         auth_time: now,
@@ -762,7 +806,24 @@ fn sign_in(
         ),
         set_csrf: None,
         set_session: Some(session_id),
+        retry_after: None,
     })
+}
+
+/// The page for a (username, address) pair that has used up its failed logins. It says when to come back, and
+/// the same for any username, so it reveals nothing about which accounts exist.
+fn too_many_logins(retry_after: i64) -> Reply {
+    let minutes = (retry_after + 59) / 60;
+    let mut reply = Reply::page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        format!(
+            "Too many failed sign-ins for this username from your address. \
+             Try again in {minutes} minute(s)."
+        ),
+    );
+    reply.retry_after = Some(retry_after);
+    reply
 }
 
 async fn consent(

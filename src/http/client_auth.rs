@@ -2,18 +2,23 @@
 //! the client presented itself (`client_secret_basic`, `client_secret_post`, or `client_id` alone) and hands
 //! the credentials and the stored client to [`crate::oauth::client_auth::verify`], which enforces the method
 //! the client registered. No password hashing on this path.
+//!
+//! Failures are throttled per (client id, peer address) ([`crate::throttle`]): once a pair has used up
+//! `client_auth_max_failures` within `client_auth_failure_window`, its attempts get 429 without the secret being
+//! checked. The address is the TCP peer's; `X-Forwarded-For` is not trusted.
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use super::AppState;
 use super::forms::Params;
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 pub use crate::oauth::client_auth::Credentials;
 use crate::oauth::{AuthMethod, Client, ClientSecret, client_auth};
-use crate::store::Store;
 use crate::store::clients;
+use crate::throttle::Kind;
 
 fn decode_component(text: &str) -> String {
     url::form_urlencoded::parse(format!("x={text}").as_bytes())
@@ -24,6 +29,7 @@ fn decode_component(text: &str) -> String {
 
 /// Reads credentials from the `Authorization: Basic` header or the form. Using both, or neither, is an error.
 pub fn credentials(req: &HttpRequest, params: &Params) -> Result<Credentials, OAuthError> {
+    let peer = req.peer_addr().map(|a| a.ip());
     let header = req
         .headers()
         .get(AUTHORIZATION)
@@ -59,6 +65,7 @@ pub fn credentials(req: &HttpRequest, params: &Params) -> Result<Credentials, OA
             client_id,
             secret: Some(ClientSecret::new(decode_component(secret))),
             method: AuthMethod::ClientSecretBasic,
+            peer,
         });
     }
     let Some(client_id) = params.get("client_id") else {
@@ -72,19 +79,37 @@ pub fn credentials(req: &HttpRequest, params: &Params) -> Result<Credentials, OA
             client_id: client_id.to_owned(),
             secret: Some(ClientSecret::new(secret)),
             method: AuthMethod::ClientSecretPost,
+            peer,
         },
         None => Credentials {
             client_id: client_id.to_owned(),
             secret: None,
             method: AuthMethod::None,
+            peer,
         },
     })
 }
 
-/// Checks credentials against the registered client (blocking: reads the store).
-pub fn authenticate(store: &Store, creds: &Credentials) -> Result<Client, OAuthError> {
-    let client = store.read(|c| clients::get(c, &creds.client_id))?;
-    client_auth::verify(client, creds)
+/// Checks credentials against the registered client (blocking: reads the store), unless this client id
+/// and address have too many recent failures. The rules, including the registered method, are
+/// [`client_auth::verify`]'s.
+pub fn authenticate(state: &AppState, creds: &Credentials) -> Result<Client, OAuthError> {
+    let now = state.now();
+    let attempt = state
+        .throttle
+        .attempt(Kind::ClientAuth, &creds.client_id, creds.peer, now)
+        .map_err(|blocked| OAuthError::too_many_failures(blocked.retry_after(now)))?;
+    let client = state.store.read(|c| clients::get(c, &creds.client_id))?;
+    let result = client_auth::verify(client, creds);
+    match &result {
+        Ok(_) => attempt.succeeded(),
+        Err(e) if e.code == ErrorCode::InvalidClient => {
+            log::info!("failed client authentication for {:?}", creds.client_id);
+        }
+        // Not a wrong credential (the store failed): the attempt stays counted, nothing to log twice.
+        Err(_) => {}
+    }
+    result
 }
 
 #[cfg(test)]

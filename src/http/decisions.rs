@@ -4,6 +4,7 @@
 //!
 //! This endpoint must never show one owner's decisions to another.
 
+use crate::store::DecisionRead;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -11,7 +12,6 @@ use super::forms;
 use super::policies::require_owner;
 use super::{AppState, method_not_allowed, no_store_json, paths};
 use crate::error::OAuthError;
-use crate::store::decisions;
 
 /// Entries returned when `limit` is not given, and the most ever returned.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -41,11 +41,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     let limit = limit(&req)?;
     let owner = require_owner(&req, &state).await?;
     let log = state
-        .run(move |st| {
-            Ok(st
-                .store
-                .read(|c| decisions::list_for_owner(c, &owner, limit))?)
-        })
+        .run(move |st| Ok(st.store.read(|c| c.decisions_of_owner(&owner, limit))?))
         .await?;
     let body = serde_json::to_value(&log).map_err(|e| OAuthError::server_error(&e))?;
     Ok(no_store_json(StatusCode::OK, &body))

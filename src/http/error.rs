@@ -47,6 +47,9 @@ impl ResponseError for OAuthError {
         if let (ErrorCode::UnsupportedMethodType, Some(allow)) = (&self.code, self.allow) {
             response.insert_header(("Allow", allow));
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header(("Retry-After", seconds.to_string()));
+        }
         response.json(self.body())
     }
 }

@@ -11,6 +11,7 @@
 //! `token_type_hint` is accepted and not needed: one lookup by hash finds access and refresh tokens alike,
 //! and RFC 7662 §2.1 requires searching every type anyway, so an unknown hint is simply ignored.
 
+use crate::store::RptRead;
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -22,8 +23,9 @@ use super::{AppState, bearer, client_auth, method_not_allowed, no_store_json, pa
 use crate::clock::UnixTime;
 use crate::crypto;
 use crate::error::OAuthError;
-use crate::store::rpts::{self, GrantedPermission, Rpt};
+use crate::store::rpts::{GrantedPermission, Rpt};
 use crate::store::tokens::{self, SubjectKind, TokenKind, TokenRecord};
+use crate::uma::{requesting_party, rpt_subject};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -73,7 +75,7 @@ fn caller(state: &AppState, proof: &Proof) -> Result<String, OAuthError> {
     match proof {
         Proof::Pat(token) => Ok(bearer::check_pat(state, token)?.client_id),
         Proof::Client(creds) => {
-            let client = client_auth::authenticate(&state.store, creds)?;
+            let client = client_auth::authenticate(state, creds)?;
             if client.is_public() {
                 return Err(OAuthError::invalid_client(
                     "public clients cannot introspect tokens; use a confidential client or a PAT",
@@ -103,7 +105,7 @@ pub enum Presented {
 /// whose `jti` we issued. Anything else (an ID token, a foreign JWT, a tampered RPT) is not an RPT.
 pub fn find_rpt(state: &AppState, token: &str) -> Result<Option<Rpt>, OAuthError> {
     match rpt_jti(state, token)? {
-        Some(jti) => Ok(state.store.read(|c| rpts::get(c, &jti))?),
+        Some(jti) => Ok(state.store.read(|c| c.rpt(&jti))?),
         None => Ok(None),
     }
 }
@@ -182,12 +184,19 @@ impl Presented {
                 claims.insert("active".into(), Value::Bool(true));
                 claims.insert(
                     "permissions".into(),
-                    serde_json::to_value(permissions).unwrap_or(Value::Array(Vec::new())),
+                    crate::uma::wire::permissions(permissions),
                 );
                 claims.insert("client_id".into(), Value::from(rpt.client_id.as_str()));
                 claims.insert("aud".into(), Value::from(rpt.resource_server.as_str()));
-                if let Some(sub) = rpt.claims.get("sub") {
-                    claims.insert("sub".into(), sub.clone());
+                // The same `sub` and `requesting_party` as the RPT itself carries.
+                let text = |name: &str| rpt.claims.get(name).and_then(Value::as_str);
+                let party = text("iss").zip(text("sub"));
+                claims.insert(
+                    "sub".into(),
+                    Value::from(rpt_subject(issuer, party, &rpt.client_id)),
+                );
+                if let Some((iss, sub)) = party {
+                    claims.insert("requesting_party".into(), requesting_party(iss, sub));
                 }
                 claims.insert("token_type".into(), Value::from("Bearer"));
                 claims.insert("exp".into(), Value::from(rpt.expires_at));

@@ -31,11 +31,13 @@ use crate::claims::{ClaimsSetupError, ClaimsVerifier};
 use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
 use crate::crypto::keys::KeySet;
+use crate::crypto::password::HashGate;
 use crate::error::OAuthError;
 use crate::keyring::{self, KeyError, KeyRing};
 use crate::policy::PolicySchema;
 use crate::sharing::Policies;
 use crate::store::{Store, StoreError};
+use crate::throttle::Throttle;
 
 /// Paths of every endpoint, relative to the issuer. Discovery and routing both read these.
 pub mod paths {
@@ -69,6 +71,10 @@ pub struct AppState {
     pub policies: Arc<Policies>,
     /// Verifies claim tokens pushed to the UMA grant; call it inside [`AppState::run`] (it may fetch keys).
     pub claims: Arc<ClaimsVerifier>,
+    /// Failed logins and client authentications per (name, address) ([`crate::throttle`]).
+    pub throttle: Arc<Throttle>,
+    /// Bounds how many password hashes run at once.
+    pub password_hashes: Arc<HashGate>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +109,8 @@ impl AppState {
         let keys = Arc::new(KeyRing::load(store.clone(), now)?);
         let claims = Arc::new(ClaimsVerifier::from_settings(&settings, keys.clone())?);
         claims.load_local_keys(now)?;
+        let throttle = Arc::new(Throttle::new(settings.throttle_limits()));
+        let password_hashes = Arc::new(HashGate::new(settings.max_concurrent_password_hashes));
         Ok(Self {
             settings: Arc::new(settings),
             store,
@@ -110,6 +118,8 @@ impl AppState {
             clock,
             policies,
             claims,
+            throttle,
+            password_hashes,
         })
     }
 

@@ -10,6 +10,7 @@
 //! `invalid_request`; the same resource twice in an array is merged into one permission with the union of its
 //! scopes (first occurrence order); members other than `resource_id` and `resource_scopes` are ignored.
 
+use crate::store::{ResourceRead, TicketStore};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -19,8 +20,8 @@ use super::forms::read_json;
 use super::{AppState, method_not_allowed, no_store_json, paths};
 use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
-use crate::store::resources::{self, Resource};
-use crate::store::tickets::{self, Permission, Ticket};
+use crate::store::resources::Resource;
+use crate::store::tickets::{Permission, Ticket};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -160,20 +161,17 @@ async fn permission(
             let now = st.now();
             st.store.write(|tx| {
                 let ids: Vec<&str> = requested.iter().map(|p| p.resource_id.as_str()).collect();
-                let found = resources::get_many(tx, &ids, &pat.owner, &pat.client_id)?;
+                let found = tx.get_many_scoped(&pat.owner, &pat.client_id, &ids)?;
                 check_registered(&requested, &found)?;
-                tickets::insert(
-                    tx,
-                    &Ticket {
-                        hash: crypto::hash_secret(&ticket),
-                        owner: pat.owner.clone(),
-                        client_id: pat.client_id.clone(),
-                        permissions: requested,
-                        created_at: now,
-                        expires_at: now + st.settings.ticket_ttl,
-                        bound_client: None,
-                    },
-                )?;
+                tx.insert_ticket(&Ticket {
+                    hash: crypto::hash_secret(&ticket),
+                    owner: pat.owner.clone(),
+                    client_id: pat.client_id.clone(),
+                    permissions: requested,
+                    created_at: now,
+                    expires_at: now + st.settings.ticket_ttl,
+                    bound_client: None,
+                })?;
                 Ok::<_, OAuthError>(())
             })?;
             Ok(ticket)

@@ -14,6 +14,7 @@
 //! `insufficient_scope`: a resource server must never rewrite an owner's policies. This module must never read
 //! or change the policies of anyone but the token's subject.
 
+use crate::store::PolicyRead;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -26,7 +27,6 @@ use crate::error::OAuthError;
 use crate::policy::Source;
 use crate::scope::UMA_POLICY;
 use crate::sharing::{self, SharingError};
-use crate::store::policies;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -99,7 +99,7 @@ fn from_sharing(err: SharingError) -> OAuthError {
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
     let owner = require_owner(&req, &state).await?;
     let list = state
-        .run(move |st| Ok(st.store.read(|c| policies::list(c, &owner))?))
+        .run(move |st| Ok(st.store.read(|c| c.list_policies(&owner))?))
         .await?;
     let body: Vec<Value> = list
         .iter()
@@ -118,7 +118,7 @@ async fn read(
     let found = {
         let name = name.clone();
         state
-            .run(move |st| Ok(st.store.read(|c| policies::get(c, &owner, &name))?))
+            .run(move |st| Ok(st.store.read(|c| c.policy(&owner, &name))?))
             .await?
     };
     let policy = found.ok_or_else(|| not_found(&name))?;

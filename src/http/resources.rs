@@ -14,6 +14,7 @@
 //! - `_id` and `user_access_policy_uri` in a request are ignored: both are the server's to assign;
 //! - any other member is an extension, stored and returned as sent.
 
+use crate::store::{ResourceRead, ResourceStore};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -25,7 +26,7 @@ use super::{AppState, method_not_allowed, no_store_json, paths};
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::scope::Scopes;
-use crate::store::resources::{self, Description, Resource};
+use crate::store::resources::{Description, Resource};
 
 /// Members of a request body that only the server may set.
 const SERVER_ASSIGNED: &[&str] = &["_id", "user_access_policy_uri"];
@@ -179,7 +180,7 @@ async fn create(
                 created_at: now,
                 updated_at: now,
             };
-            st.store.write(|tx| resources::insert(tx, &resource))?;
+            st.store.write(|tx| tx.insert_resource(&resource))?;
             Ok(id)
         })
         .await?;
@@ -195,7 +196,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
         owner, client_id, ..
     } = require_pat(&req, &state).await?;
     let ids = state
-        .run(move |st| Ok(st.store.read(|c| resources::list(c, &owner, &client_id))?))
+        .run(move |st| Ok(st.store.read(|c| c.list_scoped(&owner, &client_id))?))
         .await?;
     Ok(no_store_json(StatusCode::OK, &json!(ids)))
 }
@@ -208,7 +209,7 @@ async fn read(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     let resource = state
         .run(move |st| {
             st.store
-                .read(|c| resources::get(c, &id, &owner, &client_id))?
+                .read(|c| c.get_scoped(&owner, &client_id, &id))?
                 .ok_or_else(|| not_registered(&id))
         })
         .await?;
@@ -230,7 +231,7 @@ async fn update(
             let now = st.now();
             let replaced = st
                 .store
-                .write(|tx| resources::replace(tx, &id, &owner, &client_id, &description, now))?;
+                .write(|tx| tx.replace_scoped(&owner, &client_id, &id, &description, now))?;
             if replaced {
                 Ok(id)
             } else {
@@ -250,7 +251,7 @@ async fn remove(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         .run(move |st| {
             let deleted = st
                 .store
-                .write(|tx| resources::delete(tx, &id, &owner, &client_id))?;
+                .write(|tx| tx.delete_scoped(&owner, &client_id, &id))?;
             if deleted {
                 Ok(())
             } else {

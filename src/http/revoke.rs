@@ -20,6 +20,7 @@
 //! client it is bound to. `token_type_hint` only changes the lookup order (RFC 7009 §2.1): `pct` looks for a
 //! PCT first; any other hint is not needed, since one lookup by hash finds access and refresh tokens alike.
 
+use crate::store::{PctRead, PctStore, RptRead, RptStore};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::forms;
@@ -28,10 +29,10 @@ use super::{AppState, client_auth, method_not_allowed, paths};
 use crate::clock::UnixTime;
 use crate::crypto;
 use crate::error::OAuthError;
-use crate::store::Transaction;
+use crate::store::WriteTx;
 use crate::store::clients::Client;
-use crate::store::pcts::{self, Pct};
-use crate::store::rpts::{self, Rpt};
+use crate::store::pcts::Pct;
+use crate::store::rpts::Rpt;
 use crate::store::tokens::{self, TokenKind, TokenRecord};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -56,14 +57,14 @@ enum Revocable {
 /// Looks the token up as an OAuth token, a PCT, or an RPT (whose `jti` the caller verified beforehand,
 /// outside the transaction). The hint only changes the order, as RFC 7009 §2.1 allows.
 fn find(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     token: &str,
     rpt_jti: Option<&str>,
     hint: Option<&str>,
 ) -> Result<Option<Revocable>, OAuthError> {
     let hash = crypto::hash_secret(token);
-    let pct = |tx: &Transaction<'_>| -> Result<Option<Revocable>, OAuthError> {
-        Ok(pcts::find(tx, &hash)?.map(Revocable::Pct))
+    let pct = |tx: &WriteTx<'_>| -> Result<Option<Revocable>, OAuthError> {
+        Ok(tx.pct(&hash)?.map(Revocable::Pct))
     };
     if hint == Some("pct")
         && let Some(found) = pct(tx)?
@@ -80,7 +81,7 @@ fn find(
         return Ok(Some(found));
     }
     if let Some(jti) = rpt_jti {
-        return Ok(rpts::get(tx, jti)?.map(Revocable::Rpt));
+        return Ok(tx.rpt(jti)?.map(Revocable::Rpt));
     }
     Ok(None)
 }
@@ -102,7 +103,7 @@ pub enum Outcome {
 /// Revokes `token` for `client` inside one transaction, so the check of ownership and the revocation
 /// cannot be separated by a concurrent change.
 pub fn revoke_for(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     client: &Client,
     token: &str,
     rpt_jti: Option<&str>,
@@ -135,7 +136,7 @@ pub fn revoke_for(
             if pct.client_id != client.client_id {
                 return Err(not_yours());
             }
-            pcts::revoke(tx, &pct.hash)?;
+            tx.revoke_pct(&pct.hash)?;
             Ok(Outcome::Revoked)
         }
         Revocable::Rpt(rpt) => {
@@ -145,7 +146,7 @@ pub fn revoke_for(
             if rpt.client_id != client.client_id {
                 return Err(not_yours());
             }
-            rpts::revoke(tx, &rpt.jti)?;
+            tx.revoke_rpt(&rpt.jti)?;
             Ok(Outcome::Revoked)
         }
     }
@@ -162,7 +163,7 @@ async fn revoke(
     let hint = params.get("token_type_hint").map(str::to_owned);
     state
         .run(move |st| {
-            let client = client_auth::authenticate(&st.store, &creds)?;
+            let client = client_auth::authenticate(st, &creds)?;
             let now = st.now();
             let rpt_jti = rpt_jti(st, &token)?;
             st.store.write(|tx| {

@@ -7,6 +7,8 @@
 //! (unknown client, wrong secret and wrong method look the same until the secret matched), or read a
 //! header or the store itself (the HTTP layer gives it the credentials and the client record).
 
+use std::net::IpAddr;
+
 use super::client::Client;
 use super::types::AuthMethod;
 use crate::crypto;
@@ -20,6 +22,8 @@ pub struct Credentials {
     pub secret: Option<ClientSecret>,
     /// The method the request used: Basic header, secret in the body, or `client_id` alone.
     pub method: AuthMethod,
+    /// The caller's address, for throttling failures.
+    pub peer: Option<IpAddr>,
 }
 
 /// Checks `creds` against `client` (`None` when no client has that id). On failure the error is
@@ -78,6 +82,7 @@ mod tests {
             client_id: "c1".into(),
             secret: secret.map(ClientSecret::new),
             method,
+            peer: None,
         }
     }
 

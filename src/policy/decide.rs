@@ -14,7 +14,7 @@
 //! This module must never read attributes from anywhere but its arguments, and never evaluate a policy set
 //! other than the one it is given: isolation between owners rests on the caller passing one owner's set.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use cedar_policy::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::limits::check_set_size;
 use super::schema::{ACTION_TYPE, ClaimAttr, ClaimType, PolicySchema, RESOURCE_TYPE, USER_TYPE};
 use super::validate::{Source, parse_source};
 
@@ -69,10 +70,15 @@ pub enum Decision {
     /// Some permit applies and no forbid does. `policies`: the permits that applied.
     Permit { policies: Vec<PolicyRef> },
     /// Not yet: with more claims some permit could apply. `claims`: their names (schema attribute names,
-    /// sorted); `policies`: the permits that depend on them.
+    /// sorted; never `iss`, which says who vouches for the claims, not what they are); `policies`: the
+    /// permits that depend on them; `issuers`: for each claim the permits accept from only some of the
+    /// issuers given to [`decide_among`], those issuers (in the order given). A claim absent from `issuers`
+    /// may come from any of them.
     NeedInfo {
         claims: Vec<String>,
         policies: Vec<PolicyRef>,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        issuers: BTreeMap<String, Vec<String>>,
     },
     /// No: a forbid applies (`policies`), no permit can apply, or evaluation failed (`errors`).
     Deny {
@@ -246,7 +252,12 @@ pub fn compile(schema: &PolicySchema, owner: Option<&str>, sources: &[Source]) -
     let mut set = PolicySet::new();
     let mut refs = HashMap::new();
     let mut problems = Vec::new();
-    for (index, source) in sources.iter().enumerate() {
+    if let Err(d) = check_set_size(sources.iter().map(|s| (s.name.as_str(), s.text.as_str()))) {
+        problems.push(d.to_string());
+    }
+    // A set over the size limit is not parsed at all: it denies everything.
+    let parse = if problems.is_empty() { sources } else { &[] };
+    for (index, source) in parse.iter().enumerate() {
         match parse_source(index, source) {
             Ok(policies) => {
                 for p in policies {
@@ -293,13 +304,21 @@ pub fn compile(schema: &PolicySchema, owner: Option<&str>, sources: &[Source]) -
     }
 }
 
+/// The claim naming the issuer that vouches for the others.
+const ISS: &str = "iss";
+/// The claim naming the requesting party: asked for when a permit needs nothing but an identity from some
+/// issuer.
+const SUB: &str = "sub";
+
 /// How claims the request did not supply are represented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Missing {
+enum Missing<'i> {
     /// As absent attributes: the truth about what was supplied, which the final answer rests on.
     Absent,
     /// As unknown values: to find which claims could change the answer.
     Unknown,
+    /// As unknown values, except `iss`, which is this issuer: to find what it could supply.
+    UnknownFrom(&'i str),
 }
 
 /// Decides `scope` on `resource` for the requesting party `claims` describes (None: no claims presented).
@@ -309,6 +328,21 @@ pub fn decide(
     resource: &ResourceFacts,
     scope: &str,
     context: &ContextFacts,
+) -> Decision {
+    decide_among(compiled, claims, resource, scope, context, &[])
+}
+
+/// As [`decide`], knowing the issuers whose claims the server accepts (`issuers`). When a `need_info` depends
+/// on which issuer vouches for the claims (a permit reads `principal.iss`), each of them is tried in turn, and
+/// the answer's `issuers` says which could satisfy the permits, claim by claim. Without issuers (or when no
+/// permit reads `iss`) any issuer is assumed to do.
+pub fn decide_among(
+    compiled: &Compiled,
+    claims: Option<&Claims>,
+    resource: &ResourceFacts,
+    scope: &str,
+    context: &ContextFacts,
+    issuers: &[String],
 ) -> Decision {
     if !compiled.problems.is_empty() {
         return Decision::deny_with(
@@ -337,7 +371,7 @@ pub fn decide(
         return Decision::failed("the Cedar entity types could not be built");
     };
     match Evaluation::prepare(compiled, types, claims, resource, scope, context) {
-        Ok(evaluation) => evaluation.run(),
+        Ok(evaluation) => evaluation.run(issuers),
         Err(message) => Decision::failed(message),
     }
 }
@@ -449,13 +483,20 @@ impl<'a> Evaluation<'a> {
             .map(|(attr, value)| (attr.name.clone(), value.clone()))
             .collect();
         for attr in &self.missing {
-            // With no claims at all, even the identity is unknown: never a made-up `sub` or `iss`.
-            if how == Missing::Unknown || (attr.required && self.claims.is_none()) {
-                attrs.insert(
-                    attr.name.clone(),
-                    RestrictedExpression::new_unknown(&attr.name),
-                );
-            }
+            let value = match how {
+                Missing::UnknownFrom(iss) if attr.name == ISS => {
+                    RestrictedExpression::new_string(iss.to_owned())
+                }
+                Missing::Unknown | Missing::UnknownFrom(_) => {
+                    RestrictedExpression::new_unknown(&attr.name)
+                }
+                // With no claims at all, even the identity is unknown: never a made-up `sub` or `iss`.
+                Missing::Absent if attr.required && self.claims.is_none() => {
+                    RestrictedExpression::new_unknown(&attr.name)
+                }
+                Missing::Absent => continue,
+            };
+            attrs.insert(attr.name.clone(), value);
         }
         let principal = Entity::new(self.principal.clone(), attrs, HashSet::new())
             .map_err(|e| format!("cannot describe the requesting party to Cedar: {e}"))?;
@@ -464,7 +505,7 @@ impl<'a> Evaluation<'a> {
         Ok(Authorizer::new().is_authorized_partial(&self.request, &self.compiled.set, &entities))
     }
 
-    fn run(self) -> Decision {
+    fn run(self, issuers: &[String]) -> Decision {
         let actual = match self.evaluate(Missing::Absent) {
             Ok(r) => r,
             Err(e) => return Decision::failed(e),
@@ -504,6 +545,27 @@ impl<'a> Evaluation<'a> {
                 wanted.extend(unknowns_in(&residual));
             }
         }
+        let mut from = BTreeMap::new();
+        let iss_wanted = wanted.remove(ISS);
+        let iss_matters = iss_wanted
+            || hopeful
+                .nontrivial_residuals()
+                .any(|r| unknowns_in(&r).contains(ISS));
+        if iss_matters && !issuers.is_empty() && (iss_wanted || !wanted.is_empty()) {
+            // Which issuer vouches matters to some policy: only the issuers that could satisfy a permit (and
+            // that no forbid shuts out) are worth naming, each for the claims it would still have to supply.
+            match self.issuers_that_could(issuers) {
+                Ok((by_claim, by_policies)) => {
+                    wanted = by_claim.keys().cloned().collect();
+                    policies = by_policies;
+                    from = by_claim;
+                }
+                Err(errors) => return Decision::deny_with(errors),
+            }
+        } else if iss_wanted && wanted.is_empty() {
+            // A permit that reads only `iss`: any identity from the right issuer satisfies it.
+            wanted.insert(SUB.to_owned());
+        }
         let claims: Vec<String> = self
             .compiled
             .claims
@@ -519,8 +581,57 @@ impl<'a> Evaluation<'a> {
         } else {
             policies.sort();
             policies.dedup();
-            Decision::NeedInfo { claims, policies }
+            // A claim every issuer could supply needs no list of its own.
+            from.retain(|_, list: &mut Vec<String>| list.len() < issuers.len());
+            Decision::NeedInfo {
+                claims,
+                policies,
+                issuers: from,
+            }
         }
+    }
+
+    /// Tries each of `issuers` as the one vouching for the claims still to come: for each claim, the issuers
+    /// under which some permit could apply with it (a permit that then needs no further claim asks for the
+    /// identity, `sub`), and those permits. An issuer under which a forbid applies whatever the claims, or
+    /// evaluation fails, can satisfy nothing.
+    #[expect(
+        clippy::type_complexity,
+        reason = "a private helper's pair of results, named at the only call site"
+    )]
+    fn issuers_that_could(
+        &self,
+        issuers: &[String],
+    ) -> Result<(BTreeMap<String, Vec<String>>, Vec<PolicyRef>), Vec<EvalError>> {
+        let mut by_claim: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut policies = Vec::new();
+        for iss in issuers {
+            let response = self
+                .evaluate(Missing::UnknownFrom(iss))
+                .map_err(|message| {
+                    vec![EvalError {
+                        policy: None,
+                        message,
+                    }]
+                })?;
+            if self.errors(&response).is_some()
+                || !self.satisfied(&response, Effect::Forbid).is_empty()
+            {
+                continue;
+            }
+            let (mut names, found) = self.permit_unknowns(&response);
+            policies.extend(found);
+            let permits = self.satisfied(&response, Effect::Permit);
+            if !permits.is_empty() {
+                names.insert(SUB.to_owned());
+                policies.extend(permits);
+            }
+            names.remove(ISS);
+            for name in names {
+                by_claim.entry(name).or_default().push(iss.clone());
+            }
+        }
+        Ok((by_claim, policies))
     }
 
     fn policy_ref(&self, id: &PolicyId) -> Option<PolicyRef> {
@@ -836,7 +947,8 @@ when { principal has email && principal.email == "bob@example.com" && resource h
             decide(&c, Some(&no_email), &checking(), "view", &ctx()),
             Decision::NeedInfo {
                 claims: vec!["email".into()],
-                policies: refs(&[("bob", 1)])
+                policies: refs(&[("bob", 1)]),
+                issuers: BTreeMap::new(),
             },
             "`groups` only a forbid reads: not asked for"
         );
@@ -849,7 +961,13 @@ when { principal has email && principal.email == "bob@example.com" && resource h
             "permit (principal, action, resource) when { principal.iss == \"https://as.example\" && principal.sub == \"bob\" };",
         )]);
         match decide(&c, None, &checking(), "view", &ctx()) {
-            Decision::NeedInfo { claims, .. } => assert_eq!(claims, vec!["iss", "sub"]),
+            Decision::NeedInfo { claims, .. } => {
+                assert_eq!(
+                    claims,
+                    vec!["sub"],
+                    "`iss` is which issuer, never a claim to ask for"
+                )
+            }
             other => panic!("expected need_info, got {other:?}"),
         }
         let c = set(&[("bob", BOB_VIEWS)]);
@@ -857,6 +975,123 @@ when { principal has email && principal.email == "bob@example.com" && resource h
             Decision::NeedInfo { claims, .. } => assert_eq!(claims, vec!["email"]),
             other => panic!("expected need_info, got {other:?}"),
         }
+    }
+
+    const AS: &str = "https://as.example";
+    const LOGIN: &str = "https://login.example.org";
+    const OTHER: &str = "https://other.example";
+
+    fn accepted() -> Vec<String> {
+        vec![AS.into(), LOGIN.into(), OTHER.into()]
+    }
+
+    /// The `need_info` of `c` with no claims at all, among the accepted issuers.
+    fn need_info_among(c: &Compiled) -> (Vec<String>, BTreeMap<String, Vec<String>>) {
+        match decide_among(c, None, &checking(), "view", &ctx(), &accepted()) {
+            Decision::NeedInfo {
+                claims, issuers, ..
+            } => (claims, issuers),
+            other => panic!("expected need_info, got {other:?}"),
+        }
+    }
+
+    fn from(items: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn need_info_names_only_the_issuers_a_permit_accepts() {
+        let c = set(&[(
+            "login-bob",
+            "permit (principal, action, resource) when { principal.iss == \"https://login.example.org\" && principal has email && principal.email == \"bob@example.com\" };",
+        )]);
+        assert_eq!(
+            need_info_among(&c),
+            (vec!["email".to_owned()], from(&[("email", &[LOGIN])]))
+        );
+        // Several accepted issuers, in the order given.
+        let c = set(&[(
+            "two",
+            "permit (principal, action, resource) when { [\"https://other.example\", \"https://as.example\"].contains(principal.iss) && principal has email && principal.email == \"bob@example.com\" };",
+        )]);
+        assert_eq!(
+            need_info_among(&c),
+            (vec!["email".to_owned()], from(&[("email", &[AS, OTHER])]))
+        );
+    }
+
+    #[test]
+    fn need_info_from_any_issuer_when_no_permit_reads_iss() {
+        let c = set(&[("bob", BOB_VIEWS)]);
+        assert_eq!(
+            need_info_among(&c),
+            (vec!["email".to_owned()], BTreeMap::new())
+        );
+        // `!=` leaves two of the three.
+        let c = set(&[(
+            "not-other",
+            "permit (principal, action, resource) when { principal.iss != \"https://other.example\" && principal has email && principal.email == \"bob@example.com\" };",
+        )]);
+        assert_eq!(
+            need_info_among(&c),
+            (vec!["email".to_owned()], from(&[("email", &[AS, LOGIN])]))
+        );
+    }
+
+    #[test]
+    fn a_permit_reading_only_iss_asks_for_an_identity_from_that_issuer() {
+        let c = set(&[(
+            "anyone-from-login",
+            "permit (principal, action, resource) when { principal.iss == \"https://login.example.org\" };",
+        )]);
+        assert_eq!(
+            need_info_among(&c),
+            (vec!["sub".to_owned()], from(&[("sub", &[LOGIN])]))
+        );
+    }
+
+    #[test]
+    fn each_claim_lists_the_issuers_of_the_permits_that_read_it() {
+        let c = set(&[
+            (
+                "login-email",
+                "permit (principal, action, resource) when { principal.iss == \"https://login.example.org\" && principal has email && principal.email == \"bob@example.com\" };",
+            ),
+            (
+                "doctors",
+                "permit (principal, action, resource) when { principal has groups && principal.groups.contains(\"doctors\") };",
+            ),
+        ]);
+        let (claims, issuers) = need_info_among(&c);
+        assert_eq!(claims, vec!["email".to_owned(), "groups".to_owned()]);
+        assert_eq!(issuers, from(&[("email", &[LOGIN])]), "groups: any issuer");
+    }
+
+    #[test]
+    fn a_permit_no_accepted_issuer_can_satisfy_is_a_deny() {
+        let c = set(&[(
+            "stranger",
+            "permit (principal, action, resource) when { principal.iss == \"https://untrusted.example\" && principal has email };",
+        )]);
+        assert!(matches!(
+            decide_among(&c, None, &checking(), "view", &ctx(), &accepted()),
+            Decision::Deny { .. }
+        ));
+        // An issuer a forbid shuts out whatever the claims is not offered either.
+        let c = set(&[
+            ("bob", BOB_VIEWS),
+            (
+                "not-other",
+                "forbid (principal, action, resource) when { principal.iss == \"https://other.example\" };",
+            ),
+        ]);
+        assert_eq!(
+            need_info_among(&c),
+            (vec!["email".to_owned()], from(&[("email", &[AS, LOGIN])]))
+        );
     }
 
     #[test]
@@ -915,7 +1150,8 @@ when { principal has email && principal.email == "bob@example.com" && resource h
             decide(&c, Some(&sneaky), &checking(), "view", &ctx()),
             Decision::NeedInfo {
                 claims: vec!["email".into()],
-                policies: refs(&[("bob", 1)])
+                policies: refs(&[("bob", 1)]),
+                issuers: BTreeMap::new(),
             }
         );
         let c = set(&[(

@@ -43,6 +43,8 @@ pub enum Kind {
     Empty,
     /// The schema itself is wrong, or breaks the published vocabulary.
     Schema,
+    /// The text is too large or nests too deep to be parsed and evaluated safely.
+    Limit,
 }
 
 /// One located diagnostic. `line` and `column` start at 1; `offset` and `length` are in bytes of the source.

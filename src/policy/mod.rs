@@ -14,14 +14,19 @@
 mod cache;
 mod decide;
 mod diagnostic;
+mod limits;
 mod schema;
 mod validate;
 
 pub use cache::PolicyCache;
 pub use decide::{
     ANONYMOUS_PRINCIPAL, Claims, ClaimsError, Compiled, ContextFacts, Decision, EvalError,
-    PolicyRef, ResourceFacts, compile, decide,
+    PolicyRef, ResourceFacts, compile, decide, decide_among,
 };
 pub use diagnostic::{Diagnostic, Kind, Severity, render};
+pub use limits::{
+    MAX_EXPR_DEPTH, MAX_NESTING, MAX_POLICY_BYTES, MAX_SCHEMA_BYTES, MAX_SET_BYTES,
+    MAX_SOURCE_BYTES, MAX_UNARY_RUN, check_set_size,
+};
 pub use schema::{BASE_SCHEMA, BASE_SCHEMA_NAME, ClaimAttr, ClaimType, PolicySchema, SchemaError};
 pub use validate::{ScopeCheck, Source, Validation, validate};

@@ -94,6 +94,18 @@ impl PolicySchema {
     /// Loads a schema file: Cedar schema syntax, or Cedar's JSON schema format when the name ends in `.json`.
     pub fn load(path: &Path) -> Result<Self, SchemaError> {
         let origin = path.display().to_string();
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        if size > super::limits::MAX_SCHEMA_BYTES as u64 {
+            return Err(SchemaError::single(
+                &origin,
+                "",
+                format!(
+                    "the schema file is {size} bytes long, more than the {} allowed",
+                    super::limits::MAX_SCHEMA_BYTES
+                ),
+                Some("declare fewer types or attributes".into()),
+            ));
+        }
         let text = std::fs::read_to_string(path).map_err(|e| {
             SchemaError::single(
                 &origin,
@@ -116,6 +128,12 @@ impl PolicySchema {
 
     /// Parses schema text and checks it keeps the vocabulary's contract.
     pub fn parse(origin: &str, text: &str, json: bool) -> Result<Self, SchemaError> {
+        // Both schema parsers recurse on nested types: bound the text before they see it.
+        super::limits::prescan_schema(origin, text).map_err(|d| SchemaError {
+            origin: origin.to_owned(),
+            text: text.to_owned(),
+            diagnostics: vec![d],
+        })?;
         let fragment = if json {
             SchemaFragment::from_json_str(text).map_err(|e| from_miette(origin, text, &e))?
         } else {

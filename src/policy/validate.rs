@@ -13,6 +13,7 @@ use cedar_policy::{
 };
 
 use super::diagnostic::{Diagnostic, Kind, Severity};
+use super::limits;
 use super::schema::{ACTION_TYPE, PolicySchema, named_actions};
 
 /// A named policy source: a file's text, or a stored policy's.
@@ -85,7 +86,11 @@ pub(crate) fn policy_id(source: usize, position: usize) -> PolicyId {
 
 /// Parses one source into its static policies, renamed for a combined set. Templates are refused: an owner's
 /// set has nothing to link them with.
+///
+/// The text passes [`limits::prescan`] before Cedar's (recursive) parser sees it, and every parsed policy
+/// passes the exact depth check, so no source can overflow a stack here or wherever its policies go later.
 pub(crate) fn parse_source(index: usize, source: &Source) -> Result<Vec<Parsed>, Vec<Diagnostic>> {
+    let starts = limits::prescan(&source.name, &source.text).map_err(|d| vec![d])?;
     let set = PolicySet::from_str(&source.text).map_err(|errs| {
         errs.iter()
             .map(|e| located(&source.name, &source.text, e, Kind::Syntax, None))
@@ -124,6 +129,31 @@ pub(crate) fn parse_source(index: usize, source: &Source) -> Result<Vec<Parsed>,
         .map(|(i, p)| (source_position(p.id()).unwrap_or(i + 1), p.clone()))
         .collect();
     policies.sort_by_key(|(position, _)| *position);
+    let too_deep: Vec<Diagnostic> = policies
+        .iter()
+        .filter_map(|(position, policy)| {
+            let depth = limits::check_depth(policy).err()?;
+            let offset = position
+                .checked_sub(1)
+                .and_then(|i| starts.get(i))
+                .copied()
+                .unwrap_or(0);
+            let length = source
+                .text
+                .get(offset..)
+                .map_or(0, |rest| rest.find(['\n', ';']).unwrap_or(rest.len()));
+            Some(limits::depth_diagnostic(
+                &source.name,
+                &source.text,
+                offset,
+                length,
+                depth,
+            ))
+        })
+        .collect();
+    if !too_deep.is_empty() {
+        return Err(too_deep);
+    }
     Ok(policies
         .into_iter()
         .map(|(position, policy)| Parsed {
@@ -198,6 +228,14 @@ pub fn validate(schema: &PolicySchema, sources: &[Source], scopes: ScopeCheck<'_
     let mut diagnostics = Vec::new();
     let mut policy_counts = Vec::with_capacity(sources.len());
     let mut parsed: Vec<Parsed> = Vec::new();
+    if let Err(d) =
+        limits::check_set_size(sources.iter().map(|s| (s.name.as_str(), s.text.as_str())))
+    {
+        return Validation {
+            diagnostics: vec![d],
+            policy_counts: vec![0; sources.len()],
+        };
+    }
     for (index, source) in sources.iter().enumerate() {
         match parse_source(index, source) {
             Ok(policies) => {

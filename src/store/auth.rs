@@ -6,10 +6,10 @@
 //! usable (expiry, reuse) is the caller's job: the rows are returned as they are, so a reused code can still be
 //! traced to the grant it produced.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Result, from_json, to_json};
+use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
 /// Used codes are kept this long after they expire, so a late replay is still recognised as a replay and
@@ -39,8 +39,8 @@ pub struct AuthRequest {
     pub expires_at: UnixTime,
 }
 
-pub fn insert_request(tx: &Transaction<'_>, id_hash: &str, request: &AuthRequest) -> Result<()> {
-    tx.execute(
+pub fn insert_request(tx: &WriteTx<'_>, id_hash: &str, request: &AuthRequest) -> Result<()> {
+    tx.conn()?.execute(
         "INSERT INTO auth_requests (id_hash, csrf_hash, client_id, params, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
@@ -54,8 +54,9 @@ pub fn insert_request(tx: &Transaction<'_>, id_hash: &str, request: &AuthRequest
     Ok(())
 }
 
-pub fn get_request(conn: &Connection, id_hash: &str) -> Result<Option<AuthRequest>> {
+pub fn get_request(conn: &ReadTx<'_>, id_hash: &str) -> Result<Option<AuthRequest>> {
     let raw = conn
+        .conn()?
         .query_row(
             "SELECT csrf_hash, client_id, params, expires_at FROM auth_requests WHERE id_hash = ?1",
             [id_hash],
@@ -82,8 +83,11 @@ pub fn get_request(conn: &Connection, id_hash: &str) -> Result<Option<AuthReques
 
 /// Removes a request once the user decided. Returns false when it was already gone, which means another
 /// submission of the same form got there first.
-pub fn delete_request(tx: &Transaction<'_>, id_hash: &str) -> Result<bool> {
-    Ok(tx.execute("DELETE FROM auth_requests WHERE id_hash = ?1", [id_hash])? > 0)
+pub fn delete_request(tx: &WriteTx<'_>, id_hash: &str) -> Result<bool> {
+    Ok(tx
+        .conn()?
+        .execute("DELETE FROM auth_requests WHERE id_hash = ?1", [id_hash])?
+        > 0)
 }
 
 /// A logged-in browser.
@@ -94,8 +98,8 @@ pub struct Session {
     pub expires_at: UnixTime,
 }
 
-pub fn insert_session(tx: &Transaction<'_>, id_hash: &str, session: &Session) -> Result<()> {
-    tx.execute(
+pub fn insert_session(tx: &WriteTx<'_>, id_hash: &str, session: &Session) -> Result<()> {
+    tx.conn()?.execute(
         "INSERT INTO sessions (id_hash, username, auth_time, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![
             id_hash,
@@ -107,8 +111,9 @@ pub fn insert_session(tx: &Transaction<'_>, id_hash: &str, session: &Session) ->
     Ok(())
 }
 
-pub fn get_session(conn: &Connection, id_hash: &str) -> Result<Option<Session>> {
+pub fn get_session(conn: &ReadTx<'_>, id_hash: &str) -> Result<Option<Session>> {
     Ok(conn
+        .conn()?
         .query_row(
             "SELECT username, auth_time, expires_at FROM sessions WHERE id_hash = ?1",
             [id_hash],
@@ -140,8 +145,8 @@ pub struct AuthCode {
     pub used: bool,
 }
 
-pub fn insert_code(tx: &Transaction<'_>, hash: &str, code: &AuthCode) -> Result<()> {
-    tx.execute(
+pub fn insert_code(tx: &WriteTx<'_>, hash: &str, code: &AuthCode) -> Result<()> {
+    tx.conn()?.execute(
         "INSERT INTO auth_codes (hash, client_id, username, redirect_uri, redirect_uri_sent, scope,
                                  code_challenge, nonce, auth_time, expires_at, grant_id, used)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -163,8 +168,8 @@ pub fn insert_code(tx: &Transaction<'_>, hash: &str, code: &AuthCode) -> Result<
     Ok(())
 }
 
-pub fn get_code(conn: &Connection, hash: &str) -> Result<Option<AuthCode>> {
-    Ok(conn
+pub fn get_code(conn: &ReadTx<'_>, hash: &str) -> Result<Option<AuthCode>> {
+    Ok(conn.conn()?
         .query_row(
             "SELECT client_id, username, redirect_uri, redirect_uri_sent, scope, code_challenge, nonce,
                     auth_time, expires_at, grant_id, used
@@ -191,8 +196,8 @@ pub fn get_code(conn: &Connection, hash: &str) -> Result<Option<AuthCode>> {
 
 /// Marks a code redeemed for `grant_id`. Returns false when it was already used, so two redemptions racing
 /// each other can never both succeed.
-pub fn redeem_code(tx: &Transaction<'_>, hash: &str, grant_id: i64) -> Result<bool> {
-    Ok(tx.execute(
+pub fn redeem_code(tx: &WriteTx<'_>, hash: &str, grant_id: i64) -> Result<bool> {
+    Ok(tx.conn()?.execute(
         "UPDATE auth_codes SET used = 1, grant_id = ?2 WHERE hash = ?1 AND used = 0",
         params![hash, grant_id],
     )? > 0)
@@ -200,10 +205,14 @@ pub fn redeem_code(tx: &Transaction<'_>, hash: &str, grant_id: i64) -> Result<bo
 
 /// Deletes expired requests and sessions, and codes past their replay-detection window. Returns how many
 /// rows went.
-pub fn purge_expired(tx: &Transaction<'_>, now: UnixTime) -> Result<usize> {
-    let mut removed = tx.execute("DELETE FROM auth_requests WHERE expires_at <= ?1", [now])?;
-    removed += tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
-    removed += tx.execute(
+pub fn purge_expired(tx: &WriteTx<'_>, now: UnixTime) -> Result<usize> {
+    let mut removed = tx
+        .conn()?
+        .execute("DELETE FROM auth_requests WHERE expires_at <= ?1", [now])?;
+    removed += tx
+        .conn()?
+        .execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+    removed += tx.conn()?.execute(
         "DELETE FROM auth_codes WHERE expires_at <= ?1",
         [now.saturating_sub(USED_CODE_RETENTION)],
     )?;

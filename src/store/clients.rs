@@ -1,8 +1,9 @@
 //! OAuth clients: resource servers and the clients of requesting parties.
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{OptionalExtension, Row, params};
 
 use super::users::claim_principal;
+use super::{ReadTx, WriteTx};
 use super::{Result, StoreError, from_json, to_json};
 use crate::clock::UnixTime;
 use crate::oauth::AuthMethod;
@@ -58,9 +59,9 @@ fn decode(raw: StoredClient) -> Result<Client> {
     })
 }
 
-pub fn insert(tx: &Transaction<'_>, client: &Client) -> Result<()> {
+pub fn insert(tx: &WriteTx<'_>, client: &Client) -> Result<()> {
     claim_principal(tx, &client.client_id, "client")?;
-    tx.execute(
+    tx.conn()?.execute(
         &format!("INSERT INTO clients ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![
             client.client_id,
@@ -77,19 +78,22 @@ pub fn insert(tx: &Transaction<'_>, client: &Client) -> Result<()> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, client_id: &str) -> Result<Option<Client>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM clients WHERE client_id = ?1"),
-        [client_id],
-        raw,
-    )
-    .optional()?
-    .map(decode)
-    .transpose()
+pub fn get(conn: &ReadTx<'_>, client_id: &str) -> Result<Option<Client>> {
+    conn.conn()?
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM clients WHERE client_id = ?1"),
+            [client_id],
+            raw,
+        )
+        .optional()?
+        .map(decode)
+        .transpose()
 }
 
-pub fn list(conn: &Connection) -> Result<Vec<Client>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM clients ORDER BY client_id"))?;
+pub fn list(conn: &ReadTx<'_>) -> Result<Vec<Client>> {
+    let mut stmt = conn
+        .conn()?
+        .prepare(&format!("SELECT {COLUMNS} FROM clients ORDER BY client_id"))?;
     let rows = stmt
         .query_map([], raw)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -98,8 +102,8 @@ pub fn list(conn: &Connection) -> Result<Vec<Client>> {
 
 /// Removes the client and, by cascade, its grants, tokens, codes, tickets, and the resources it registered.
 /// Returns false when there was no such client.
-pub fn remove(tx: &Transaction<'_>, client_id: &str) -> Result<bool> {
-    Ok(tx.execute(
+pub fn remove(tx: &WriteTx<'_>, client_id: &str) -> Result<bool> {
+    Ok(tx.conn()?.execute(
         "DELETE FROM principals WHERE id = ?1 AND kind = 'client'",
         [client_id],
     )? > 0)
@@ -158,7 +162,7 @@ mod tests {
         let err = store
             .write(|tx| {
                 claim_principal(tx, "odd", "client")?;
-                tx.execute(
+                tx.conn()?.execute(
                     "INSERT INTO clients (client_id, secret_hash, auth_method, created_at) \
                      VALUES ('odd', 'h', 'private_key_jwt', 0)",
                     [],

@@ -1,9 +1,9 @@
 //! The decision log: every answer of the UMA grant about an owner's resource, for the owner to review.
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::{Result, from_json, to_json};
+use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,8 +27,8 @@ pub struct Decision {
     pub detail: Option<String>,
 }
 
-pub fn record(tx: &Transaction<'_>, d: &Decision) -> Result<()> {
-    tx.execute(
+pub(super) fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
+    tx.conn()?.execute(
         "INSERT INTO decisions (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
@@ -48,8 +48,12 @@ pub fn record(tx: &Transaction<'_>, d: &Decision) -> Result<()> {
 }
 
 /// The owner's most recent decisions, newest first, at most `limit`.
-pub fn list_for_owner(conn: &Connection, owner: &str, limit: usize) -> Result<Vec<Decision>> {
-    let mut stmt = conn.prepare(
+pub(super) fn list_for_owner(
+    conn: &ReadTx<'_>,
+    owner: &str,
+    limit: usize,
+) -> Result<Vec<Decision>> {
+    let mut stmt = conn.conn()?.prepare(
         "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail
          FROM decisions WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2",
     )?;
@@ -57,16 +61,16 @@ pub fn list_for_owner(conn: &Connection, owner: &str, limit: usize) -> Result<Ve
     let rows = stmt
         .query_map(params![owner, limit], |r| {
             Ok((
-                r.get::<_, UnixTime>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-                r.get::<_, String>(8)?,
-                r.get::<_, Option<String>>(9)?,
+                r.get::<_, UnixTime>("time")?,
+                r.get::<_, String>("owner")?,
+                r.get::<_, String>("client_id")?,
+                r.get::<_, Option<String>>("party")?,
+                r.get::<_, String>("resource_id")?,
+                r.get::<_, String>("scopes")?,
+                r.get::<_, String>("granted")?,
+                r.get::<_, String>("answer")?,
+                r.get::<_, String>("policies")?,
+                r.get::<_, Option<String>>("detail")?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -131,7 +135,7 @@ mod tests {
         store
             .write(|tx| {
                 for (id, kind) in [("alice", "user"), ("carol", "user")] {
-                    tx.execute(
+                    tx.conn()?.execute(
                         "INSERT INTO principals (id, kind) VALUES (?1, ?2)",
                         params![id, kind],
                     )?;

@@ -1,35 +1,27 @@
 //! Signing keys. The newest unretired key signs; retired keys stay published until tokens they signed expire.
 
-use rusqlite::{Connection, Row, Transaction, params};
+use rusqlite::{Row, params};
 
-use super::Result;
+use super::{ReadTx, Result, WriteTx};
 use crate::clock::UnixTime;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredKey {
-    pub kid: String,
-    pub alg: String,
-    pub private_pem: String,
-    pub created_at: UnixTime,
-    pub retired_at: Option<UnixTime>,
-    pub publish_until: Option<UnixTime>,
-}
+pub use crate::crypto::keys::StoredKey;
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredKey> {
     Ok(StoredKey {
-        kid: row.get(0)?,
-        alg: row.get(1)?,
-        private_pem: row.get(2)?,
-        created_at: row.get(3)?,
-        retired_at: row.get(4)?,
-        publish_until: row.get(5)?,
+        kid: row.get("kid")?,
+        alg: row.get("alg")?,
+        private_pem: row.get("private_pem")?,
+        created_at: row.get("created_at")?,
+        retired_at: row.get("retired_at")?,
+        publish_until: row.get("publish_until")?,
     })
 }
 
 /// Keys to publish at `now`: the active ones and the retired ones still within their publication window,
 /// newest first. The first unretired key is the signing key.
-pub fn published(conn: &Connection, now: UnixTime) -> Result<Vec<StoredKey>> {
-    let mut stmt = conn.prepare(
+pub fn published(conn: &ReadTx<'_>, now: UnixTime) -> Result<Vec<StoredKey>> {
+    let mut stmt = conn.conn()?.prepare(
         "SELECT kid, alg, private_pem, created_at, retired_at, publish_until FROM signing_keys
          WHERE retired_at IS NULL OR publish_until > ?1
          ORDER BY created_at DESC, rowid DESC",
@@ -39,8 +31,8 @@ pub fn published(conn: &Connection, now: UnixTime) -> Result<Vec<StoredKey>> {
 }
 
 /// Every key ever stored, newest first.
-pub fn all(conn: &Connection) -> Result<Vec<StoredKey>> {
-    let mut stmt = conn.prepare(
+pub fn all(conn: &ReadTx<'_>) -> Result<Vec<StoredKey>> {
+    let mut stmt = conn.conn()?.prepare(
         "SELECT kid, alg, private_pem, created_at, retired_at, publish_until FROM signing_keys
          ORDER BY created_at DESC, rowid DESC",
     )?;
@@ -49,8 +41,8 @@ pub fn all(conn: &Connection) -> Result<Vec<StoredKey>> {
 }
 
 /// A cheap fingerprint of the key table, so a running server notices a rotation made by the CLI.
-pub fn generation(conn: &Connection) -> Result<(i64, i64)> {
-    Ok(conn.query_row(
+pub fn generation(conn: &ReadTx<'_>) -> Result<(i64, i64)> {
+    Ok(conn.conn()?.query_row(
         "SELECT count(*), coalesce(sum(retired_at IS NOT NULL), 0) FROM signing_keys",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -59,17 +51,12 @@ pub fn generation(conn: &Connection) -> Result<(i64, i64)> {
 
 /// Adds `key` as the signing key and retires every other active key, keeping it published until
 /// `now + keep_published` (the longest lifetime of a token it may have signed).
-pub fn rotate(
-    tx: &Transaction<'_>,
-    key: &StoredKey,
-    now: UnixTime,
-    keep_published: i64,
-) -> Result<()> {
-    tx.execute(
+pub fn rotate(tx: &WriteTx<'_>, key: &StoredKey, now: UnixTime, keep_published: i64) -> Result<()> {
+    tx.conn()?.execute(
         "UPDATE signing_keys SET retired_at = ?1, publish_until = ?2 WHERE retired_at IS NULL",
         params![now, now.saturating_add(keep_published)],
     )?;
-    tx.execute(
+    tx.conn()?.execute(
         "INSERT INTO signing_keys (kid, alg, private_pem, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![key.kid, key.alg, key.private_pem, key.created_at],
     )?;

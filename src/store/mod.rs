@@ -10,6 +10,8 @@
 
 pub mod auth;
 pub mod clients;
+#[cfg(test)]
+pub(crate) mod contract;
 pub mod decisions;
 pub mod keys;
 pub mod pcts;
@@ -18,16 +20,22 @@ pub mod resources;
 pub mod rpts;
 pub mod tickets;
 pub mod tokens;
+pub mod traits;
+mod tx;
 pub mod users;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 
-pub use rusqlite::{Connection as Conn, Transaction};
+pub use traits::{
+    DecisionLog, DecisionRead, PctRead, PctStore, PolicyRead, PolicyStore, ResourceRead,
+    ResourceStore, RptRead, RptStore, TicketStore,
+};
+pub use tx::{Outcome, ReadTx, WriteTx};
 
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "uma-cedar.db";
@@ -148,42 +156,67 @@ impl Store {
     }
 
     fn release(&self, conn: Connection) {
-        if let Ok(mut pool) = self.pool.lock()
-            && pool.len() < POOL_SIZE
-        {
-            pool.push(conn);
-        }
+        release_to(&self.pool, conn);
     }
 
-    /// Runs read-only work on a pooled connection.
-    pub fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    /// Opens a read transaction on a pooled connection: every query through it sees one snapshot. Dropping
+    /// it ends the transaction and returns the connection to the pool.
+    pub fn begin_read(&self) -> Result<ReadTx<'_>> {
+        ReadTx::begin(self.acquire()?, &self.pool)
+    }
+
+    /// Opens an immediate write transaction. Nothing is kept unless [`WriteTx::commit`] is called: dropping
+    /// the value rolls back. This process's writers queue on a mutex before reaching SQLite.
+    pub fn begin_write(&self) -> Result<WriteTx<'_>> {
         let conn = self.acquire()?;
-        let out = work(&conn);
-        self.release(conn);
-        out
-    }
-
-    /// Runs `work` in one immediate transaction: committed when it returns `Ok`, rolled back otherwise.
-    pub fn write<T, E>(&self, work: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
-    where
-        E: From<StoreError>,
-    {
-        let mut conn = self.acquire()?;
         // A poisoned lock only means another writer panicked; SQLite itself still guards the data.
-        let _serial = self
+        let serial: MutexGuard<'_, ()> = self
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let out = (|| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(StoreError::from)?;
-            let value = work(&tx)?;
-            tx.commit().map_err(StoreError::from)?;
-            Ok(value)
-        })();
-        self.release(conn);
-        out
+        WriteTx::begin(conn, &self.pool, serial)
+    }
+
+    /// Runs read-only work in one read transaction.
+    pub fn read<T>(&self, work: impl FnOnce(&ReadTx<'_>) -> Result<T>) -> Result<T> {
+        let reader = self.begin_read()?;
+        work(&reader)
+    }
+
+    /// Runs `work` in one immediate transaction: committed when it returns `Ok`, rolled back otherwise.
+    /// The closure gets only the transaction.
+    pub fn write<T, E>(&self, work: impl FnOnce(&WriteTx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self.begin_write()?;
+        let value = work(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `work` in one immediate transaction and does what its [`Outcome`] says: the way to keep the side
+    /// effects of a request that still ends in a protocol error (a burnt ticket, a revoked replayed grant).
+    /// A storage error from `work` rolls back.
+    pub fn write_outcome<T, E>(
+        &self,
+        work: impl FnOnce(&WriteTx<'_>) -> Result<Outcome<T, E>, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self.begin_write()?;
+        let outcome = work(&tx)?;
+        tx.finish(outcome)
+    }
+}
+
+/// Returns `conn` to `pool` unless the pool is full.
+fn release_to(pool: &Mutex<Vec<Connection>>, conn: Connection) {
+    if let Ok(mut pool) = pool.lock()
+        && pool.len() < POOL_SIZE
+    {
+        pool.push(conn);
     }
 }
 
@@ -247,6 +280,13 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
 }
 
 /// True when `err` is a UNIQUE or PRIMARY KEY violation.
+/// Storage failures reach the protocol as an opaque `server_error`: the cause goes to the log only.
+impl From<StoreError> for crate::error::OAuthError {
+    fn from(err: StoreError) -> Self {
+        Self::server_error(&err)
+    }
+}
+
 pub(crate) fn is_unique_violation(err: &rusqlite::Error) -> bool {
     matches!(
         err,
@@ -295,7 +335,7 @@ mod tests {
             let store = Store::open(&data).expect("open");
             store
                 .write(|tx| {
-                    tx.execute(
+                    tx.conn()?.execute(
                         "INSERT INTO principals (id, kind) VALUES ('alice', 'user')",
                         [],
                     )?;
@@ -305,11 +345,17 @@ mod tests {
         }
         let store = Store::open(&data).expect("reopen");
         let count: i64 = store
-            .read(|c| Ok(c.query_row("SELECT count(*) FROM principals", [], |r| r.get(0))?))
+            .read(|c| {
+                Ok(c.conn()?
+                    .query_row("SELECT count(*) FROM principals", [], |r| r.get(0))?)
+            })
             .expect("count");
         assert_eq!(count, 1);
         let version: i64 = store
-            .read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .read(|c| {
+                Ok(c.conn()?
+                    .pragma_query_value(None, "user_version", |r| r.get(0))?)
+            })
             .expect("version");
         assert_eq!(version, MIGRATIONS.len() as i64);
     }
@@ -354,7 +400,7 @@ mod tests {
         );
         let err = store
             .write(|tx| {
-                tx.execute(
+                tx.conn()?.execute(
                     "UPDATE clients SET auth_method = 'none' WHERE client_id = 'ok'",
                     [],
                 )?;
@@ -368,7 +414,7 @@ mod tests {
     fn failed_write_rolls_back() {
         let (_dir, store) = testing::temp_store();
         let result: Result<()> = store.write(|tx| {
-            tx.execute(
+            tx.conn()?.execute(
                 "INSERT INTO principals (id, kind) VALUES ('bob', 'user')",
                 [],
             )?;
@@ -376,7 +422,10 @@ mod tests {
         });
         assert!(result.is_err());
         let count: i64 = store
-            .read(|c| Ok(c.query_row("SELECT count(*) FROM principals", [], |r| r.get(0))?))
+            .read(|c| {
+                Ok(c.conn()?
+                    .query_row("SELECT count(*) FROM principals", [], |r| r.get(0))?)
+            })
             .expect("count");
         assert_eq!(count, 0);
     }
@@ -387,8 +436,10 @@ mod tests {
         let (mode, fk): (String, i64) = store
             .read(|c| {
                 Ok((
-                    c.pragma_query_value(None, "journal_mode", |r| r.get(0))?,
-                    c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?,
+                    c.conn()?
+                        .pragma_query_value(None, "journal_mode", |r| r.get(0))?,
+                    c.conn()?
+                        .pragma_query_value(None, "foreign_keys", |r| r.get(0))?,
                 ))
             })
             .expect("pragmas");
@@ -401,7 +452,7 @@ mod tests {
         let (_dir, store) = testing::temp_store();
         store
             .write(|tx| {
-                tx.execute_batch(
+                tx.conn()?.execute_batch(
                     "INSERT INTO principals (id, kind) VALUES ('rs', 'client');
                      INSERT INTO clients (client_id, auth_method, created_at) VALUES ('rs', 'none', 0);
                      INSERT INTO tickets (hash, owner, client_id, permissions, created_at, expires_at)
@@ -414,7 +465,10 @@ mod tests {
             .expect("seed");
         assert_eq!(purge_expired(&store, 50).expect("purge"), 2);
         let left: i64 = store
-            .read(|c| Ok(c.query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?))
+            .read(|c| {
+                Ok(c.conn()?
+                    .query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?)
+            })
             .expect("count");
         assert_eq!(left, 1);
     }

@@ -1,10 +1,10 @@
 //! Persisted claims tokens (UMA Grant §3.3.5, §5.6): claims held here by reference, for one client and one
 //! requesting party. The PCT value reveals nothing; only its SHA-256 is stored.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
-use super::{Result, from_json, to_json};
+use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +24,8 @@ impl Pct {
     }
 }
 
-pub fn insert(tx: &Transaction<'_>, pct: &Pct) -> Result<()> {
-    tx.execute(
+pub(super) fn insert(tx: &WriteTx<'_>, pct: &Pct) -> Result<()> {
+    tx.conn()?.execute(
         "INSERT INTO pcts (hash, client_id, party, claims, created_at, expires_at, revoked)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -41,19 +41,19 @@ pub fn insert(tx: &Transaction<'_>, pct: &Pct) -> Result<()> {
     Ok(())
 }
 
-pub fn find(conn: &Connection, hash: &str) -> Result<Option<Pct>> {
-    conn.query_row(
+pub(super) fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<Pct>> {
+    conn.conn()?.query_row(
         "SELECT hash, client_id, party, claims, created_at, expires_at, revoked FROM pcts WHERE hash = ?1",
         [hash],
         |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, UnixTime>(4)?,
-                r.get::<_, UnixTime>(5)?,
-                r.get::<_, bool>(6)?,
+                r.get::<_, String>("hash")?,
+                r.get::<_, String>("client_id")?,
+                r.get::<_, String>("party")?,
+                r.get::<_, String>("claims")?,
+                r.get::<_, UnixTime>("created_at")?,
+                r.get::<_, UnixTime>("expires_at")?,
+                r.get::<_, bool>("revoked")?,
             ))
         },
     )
@@ -73,13 +73,18 @@ pub fn find(conn: &Connection, hash: &str) -> Result<Option<Pct>> {
 }
 
 /// Revokes a PCT; returns false when there was no such PCT.
-pub fn revoke(tx: &Transaction<'_>, hash: &str) -> Result<bool> {
-    Ok(tx.execute("UPDATE pcts SET revoked = 1 WHERE hash = ?1", [hash])? > 0)
+pub(super) fn revoke(tx: &WriteTx<'_>, hash: &str) -> Result<bool> {
+    Ok(tx
+        .conn()?
+        .execute("UPDATE pcts SET revoked = 1 WHERE hash = ?1", [hash])?
+        > 0)
 }
 
 /// Deletes PCTs that expired before `cutoff`; returns how many.
-pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
-    Ok(tx.execute("DELETE FROM pcts WHERE expires_at < ?1", [cutoff])?)
+pub fn purge_expired(tx: &WriteTx<'_>, cutoff: UnixTime) -> Result<usize> {
+    Ok(tx
+        .conn()?
+        .execute("DELETE FROM pcts WHERE expires_at < ?1", [cutoff])?)
 }
 
 #[cfg(test)]

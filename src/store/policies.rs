@@ -4,9 +4,9 @@
 //! they write it (see `crate::sharing`), in the same transaction as the write. It must never return one owner's
 //! policies from a query about another.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::Result;
+use super::{ReadTx, Result, WriteTx};
 use crate::clock::UnixTime;
 
 /// A stored policy source.
@@ -28,8 +28,9 @@ pub struct PolicyInfo {
 }
 
 /// True when `owner` names a user or a client (the identifiers a PAT can name).
-pub fn owner_exists(conn: &Connection, owner: &str) -> Result<bool> {
+pub(super) fn owner_exists(conn: &ReadTx<'_>, owner: &str) -> Result<bool> {
     Ok(conn
+        .conn()?
         .prepare_cached("SELECT 1 FROM principals WHERE id = ?1")?
         .query_row([owner], |_| Ok(()))
         .optional()?
@@ -37,19 +38,20 @@ pub fn owner_exists(conn: &Connection, owner: &str) -> Result<bool> {
 }
 
 /// Stores `text` as `owner`'s policy `name`, replacing one of that name. Returns true when it replaced one.
-pub fn put(
-    tx: &Transaction<'_>,
+pub(super) fn put(
+    tx: &WriteTx<'_>,
     owner: &str,
     name: &str,
     text: &str,
     now: UnixTime,
 ) -> Result<bool> {
     let replaced = tx
+        .conn()?
         .prepare_cached("SELECT 1 FROM policies WHERE owner = ?1 AND name = ?2")?
         .query_row(params![owner, name], |_| Ok(()))
         .optional()?
         .is_some();
-    tx.prepare_cached(
+    tx.conn()?.prepare_cached(
         "INSERT INTO policies (owner, name, text, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (owner, name) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
     )?
@@ -57,33 +59,34 @@ pub fn put(
     Ok(replaced)
 }
 
-pub fn get(conn: &Connection, owner: &str, name: &str) -> Result<Option<StoredPolicy>> {
+pub(super) fn get(conn: &ReadTx<'_>, owner: &str, name: &str) -> Result<Option<StoredPolicy>> {
     Ok(conn
+        .conn()?
         .prepare_cached(
             "SELECT owner, name, text, updated_at FROM policies WHERE owner = ?1 AND name = ?2",
         )?
         .query_row(params![owner, name], |r| {
             Ok(StoredPolicy {
-                owner: r.get(0)?,
-                name: r.get(1)?,
-                text: r.get(2)?,
-                updated_at: r.get(3)?,
+                owner: r.get("owner")?,
+                name: r.get("name")?,
+                text: r.get("text")?,
+                updated_at: r.get("updated_at")?,
             })
         })
         .optional()?)
 }
 
 /// `owner`'s policies by name.
-pub fn list(conn: &Connection, owner: &str) -> Result<Vec<PolicyInfo>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT name, updated_at, length(CAST(text AS BLOB)) FROM policies WHERE owner = ?1 ORDER BY name",
+pub(super) fn list(conn: &ReadTx<'_>, owner: &str) -> Result<Vec<PolicyInfo>> {
+    let mut stmt = conn.conn()?.prepare_cached(
+        "SELECT name, updated_at, length(CAST(text AS BLOB)) AS size FROM policies WHERE owner = ?1 ORDER BY name",
     )?;
     let rows = stmt
         .query_map([owner], |r| {
             Ok(PolicyInfo {
-                name: r.get(0)?,
-                updated_at: r.get(1)?,
-                size: r.get(2)?,
+                name: r.get("name")?,
+                updated_at: r.get("updated_at")?,
+                size: r.get("size")?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -91,18 +94,20 @@ pub fn list(conn: &Connection, owner: &str) -> Result<Vec<PolicyInfo>> {
 }
 
 /// The (name, text) of each of `owner`'s policies, by name: what a decision compiles.
-pub fn texts(conn: &Connection, owner: &str) -> Result<Vec<(String, String)>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT name, text FROM policies WHERE owner = ?1 ORDER BY name")?;
+pub(super) fn texts(conn: &ReadTx<'_>, owner: &str) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn
+        .conn()?
+        .prepare_cached("SELECT name, text FROM policies WHERE owner = ?1 ORDER BY name")?;
     let rows = stmt
-        .query_map([owner], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([owner], |r| Ok((r.get("name")?, r.get("text")?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 /// Removes `owner`'s policy `name`. Returns false when there is none.
-pub fn remove(tx: &Transaction<'_>, owner: &str, name: &str) -> Result<bool> {
+pub(super) fn remove(tx: &WriteTx<'_>, owner: &str, name: &str) -> Result<bool> {
     Ok(tx
+        .conn()?
         .prepare_cached("DELETE FROM policies WHERE owner = ?1 AND name = ?2")?
         .execute(params![owner, name])?
         > 0)
@@ -110,8 +115,9 @@ pub fn remove(tx: &Transaction<'_>, owner: &str, name: &str) -> Result<bool> {
 
 /// The version of `owner`'s policy set: 0 before any policy was ever written, then bumped by every change.
 /// One primary-key read, made before every decision.
-pub fn version(conn: &Connection, owner: &str) -> Result<i64> {
+pub(super) fn version(conn: &ReadTx<'_>, owner: &str) -> Result<i64> {
     Ok(conn
+        .conn()?
         .prepare_cached("SELECT version FROM policy_versions WHERE owner = ?1")?
         .query_row([owner], |r| r.get(0))
         .optional()?
@@ -119,8 +125,10 @@ pub fn version(conn: &Connection, owner: &str) -> Result<i64> {
 }
 
 /// Every owner who has at least one policy.
-pub fn owners(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT owner FROM policies ORDER BY owner")?;
+pub(super) fn owners(conn: &ReadTx<'_>) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .conn()?
+        .prepare_cached("SELECT DISTINCT owner FROM policies ORDER BY owner")?;
     let rows = stmt
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;

@@ -1,15 +1,15 @@
 //! Registered resources (Federated Authorization §3): what a resource server registered for a resource owner.
 //!
-//! Every lookup a protection API call makes is keyed on the (owner, resource server) pair as well as the id, so
-//! a query can never hand one pair's resource to another; the one unscoped lookup, [`find`], exists for the
-//! authorization server's own decisions (policies, tickets, introspection) and must never answer an RS directly.
+//! Every lookup is keyed on the (owner, resource server) pair as well as the id, so a query can never hand one
+//! pair's resource to another; there is no unscoped lookup. Callers outside `store` reach these through
+//! [`ResourceRead`](super::ResourceRead) and [`ResourceStore`](super::ResourceStore).
 //! Descriptions arrive here already validated; this module checks nothing about their content.
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Result, from_json, to_json};
+use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
 /// A resource description (Federated Authorization §3.1) without its `_id`, which the server assigns and keeps
@@ -52,33 +52,35 @@ pub struct Resource {
 
 const COLUMNS: &str = "id, owner, client_id, description, created_at, updated_at";
 
-type RawResource = (String, String, String, String, UnixTime, UnixTime);
-
-fn raw(row: &Row<'_>) -> rusqlite::Result<RawResource> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-    ))
+/// A row as read, its description still JSON text.
+struct RawResource {
+    resource: Resource,
+    description: String,
 }
 
-fn decode(raw: RawResource) -> Result<Resource> {
-    let (id, owner, client_id, description, created_at, updated_at) = raw;
-    Ok(Resource {
-        id,
-        owner,
-        client_id,
-        description: from_json(&description)?,
-        created_at,
-        updated_at,
+fn raw(row: &Row<'_>) -> rusqlite::Result<RawResource> {
+    Ok(RawResource {
+        resource: Resource {
+            id: row.get("id")?,
+            owner: row.get("owner")?,
+            client_id: row.get("client_id")?,
+            description: Description::default(),
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        },
+        description: row.get("description")?,
     })
 }
 
-pub fn insert(tx: &Transaction<'_>, resource: &Resource) -> Result<()> {
-    tx.execute(
+fn decode(raw: RawResource) -> Result<Resource> {
+    Ok(Resource {
+        description: from_json(&raw.description)?,
+        ..raw.resource
+    })
+}
+
+pub(super) fn insert(tx: &WriteTx<'_>, resource: &Resource) -> Result<()> {
+    tx.conn()?.execute(
         &format!("INSERT INTO resources ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
             resource.id,
@@ -93,20 +95,26 @@ pub fn insert(tx: &Transaction<'_>, resource: &Resource) -> Result<()> {
 }
 
 /// The resource `id` if the (owner, resource server) pair registered it.
-pub fn get(conn: &Connection, id: &str, owner: &str, client_id: &str) -> Result<Option<Resource>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM resources WHERE id = ?1 AND owner = ?2 AND client_id = ?3"
-    ))?
-    .query_row(params![id, owner, client_id], raw)
-    .optional()?
-    .map(decode)
-    .transpose()
+pub(super) fn get(
+    conn: &ReadTx<'_>,
+    id: &str,
+    owner: &str,
+    client_id: &str,
+) -> Result<Option<Resource>> {
+    conn.conn()?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM resources WHERE id = ?1 AND owner = ?2 AND client_id = ?3"
+        ))?
+        .query_row(params![id, owner, client_id], raw)
+        .optional()?
+        .map(decode)
+        .transpose()
 }
 
 /// The resources among `ids` that the (owner, resource server) pair registered, in the order of `ids`;
 /// ids that are unknown or belong to someone else are simply absent from the answer.
-pub fn get_many(
-    conn: &Connection,
+pub(super) fn get_many(
+    conn: &ReadTx<'_>,
     ids: &[&str],
     owner: &str,
     client_id: &str,
@@ -121,18 +129,9 @@ pub fn get_many(
     Ok(found)
 }
 
-/// The resource `id` whoever registered it. For the server's own decisions only (see the module comment).
-pub fn find(conn: &Connection, id: &str) -> Result<Option<Resource>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM resources WHERE id = ?1"))?
-        .query_row([id], raw)
-        .optional()?
-        .map(decode)
-        .transpose()
-}
-
 /// The ids of every resource the (owner, resource server) pair registered, oldest first.
-pub fn list(conn: &Connection, owner: &str, client_id: &str) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
+pub(super) fn list(conn: &ReadTx<'_>, owner: &str, client_id: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.conn()?.prepare_cached(
         "SELECT id FROM resources WHERE owner = ?1 AND client_id = ?2 ORDER BY created_at, id",
     )?;
     let ids = stmt
@@ -142,15 +141,15 @@ pub fn list(conn: &Connection, owner: &str, client_id: &str) -> Result<Vec<Strin
 }
 
 /// Replaces the whole description of a resource the pair registered. Returns false when there is none.
-pub fn replace(
-    tx: &Transaction<'_>,
+pub(super) fn replace(
+    tx: &WriteTx<'_>,
     id: &str,
     owner: &str,
     client_id: &str,
     description: &Description,
     now: UnixTime,
 ) -> Result<bool> {
-    Ok(tx.execute(
+    Ok(tx.conn()?.execute(
         "UPDATE resources SET description = ?4, updated_at = ?5
          WHERE id = ?1 AND owner = ?2 AND client_id = ?3",
         params![id, owner, client_id, to_json(description)?, now],
@@ -158,8 +157,8 @@ pub fn replace(
 }
 
 /// Deletes a resource the pair registered. Returns false when there is none.
-pub fn delete(tx: &Transaction<'_>, id: &str, owner: &str, client_id: &str) -> Result<bool> {
-    Ok(tx.execute(
+pub(super) fn delete(tx: &WriteTx<'_>, id: &str, owner: &str, client_id: &str) -> Result<bool> {
+    Ok(tx.conn()?.execute(
         "DELETE FROM resources WHERE id = ?1 AND owner = ?2 AND client_id = ?3",
         params![id, owner, client_id],
     )? > 0)
@@ -167,11 +166,13 @@ pub fn delete(tx: &Transaction<'_>, id: &str, owner: &str, client_id: &str) -> R
 
 /// Every scope registered on any of `owner`'s resources, whichever resource server registered it: the known
 /// scopes a policy of that owner is checked against.
-pub fn scopes_of_owner(
-    conn: &Connection,
+pub(super) fn scopes_of_owner(
+    conn: &ReadTx<'_>,
     owner: &str,
 ) -> Result<std::collections::BTreeSet<String>> {
-    let mut stmt = conn.prepare_cached("SELECT description FROM resources WHERE owner = ?1")?;
+    let mut stmt = conn
+        .conn()?
+        .prepare_cached("SELECT description FROM resources WHERE owner = ?1")?;
     let descriptions = stmt
         .query_map([owner], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
@@ -238,7 +239,7 @@ mod tests {
         assert_eq!(got, resource("r1", "rs1", "rs1"));
         assert_eq!(
             store
-                .read(|c| find(c, "r2"))
+                .read(|c| get(c, "r2", "rs2", "rs2"))
                 .expect("find")
                 .map(|r| r.owner),
             Some("rs2".to_owned())
@@ -278,7 +279,12 @@ mod tests {
                 .write(|tx| delete(tx, "r1", "rs2", "rs2"))
                 .expect("delete")
         );
-        assert!(store.read(|c| find(c, "r1")).expect("find").is_some());
+        assert!(
+            store
+                .read(|c| get(c, "r1", "rs1", "rs1"))
+                .expect("find")
+                .is_some()
+        );
     }
 
     #[test]
@@ -333,7 +339,10 @@ mod tests {
                 .write(|tx| delete(tx, "r1", "rs1", "rs1"))
                 .expect("delete")
         );
-        assert_eq!(store.read(|c| find(c, "r1")).expect("find"), None);
+        assert_eq!(
+            store.read(|c| get(c, "r1", "rs1", "rs1")).expect("find"),
+            None
+        );
         assert!(
             store
                 .read(|c| list(c, "rs1", "rs1"))

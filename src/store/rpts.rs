@@ -2,19 +2,52 @@
 //! signed JWT; its `jti` keys this row, which introspection, revocation, upgrade and policy narrowing read and
 //! change. The JWT alone never outlives a revocation for a resource server that introspects.
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Result, from_json, to_json};
+use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
-/// A permission granted by an RPT (Federated Authorization §5.1.1), each with its own expiry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A permission granted by an RPT (Federated Authorization §5.1.1), each with its own expiry. What resource
+/// servers receive is shaped by `uma::wire`, not by this row.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantedPermission {
     pub resource_id: String,
     pub resource_scopes: Vec<String>,
     pub exp: UnixTime,
+}
+
+/// How a granted permission is kept in the `permissions` JSON column.
+#[derive(Serialize, Deserialize)]
+struct PermissionColumn {
+    resource_id: String,
+    resource_scopes: Vec<String>,
+    exp: UnixTime,
+}
+
+fn permissions_column(permissions: &[GrantedPermission]) -> Result<String> {
+    let column: Vec<PermissionColumn> = permissions
+        .iter()
+        .map(|p| PermissionColumn {
+            resource_id: p.resource_id.clone(),
+            resource_scopes: p.resource_scopes.clone(),
+            exp: p.exp,
+        })
+        .collect();
+    to_json(&column)
+}
+
+fn permissions_from_column(text: &str) -> Result<Vec<GrantedPermission>> {
+    let column: Vec<PermissionColumn> = from_json(text)?;
+    Ok(column
+        .into_iter()
+        .map(|p| GrantedPermission {
+            resource_id: p.resource_id,
+            resource_scopes: p.resource_scopes,
+            exp: p.exp,
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,63 +86,42 @@ impl Rpt {
 const COLUMNS: &str = "jti, client_id, party, owner, resource_server, permissions, claims, issued_at, \
                        expires_at, revoked";
 
-type Raw = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    UnixTime,
-    UnixTime,
-    bool,
-);
-
-fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-    ))
+/// A row as read, its JSON columns still text.
+struct Raw {
+    rpt: Rpt,
+    permissions: String,
+    claims: String,
 }
 
-fn decode(raw: Raw) -> Result<Rpt> {
-    let (
-        jti,
-        client_id,
-        party,
-        owner,
-        resource_server,
-        permissions,
-        claims,
-        issued_at,
-        expires_at,
-        revoked,
-    ) = raw;
-    Ok(Rpt {
-        jti,
-        client_id,
-        party,
-        owner,
-        resource_server,
-        permissions: from_json(&permissions)?,
-        claims: from_json(&claims)?,
-        issued_at,
-        expires_at,
-        revoked,
+fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
+    Ok(Raw {
+        rpt: Rpt {
+            jti: r.get("jti")?,
+            client_id: r.get("client_id")?,
+            party: r.get("party")?,
+            owner: r.get("owner")?,
+            resource_server: r.get("resource_server")?,
+            permissions: Vec::new(),
+            claims: Map::new(),
+            issued_at: r.get("issued_at")?,
+            expires_at: r.get("expires_at")?,
+            revoked: r.get("revoked")?,
+        },
+        permissions: r.get("permissions")?,
+        claims: r.get("claims")?,
     })
 }
 
-pub fn insert(tx: &Transaction<'_>, rpt: &Rpt) -> Result<()> {
-    tx.execute(
+fn decode(raw: Raw) -> Result<Rpt> {
+    Ok(Rpt {
+        permissions: permissions_from_column(&raw.permissions)?,
+        claims: from_json(&raw.claims)?,
+        ..raw.rpt
+    })
+}
+
+pub(super) fn insert(tx: &WriteTx<'_>, rpt: &Rpt) -> Result<()> {
+    tx.conn()?.execute(
         &format!("INSERT INTO rpts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         params![
             rpt.jti,
@@ -117,7 +129,7 @@ pub fn insert(tx: &Transaction<'_>, rpt: &Rpt) -> Result<()> {
             rpt.party,
             rpt.owner,
             rpt.resource_server,
-            to_json(&rpt.permissions)?,
+            permissions_column(&rpt.permissions)?,
             to_json(&rpt.claims)?,
             rpt.issued_at,
             rpt.expires_at,
@@ -127,38 +139,46 @@ pub fn insert(tx: &Transaction<'_>, rpt: &Rpt) -> Result<()> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, jti: &str) -> Result<Option<Rpt>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM rpts WHERE jti = ?1"),
-        [jti],
-        raw,
-    )
-    .optional()?
-    .map(decode)
-    .transpose()
+pub(super) fn get(conn: &ReadTx<'_>, jti: &str) -> Result<Option<Rpt>> {
+    conn.conn()?
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM rpts WHERE jti = ?1"),
+            [jti],
+            raw,
+        )
+        .optional()?
+        .map(decode)
+        .transpose()
 }
 
 /// Revokes an RPT; returns false when there was no such RPT.
-pub fn revoke(tx: &Transaction<'_>, jti: &str) -> Result<bool> {
-    Ok(tx.execute("UPDATE rpts SET revoked = 1 WHERE jti = ?1", [jti])? > 0)
+pub(super) fn revoke(tx: &WriteTx<'_>, jti: &str) -> Result<bool> {
+    Ok(tx
+        .conn()?
+        .execute("UPDATE rpts SET revoked = 1 WHERE jti = ?1", [jti])?
+        > 0)
 }
 
 /// Replaces the permissions of an RPT (after the owner narrowed a policy); an RPT left with none is revoked.
-pub fn set_permissions(
-    tx: &Transaction<'_>,
+pub(super) fn set_permissions(
+    tx: &WriteTx<'_>,
     jti: &str,
     permissions: &[GrantedPermission],
 ) -> Result<()> {
-    tx.execute(
+    tx.conn()?.execute(
         "UPDATE rpts SET permissions = ?2, revoked = revoked OR ?3 WHERE jti = ?1",
-        params![jti, to_json(&permissions)?, permissions.is_empty()],
+        params![
+            jti,
+            permissions_column(permissions)?,
+            permissions.is_empty()
+        ],
     )?;
     Ok(())
 }
 
 /// The owner's RPTs that are still active at `now`.
-pub fn active_for_owner(conn: &Connection, owner: &str, now: UnixTime) -> Result<Vec<Rpt>> {
-    let mut stmt = conn.prepare(&format!(
+pub(super) fn active_for_owner(conn: &ReadTx<'_>, owner: &str, now: UnixTime) -> Result<Vec<Rpt>> {
+    let mut stmt = conn.conn()?.prepare(&format!(
         "SELECT {COLUMNS} FROM rpts WHERE owner = ?1 AND expires_at > ?2 AND revoked = 0"
     ))?;
     let rows = stmt
@@ -168,8 +188,10 @@ pub fn active_for_owner(conn: &Connection, owner: &str, now: UnixTime) -> Result
 }
 
 /// Deletes RPTs that expired before `cutoff`; returns how many.
-pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
-    Ok(tx.execute("DELETE FROM rpts WHERE expires_at < ?1", [cutoff])?)
+pub fn purge_expired(tx: &WriteTx<'_>, cutoff: UnixTime) -> Result<usize> {
+    Ok(tx
+        .conn()?
+        .execute("DELETE FROM rpts WHERE expires_at < ?1", [cutoff])?)
 }
 
 #[cfg(test)]

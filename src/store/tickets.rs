@@ -4,10 +4,10 @@
 //! A ticket is looked up only by the SHA-256 of its value; the clear ticket must never be stored. Consumption is
 //! one conditional `UPDATE`, so two concurrent presentations of the same ticket can never both succeed.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Result, from_json, to_json};
+use super::{Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
 /// One requested permission: a resource and zero or more of its registered scopes (F §4.1).
@@ -46,8 +46,8 @@ pub enum Consumed {
     AlreadyUsed,
 }
 
-pub fn insert(tx: &Transaction<'_>, ticket: &Ticket) -> Result<()> {
-    tx.execute(
+pub(super) fn insert(tx: &WriteTx<'_>, ticket: &Ticket) -> Result<()> {
+    tx.conn()?.execute(
         "INSERT INTO tickets (hash, owner, client_id, permissions, created_at, expires_at, bound_client)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -67,20 +67,21 @@ pub fn insert(tx: &Transaction<'_>, ticket: &Ticket) -> Result<()> {
 /// stores what the ticket produces, so a failure later in that transaction gives the ticket back.
 ///
 /// A ticket both used and expired reports `AlreadyUsed`: a replay is the more useful thing to know.
-pub fn consume(tx: &Transaction<'_>, hash: &str, now: UnixTime) -> Result<Consumed> {
+pub(super) fn consume(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Consumed> {
     let taken = tx
+        .conn()?
         .query_row(
             "UPDATE tickets SET used = 1 WHERE hash = ?1 AND used = 0 AND expires_at > ?2
              RETURNING owner, client_id, permissions, created_at, expires_at, bound_client",
             params![hash, now],
             |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, UnixTime>(3)?,
-                    r.get::<_, UnixTime>(4)?,
-                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, String>("owner")?,
+                    r.get::<_, String>("client_id")?,
+                    r.get::<_, String>("permissions")?,
+                    r.get::<_, UnixTime>("created_at")?,
+                    r.get::<_, UnixTime>("expires_at")?,
+                    r.get::<_, Option<String>>("bound_client")?,
                 ))
             },
         )
@@ -97,6 +98,7 @@ pub fn consume(tx: &Transaction<'_>, hash: &str, now: UnixTime) -> Result<Consum
         }));
     }
     let state = tx
+        .conn()?
         .query_row("SELECT used FROM tickets WHERE hash = ?1", [hash], |r| {
             r.get::<_, bool>(0)
         })
@@ -109,8 +111,8 @@ pub fn consume(tx: &Transaction<'_>, hash: &str, now: UnixTime) -> Result<Consum
 }
 
 /// Records the RPT issued from a consumed ticket, so a later replay of the ticket can revoke it.
-pub fn link_rpt(tx: &Transaction<'_>, hash: &str, jti: &str) -> Result<()> {
-    tx.execute(
+pub(super) fn link_rpt(tx: &WriteTx<'_>, hash: &str, jti: &str) -> Result<()> {
+    tx.conn()?.execute(
         "UPDATE tickets SET rpt_jti = ?2 WHERE hash = ?1",
         params![hash, jti],
     )?;
@@ -118,8 +120,9 @@ pub fn link_rpt(tx: &Transaction<'_>, hash: &str, jti: &str) -> Result<()> {
 }
 
 /// The RPT issued from the ticket with this hash, if any.
-pub fn issued_rpt(tx: &Transaction<'_>, hash: &str) -> Result<Option<String>> {
+pub(super) fn issued_rpt(tx: &WriteTx<'_>, hash: &str) -> Result<Option<String>> {
     Ok(tx
+        .conn()?
         .query_row("SELECT rpt_jti FROM tickets WHERE hash = ?1", [hash], |r| {
             r.get::<_, Option<String>>(0)
         })
@@ -129,8 +132,10 @@ pub fn issued_rpt(tx: &Transaction<'_>, hash: &str) -> Result<Option<String>> {
 
 /// Deletes tickets that expired before `cutoff`; returns how many. Used tickets stay until then, so a replay
 /// within the lifetime is still recognised as one.
-pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
-    Ok(tx.execute("DELETE FROM tickets WHERE expires_at < ?1", [cutoff])?)
+pub fn purge_expired(tx: &WriteTx<'_>, cutoff: UnixTime) -> Result<usize> {
+    Ok(tx
+        .conn()?
+        .execute("DELETE FROM tickets WHERE expires_at < ?1", [cutoff])?)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Grants and the access and refresh tokens issued under them. Tokens are looked up by the SHA-256 of their
 //! value; the clear value exists only in the response that hands it out.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::Result;
+use super::{ReadTx, Result, WriteTx};
 use crate::clock::UnixTime;
 
 /// Who a grant's tokens speak for.
@@ -86,8 +86,8 @@ impl TokenRecord {
     }
 }
 
-pub fn create_grant(tx: &Transaction<'_>, grant: &NewGrant<'_>, now: UnixTime) -> Result<i64> {
-    tx.execute(
+pub fn create_grant(tx: &WriteTx<'_>, grant: &NewGrant<'_>, now: UnixTime) -> Result<i64> {
+    tx.conn()?.execute(
         "INSERT INTO grants (client_id, subject, subject_kind, scope, auth_time, nonce, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -100,11 +100,11 @@ pub fn create_grant(tx: &Transaction<'_>, grant: &NewGrant<'_>, now: UnixTime) -
             now
         ],
     )?;
-    Ok(tx.last_insert_rowid())
+    Ok(tx.conn()?.last_insert_rowid())
 }
 
 pub fn insert_token(
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     hash: &str,
     kind: TokenKind,
     grant_id: i64,
@@ -112,15 +112,15 @@ pub fn insert_token(
     issued_at: UnixTime,
     expires_at: UnixTime,
 ) -> Result<()> {
-    tx.execute(
+    tx.conn()?.execute(
         "INSERT INTO tokens (hash, kind, grant_id, scope, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![hash, kind.as_str(), grant_id, scope, issued_at, expires_at],
     )?;
     Ok(())
 }
 
-pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRecord>> {
-    Ok(conn
+pub fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<TokenRecord>> {
+    Ok(conn.conn()?
         .query_row(
             "SELECT t.kind, t.grant_id, g.client_id, g.subject, g.subject_kind, t.scope, t.issued_at,
                     t.expires_at, g.auth_time, g.nonce, t.used, (t.revoked OR g.revoked)
@@ -150,21 +150,25 @@ pub fn find(conn: &Connection, hash: &str) -> Result<Option<TokenRecord>> {
 }
 
 /// Marks a refresh token as rotated away. Returns false when it was already used (a replay).
-pub fn mark_used(tx: &Transaction<'_>, hash: &str) -> Result<bool> {
-    Ok(tx.execute(
+pub fn mark_used(tx: &WriteTx<'_>, hash: &str) -> Result<bool> {
+    Ok(tx.conn()?.execute(
         "UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0",
         [hash],
     )? > 0)
 }
 
-pub fn revoke_token(tx: &Transaction<'_>, hash: &str) -> Result<bool> {
-    Ok(tx.execute("UPDATE tokens SET revoked = 1 WHERE hash = ?1", [hash])? > 0)
+pub fn revoke_token(tx: &WriteTx<'_>, hash: &str) -> Result<bool> {
+    Ok(tx
+        .conn()?
+        .execute("UPDATE tokens SET revoked = 1 WHERE hash = ?1", [hash])?
+        > 0)
 }
 
 /// Revokes a grant and with it every token issued under it.
-pub fn revoke_grant(tx: &Transaction<'_>, grant_id: i64) -> Result<()> {
-    tx.execute("UPDATE grants SET revoked = 1 WHERE id = ?1", [grant_id])?;
-    tx.execute(
+pub fn revoke_grant(tx: &WriteTx<'_>, grant_id: i64) -> Result<()> {
+    tx.conn()?
+        .execute("UPDATE grants SET revoked = 1 WHERE id = ?1", [grant_id])?;
+    tx.conn()?.execute(
         "UPDATE tokens SET revoked = 1 WHERE grant_id = ?1",
         [grant_id],
     )?;
@@ -172,8 +176,10 @@ pub fn revoke_grant(tx: &Transaction<'_>, grant_id: i64) -> Result<()> {
 }
 
 /// Deletes tokens that expired before `cutoff`; returns how many.
-pub fn purge_expired(tx: &Transaction<'_>, cutoff: UnixTime) -> Result<usize> {
-    Ok(tx.execute("DELETE FROM tokens WHERE expires_at < ?1", [cutoff])?)
+pub fn purge_expired(tx: &WriteTx<'_>, cutoff: UnixTime) -> Result<usize> {
+    Ok(tx
+        .conn()?
+        .execute("DELETE FROM tokens WHERE expires_at < ?1", [cutoff])?)
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Local accounts: resource owners and requesting parties who log in at the authorization endpoint.
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Result, StoreError, is_unique_violation};
+use super::{ReadTx, Result, StoreError, WriteTx, is_unique_violation};
 use crate::clock::UnixTime;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,17 +16,18 @@ pub struct User {
 }
 
 /// Claims a principal identifier (username or client id) in the namespace they share.
-pub(crate) fn claim_principal(tx: &Transaction<'_>, id: &str, kind: &str) -> Result<()> {
-    match tx.execute(
+pub(crate) fn claim_principal(tx: &WriteTx<'_>, id: &str, kind: &str) -> Result<()> {
+    match tx.conn()?.execute(
         "INSERT INTO principals (id, kind) VALUES (?1, ?2)",
         params![id, kind],
     ) {
         Ok(_) => Ok(()),
         Err(e) if is_unique_violation(&e) => {
             let existing: String =
-                tx.query_row("SELECT kind FROM principals WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })?;
+                tx.conn()?
+                    .query_row("SELECT kind FROM principals WHERE id = ?1", [id], |r| {
+                        r.get(0)
+                    })?;
             Err(StoreError::Conflict(format!(
                 "the identifier `{id}` is already used by a {existing}"
             )))
@@ -47,17 +48,18 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
 
 const COLUMNS: &str = "username, password_hash, email, name, created_at";
 
-pub fn insert(tx: &Transaction<'_>, user: &User) -> Result<()> {
+pub fn insert(tx: &WriteTx<'_>, user: &User) -> Result<()> {
     claim_principal(tx, &user.username, "user")?;
-    tx.execute(
+    tx.conn()?.execute(
         "INSERT INTO users (username, password_hash, email, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![user.username, user.password_hash, user.email, user.name, user.created_at],
     )?;
     Ok(())
 }
 
-pub fn get(conn: &Connection, username: &str) -> Result<Option<User>> {
+pub fn get(conn: &ReadTx<'_>, username: &str) -> Result<Option<User>> {
     Ok(conn
+        .conn()?
         .query_row(
             &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
             [username],
@@ -66,16 +68,18 @@ pub fn get(conn: &Connection, username: &str) -> Result<Option<User>> {
         .optional()?)
 }
 
-pub fn list(conn: &Connection) -> Result<Vec<User>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))?;
+pub fn list(conn: &ReadTx<'_>) -> Result<Vec<User>> {
+    let mut stmt = conn
+        .conn()?
+        .prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Removes the account and, by cascade, its sessions, codes, grants and tokens, and the resources it owns.
 /// Returns false when there was no such user.
-pub fn remove(tx: &Transaction<'_>, username: &str) -> Result<bool> {
-    Ok(tx.execute(
+pub fn remove(tx: &WriteTx<'_>, username: &str) -> Result<bool> {
+    Ok(tx.conn()?.execute(
         "DELETE FROM principals WHERE id = ?1 AND kind = 'user'",
         [username],
     )? > 0)

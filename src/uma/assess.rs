@@ -2,7 +2,7 @@
 //!
 //! RequestedScopes(r) = TicketScopes(r) ∪ (ClientRegisteredScopes ∩ RequestScopes), for each resource r of the
 //! ticket, keeping only scopes registered for r. A scope in the request that no ticket resource has registered
-//! is `invalid_scope`. Each requested (resource, scope) is then decided by the owner's policies, and the
+//! is `invalid_scope`; a request left asking for no scope at all is `request_denied` (never a default permit). Each requested (resource, scope) is then decided by the owner's policies, and the
 //! decisions combine into one answer:
 //!
 //! - everything requested is permitted → an RPT with all of it;
@@ -16,15 +16,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::clock::UnixTime;
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::store::rpts::GrantedPermission;
+
+/// Claims that could help, by name, each with the issuers that could supply it (`None`: any issuer the
+/// server accepts). `iss` is never one of them: it says which issuer, not what the claims are.
+pub type Needed = BTreeMap<String, Option<BTreeSet<String>>>;
 
 /// The per-(resource, scope) verdict of the owner's policies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Permit,
     /// Could be permitted with these further claims.
-    NeedInfo(Vec<String>),
+    NeedInfo(Needed),
     Deny,
 }
 
@@ -76,10 +80,15 @@ pub fn requested_scopes(
     }
     out.retain(|(_, scopes)| !scopes.is_empty());
     if out.is_empty() {
-        // §5.6: an empty request must not become a default permit.
-        return Err(OAuthError::invalid_scope(
-            "the ticket and the request together ask for no scope of any registered resource",
-        ));
+        // §5.6: an empty request must not become a default permit. Nothing the client sent is malformed
+        // (a bad `scope` was caught above): there is simply nothing to grant, so the request is denied.
+        let description = if ticket.iter().any(|(id, _)| registered.contains_key(id)) {
+            "the ticket and the request together ask for no scope registered for the ticket's resources; \
+             ask the resource server for a ticket naming the scopes needed"
+        } else {
+            "none of the ticket's resources is registered any more"
+        };
+        return Err(OAuthError::new(ErrorCode::RequestDenied, description));
     }
     Ok(out)
 }
@@ -89,14 +98,14 @@ pub fn requested_scopes(
 pub enum Answer {
     /// Issue an RPT with these scopes per resource.
     Grant(Vec<(String, BTreeSet<String>)>),
-    /// Ask for these claims (names, sorted, without duplicates).
-    NeedInfo(Vec<String>),
+    /// Ask for these claims, each from the issuers any of the undecided permissions would take it from.
+    NeedInfo(Needed),
     Denied,
 }
 
 /// Combines the verdicts of every requested (resource, scope) into one answer.
 pub fn combine(verdicts: &[(String, String, Verdict)]) -> Answer {
-    let mut needed = BTreeSet::new();
+    let mut needed = Needed::new();
     let mut granted: Vec<(String, BTreeSet<String>)> = Vec::new();
     for (resource, scope, verdict) in verdicts {
         match verdict {
@@ -106,12 +115,25 @@ pub fn combine(verdicts: &[(String, String, Verdict)]) -> Answer {
                 }
                 None => granted.push((resource.clone(), BTreeSet::from([scope.clone()]))),
             },
-            Verdict::NeedInfo(claims) => needed.extend(claims.iter().cloned()),
+            Verdict::NeedInfo(claims) => {
+                for (name, issuers) in claims {
+                    let merged = match (needed.remove(name), issuers) {
+                        // Already wanted from anyone, or now: anyone will do.
+                        (Some(None), _) | (_, None) => None,
+                        (Some(Some(mut known)), Some(more)) => {
+                            known.extend(more.iter().cloned());
+                            Some(known)
+                        }
+                        (None, Some(more)) => Some(more.clone()),
+                    };
+                    needed.insert(name.clone(), merged);
+                }
+            }
             Verdict::Deny => {}
         }
     }
     if !needed.is_empty() {
-        Answer::NeedInfo(needed.into_iter().collect())
+        Answer::NeedInfo(needed)
     } else if granted.is_empty() {
         Answer::Denied
     } else {
@@ -210,7 +232,7 @@ mod tests {
             &set(&["fly"]),
         )
         .expect_err("invalid");
-        assert_eq!(err.code, crate::error::ErrorCode::InvalidScope);
+        assert_eq!(err.code, ErrorCode::InvalidScope);
         assert!(err.to_string().contains("`fly`"));
         // `print` is registered, but only for r2, which is not in this ticket.
         assert!(
@@ -225,10 +247,42 @@ mod tests {
     }
 
     #[test]
-    fn empty_request_is_never_a_default_permit() {
+    fn empty_request_is_request_denied_never_a_default_permit() {
         let err = requested_scopes(&ticket(&[("r1", &[])]), &registered(), &set(&[]), &set(&[]))
             .expect_err("empty");
-        assert_eq!(err.code, crate::error::ErrorCode::InvalidScope);
+        assert_eq!(err.code, ErrorCode::RequestDenied);
+        assert!(err.to_string().contains("no scope"), "{err}");
+        // A scope the client did not register for itself adds nothing either.
+        let err = requested_scopes(
+            &ticket(&[("r1", &[])]),
+            &registered(),
+            &set(&[]),
+            &set(&["view"]),
+        )
+        .expect_err("empty");
+        assert_eq!(err.code, ErrorCode::RequestDenied);
+    }
+
+    #[test]
+    fn scopes_unregistered_since_the_ticket_leave_request_denied() {
+        // The ticket asked for `delete`, which the resource server has since dropped from r1.
+        let err = requested_scopes(
+            &ticket(&[("r1", &["delete"])]),
+            &registered(),
+            &set(&[]),
+            &set(&[]),
+        )
+        .expect_err("empty");
+        assert_eq!(err.code, ErrorCode::RequestDenied);
+        let err = requested_scopes(
+            &ticket(&[("gone", &["view"])]),
+            &registered(),
+            &set(&[]),
+            &set(&[]),
+        )
+        .expect_err("empty");
+        assert_eq!(err.code, ErrorCode::RequestDenied);
+        assert!(err.to_string().contains("no longer") || err.to_string().contains("any more"));
     }
 
     #[test]
@@ -261,20 +315,58 @@ mod tests {
         );
     }
 
+    fn needs(items: &[(&str, Option<&[&str]>)]) -> Needed {
+        items
+            .iter()
+            .map(|(name, issuers)| ((*name).to_owned(), issuers.map(set)))
+            .collect()
+    }
+
     #[test]
     fn need_info_wins_over_a_partial_grant() {
         let answer = combine(&[
             v("r1", "view", Verdict::Permit),
-            v("r2", "view", Verdict::NeedInfo(vec!["email".into()])),
+            v("r2", "view", Verdict::NeedInfo(needs(&[("email", None)]))),
             v(
                 "r2",
                 "print",
-                Verdict::NeedInfo(vec!["groups".into(), "email".into()]),
+                Verdict::NeedInfo(needs(&[("groups", None), ("email", None)])),
             ),
         ]);
         assert_eq!(
             answer,
-            Answer::NeedInfo(vec!["email".into(), "groups".into()])
+            Answer::NeedInfo(needs(&[("email", None), ("groups", None)]))
+        );
+    }
+
+    #[test]
+    fn need_info_merges_the_issuers_each_claim_may_come_from() {
+        let answer = combine(&[
+            v(
+                "r1",
+                "view",
+                Verdict::NeedInfo(needs(&[
+                    ("email", Some(&["https://a"])),
+                    ("sub", Some(&["https://a"])),
+                ])),
+            ),
+            v(
+                "r1",
+                "pay",
+                Verdict::NeedInfo(needs(&[
+                    ("email", Some(&["https://b"])),
+                    ("groups", Some(&["https://b"])),
+                ])),
+            ),
+            v("r2", "view", Verdict::NeedInfo(needs(&[("groups", None)]))),
+        ]);
+        assert_eq!(
+            answer,
+            Answer::NeedInfo(needs(&[
+                ("email", Some(&["https://a", "https://b"])),
+                ("groups", None),
+                ("sub", Some(&["https://a"])),
+            ]))
         );
     }
 

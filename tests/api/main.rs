@@ -17,5 +17,6 @@ mod policies;
 mod register;
 mod resources;
 mod revoke;
+mod throttle;
 mod token;
 mod uma_grant;

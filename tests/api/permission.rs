@@ -8,7 +8,7 @@ use actix_web::test::TestRequest;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use uma_cedar::crypto;
-use uma_cedar::store::StoreError;
+use uma_cedar::store::TicketStore;
 use uma_cedar::store::tickets::{self, Consumed, Permission};
 
 use crate::helpers::*;
@@ -42,7 +42,7 @@ fn consume(t: &TestApp, ticket: &str) -> Consumed {
     let now = t.state.now();
     t.state
         .store
-        .write(|tx| tickets::consume(tx, &hash, now))
+        .write(|tx| tx.consume_ticket(&hash, now))
         .expect("consume")
 }
 
@@ -62,10 +62,14 @@ fn permission(id: &str, scopes: &[&str]) -> Permission {
 }
 
 fn ticket_count(t: &TestApp) -> i64 {
-    t.state
-        .store
-        .read(|c| Ok(c.query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?))
+    raw_db(t)
+        .query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))
         .expect("count")
+}
+
+/// A separate connection on the database file, to look at what is stored behind the store's back.
+fn raw_db(t: &TestApp) -> rusqlite::Connection {
+    rusqlite::Connection::open(t.state.store.path()).expect("open database")
 }
 
 /// `rs1` with a client-owned PAT and two resources: `a` (view, edit) and `b` (print).
@@ -370,18 +374,16 @@ async fn tickets_are_distinct_and_stored_only_hashed() {
     let first = ticket(&app, &pat, &body).await;
     let second = ticket(&app, &pat, &body).await;
     assert_ne!(first, second);
-    let rows: Vec<String> = t
-        .state
-        .store
-        .read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT hash || ' ' || owner || ' ' || client_id || ' ' || permissions FROM tickets",
-            )?;
-            let rows = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<Vec<String>, _>>()?;
-            Ok::<_, StoreError>(rows)
-        })
+    let db = raw_db(&t);
+    let mut stmt = db
+        .prepare(
+            "SELECT hash || ' ' || owner || ' ' || client_id || ' ' || permissions FROM tickets",
+        )
+        .expect("prepare");
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<Vec<String>, _>>()
         .expect("rows");
     assert_eq!(rows.len(), 2);
     for ticket in [&first, &second] {

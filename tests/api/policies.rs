@@ -1,11 +1,16 @@
 //! The owners' policy API (an extension): authenticated as the owner with scope `uma_policy`, validated before
 //! anything is stored, and in effect on the next decision.
 
+use std::sync::Arc;
+
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use serde_json::{Value, json};
+use uma_cedar::clock::ManualClock;
+use uma_cedar::http::AppState;
 use uma_cedar::policy::{Claims, Decision};
-use uma_cedar::store::resources::{self, Description, Resource};
+use uma_cedar::store::ResourceStore;
+use uma_cedar::store::resources::{Description, Resource};
 
 use crate::helpers::*;
 
@@ -82,7 +87,7 @@ fn register(t: &TestApp, id: &str, owner: &str, scopes: &[&str]) -> Resource {
     };
     t.state
         .store
-        .write(|tx| resources::insert(tx, &resource))
+        .write(|tx| tx.insert_resource(&resource))
         .expect("register");
     resource
 }
@@ -376,4 +381,167 @@ async fn discovery_publishes_the_policy_endpoint_and_scope() {
             .expect("scopes")
             .contains(&"uma_policy".into())
     );
+}
+
+/// The policy: 200 parentheses deep, 452 bytes, which aborted the server with a stack overflow.
+fn two_hundred_deep() -> String {
+    format!(
+        "permit (principal, action, resource) when {{ {}true{} }};\n",
+        "(".repeat(200),
+        ")".repeat(200)
+    )
+}
+
+/// Other shapes that build a deep tree: nested sets, nested equalities, `||` in parentheses, long chains,
+/// attribute and `.contains` chains, conditionals, records and unary runs.
+fn deep_conditions() -> Vec<(&'static str, String)> {
+    let mut equalities = "(1 == 1)".to_owned();
+    for _ in 0..150 {
+        equalities = format!("({equalities} == true)");
+    }
+    vec![
+        (
+            "sets",
+            format!("{}1{} == [1]", "[".repeat(150), "]".repeat(150)),
+        ),
+        ("equalities", equalities),
+        (
+            "or",
+            format!("{}true{}", "(true || ".repeat(150), ")".repeat(150)),
+        ),
+        ("and chain", vec!["true"; 5_000].join(" && ")),
+        (
+            "plus chain",
+            format!("{} == 1", vec!["1"; 5_000].join(" + ")),
+        ),
+        ("attributes", format!("context{} == 1", ".a".repeat(5_000))),
+        (
+            "contains",
+            format!("[1]{} == true", ".contains(1)".repeat(2_000)),
+        ),
+        (
+            "conditionals",
+            format!(
+                "{}true{}",
+                "if true then ".repeat(1_000),
+                " else false".repeat(1_000)
+            ),
+        ),
+        (
+            "records",
+            format!("{}1{} == 1", "{a: ".repeat(1_000), "}".repeat(1_000)),
+        ),
+        ("negations", format!("{}true", "!".repeat(5_000))),
+    ]
+}
+
+#[actix_web::test]
+async fn a_policy_nested_too_deep_is_refused_with_a_located_diagnostic_and_nothing_changes() {
+    let t = setup();
+    let resource = register(&t, "r1", "bank", &["view"]);
+    let app = t.service().await;
+    let token = org_token(&app, "bank", "uma_policy").await;
+    assert_eq!(
+        send(&app, put_text("p", &token, BOB_VIEWS)).await.status,
+        201
+    );
+
+    let deep = two_hundred_deep();
+    assert_eq!(deep.len(), 452);
+    let resp = send(&app, put_text("x", &token, &deep)).await;
+    resp.assert_error(400, "invalid_request");
+    let body = resp.json();
+    let first = &body["diagnostics"][0];
+    assert_eq!(first["kind"], "limit", "{body}");
+    assert_eq!(first["source"], "x");
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(1), Some(56))
+    );
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nest more than 12"),
+        "{body}"
+    );
+    assert!(
+        first["help"].as_str().unwrap_or("").contains("split"),
+        "{body}"
+    );
+
+    for (shape, condition) in deep_conditions() {
+        let text = format!("permit (principal, action, resource) when {{ {condition} }};");
+        let resp = send(&app, put_text("x", &token, &text)).await;
+        resp.assert_error(400, "invalid_request");
+        assert_eq!(
+            resp.json()["diagnostics"][0]["kind"],
+            "limit",
+            "{shape}: {}",
+            resp.text()
+        );
+        // Replacing an existing policy with a deep one changes nothing either.
+        let resp = send(&app, put_text("p", &token, &text)).await;
+        resp.assert_error(400, "invalid_request");
+    }
+
+    // The set is unchanged and the app still answers, and decides with the stored policy.
+    let resp = send(&app, get("/uma/policies", &token)).await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        resp.json().as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        resp.text()
+    );
+    assert_eq!(resp.json()[0]["name"], "p");
+    assert_eq!(
+        send(&app, get("/uma/policies/p", &token)).await.json()["text"],
+        BOB_VIEWS
+    );
+    assert!(decide(&t, &resource).is_permit());
+}
+
+#[actix_web::test]
+async fn a_deep_policy_stored_by_an_older_version_denies_and_stops_the_next_start() {
+    let t = setup();
+    let resource = register(&t, "r1", "bank", &["view"]);
+    // Written straight into the database, as a version without the limits could have stored it.
+    let deep = format!(
+        "permit (principal, action, resource) when {{ {}true{} }};",
+        "(".repeat(5_000),
+        ")".repeat(5_000)
+    );
+    // The store offers no raw SQL, so the test opens the database file itself.
+    rusqlite::Connection::open(t.state.store.path())
+        .expect("open the database")
+        .execute(
+            "INSERT INTO policies (owner, name, text, updated_at) VALUES ('bank', 'deep', ?1, 0)",
+            [&deep],
+        )
+        .expect("raw insert");
+
+    // The running server never evaluates it: every decision for the owner is a deny that says why.
+    let decision = decide(&t, &resource);
+    assert!(!decision.is_permit());
+    let Decision::Deny { errors, .. } = &decision else {
+        panic!("a deny: {decision:?}")
+    };
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.message.contains("nest more than 12")),
+        "{errors:?}"
+    );
+
+    // And the next start refuses, naming the owner and the policy.
+    let settings = t.state.settings.as_ref().clone();
+    let clock = Arc::new(ManualClock::new(START));
+    let err = AppState::open(settings, clock)
+        .err()
+        .expect("start refused");
+    let message = err.to_string();
+    assert!(message.contains("owner `bank`"), "{message}");
+    assert!(message.contains("policy deep:1:"), "{message}");
+    assert!(message.contains("nest more than 12"), "{message}");
 }

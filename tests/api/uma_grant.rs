@@ -6,8 +6,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::Method;
 use serde_json::{Map, Value, json};
+use uma_cedar::config::TrustedIssuerEntry;
+use uma_cedar::crypto::keys::{self, Alg, KeySet};
 use uma_cedar::policy::Source;
-use uma_cedar::store::decisions;
+use uma_cedar::store::DecisionRead;
 
 use crate::helpers::*;
 use crate::resources::{json_with_pat, register, user_pat};
@@ -25,7 +27,10 @@ struct World {
 }
 
 fn world() -> World {
-    let t = TestApp::new();
+    world_with(TestApp::new())
+}
+
+fn world_with(t: TestApp) -> World {
     t.add_client("rs1", &[]);
     t.add_client("app", &[]);
     t.add_client("app2", &[]);
@@ -440,16 +445,38 @@ async fn a_scope_registered_nowhere_is_invalid_scope() {
     uma(&app, "app", &t1, "&scope=fly")
         .await
         .assert_error(400, "invalid_scope");
-    // A ticket that asks for no scope cannot become a default permit.
+}
+
+#[actix_web::test]
+async fn a_request_for_no_scope_is_request_denied_never_a_default_permit() {
+    let w = world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
     w.push(
         "alice",
         "everything",
         "permit (principal, action, resource);",
     );
+    // A ticket that asks for no scope (G §5.6).
     let empty = ticket(&app, &w.pat, &r1, &[]).await;
-    uma(&app, "app", &empty, "")
+    let resp = uma(&app, "app", &empty, "").await;
+    resp.assert_error(403, "request_denied");
+    assert!(
+        resp.json()["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("no scope")),
+        "{}",
+        resp.text()
+    );
+    // A ticket whose every scope the resource server has since unregistered.
+    let pay = ticket(&app, &w.pat, &r1, &["pay"]).await;
+    let only_view = json!({"name": "Checking", "type": "account", "resource_scopes": ["view"]});
+    let path = format!("/uma/resources/{r1}");
+    let resp = send(&app, json_with_pat(Method::PUT, &path, &w.pat, &only_view)).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    uma(&app, "app", &pay, "")
         .await
-        .assert_error(400, "invalid_scope");
+        .assert_error(403, "request_denied");
 }
 
 #[actix_web::test]
@@ -717,7 +744,7 @@ async fn every_decision_is_logged_for_the_owner() {
     let log =
         w.t.state
             .store
-            .read(|c| decisions::list_for_owner(c, "alice", 10))
+            .read(|c| c.decisions_of_owner("alice", 10))
             .expect("log");
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].answer, "permit");
@@ -789,4 +816,229 @@ async fn owners_read_their_decisions_over_http() {
     )
     .await;
     resp.assert_error(400, "invalid_request");
+}
+
+/// An OpenID provider this server trusts, besides itself: its keys are installed as a JWKS file.
+const LOGIN: &str = "https://login.example.org";
+
+/// A world whose server also trusts [`LOGIN`], with that issuer's signing keys (and the directory holding
+/// its JWKS file, which must outlive the test).
+fn trusting_world() -> (World, KeySet, tempfile::TempDir) {
+    let login =
+        KeySet::from_stored(&[keys::generate(Alg::ES256, START).expect("key")]).expect("set");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("login-jwks.json");
+    std::fs::write(&path, login.jwks().to_string()).expect("write jwks");
+    let t = TestApp::with_settings(|s| {
+        s.trusted_issuers = vec![TrustedIssuerEntry {
+            issuer: LOGIN.into(),
+            jwks_uri: path.display().to_string(),
+        }];
+    });
+    (world_with(t), login, dir)
+}
+
+/// The `required_claims` of a `need_info` answer, as (name, issuers) pairs.
+fn required_claims(resp: &Resp) -> Vec<(String, Vec<String>)> {
+    resp.assert_error(403, "need_info");
+    let body = resp.json();
+    body["required_claims"]
+        .as_array()
+        .expect("required_claims")
+        .iter()
+        .map(|c| {
+            let name = c["name"].as_str().expect("name").to_owned();
+            let issuers = c["issuer"]
+                .as_array()
+                .expect("issuer")
+                .iter()
+                .map(|i| i.as_str().expect("issuer string").to_owned())
+                .collect();
+            (name, issuers)
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    items
+        .iter()
+        .map(|(n, i)| ((*n).to_owned(), i.iter().map(|s| (*s).to_owned()).collect()))
+        .collect()
+}
+
+#[actix_web::test]
+async fn required_claims_name_only_the_issuers_the_policy_accepts() {
+    let (w, _, _dir) = trusting_world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push(
+        "alice",
+        "login-bob",
+        r#"permit (principal, action == Uma::Action::"view", resource)
+when { principal.iss == "https://login.example.org" && principal has email && principal.email == "bob@example.com" };"#,
+    );
+    let t1 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    let resp = uma(&app, "app", &t1, "").await;
+    assert_eq!(
+        required_claims(&resp),
+        pairs(&[("email", &[LOGIN])]),
+        "only the issuer the policy names, and never `iss` as a claim: {}",
+        resp.text()
+    );
+}
+
+#[actix_web::test]
+async fn required_claims_list_every_accepted_issuer_when_the_policy_names_none() {
+    let (w, _, _dir) = trusting_world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push("alice", "bob-views", BOB_VIEWS);
+    let t1 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    let resp = uma(&app, "app", &t1, "").await;
+    assert_eq!(
+        required_claims(&resp),
+        pairs(&[("email", &["http://as.test", LOGIN])]),
+        "this server first, then the trusted issuers"
+    );
+}
+
+#[actix_web::test]
+async fn a_policy_on_the_identity_asks_for_sub_from_its_issuer_never_for_iss() {
+    let (w, _, _dir) = trusting_world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push(
+        "alice",
+        "own-bob",
+        r#"permit (principal, action, resource) when { principal.iss == "http://as.test" && principal.sub == "bob" };"#,
+    );
+    let t1 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    let resp = uma(&app, "app", &t1, "").await;
+    assert_eq!(
+        required_claims(&resp),
+        pairs(&[("sub", &["http://as.test"])])
+    );
+    // A policy that only an issuer this server does not trust could satisfy asks for nothing.
+    w.remove("alice", "own-bob");
+    w.push(
+        "alice",
+        "stranger",
+        r#"permit (principal, action, resource) when { principal.iss == "https://untrusted.example" };"#,
+    );
+    let t2 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    uma(&app, "app", &t2, "")
+        .await
+        .assert_error(403, "request_denied");
+}
+
+/// An ID token of `keys`' issuer `iss` for `sub`, addressed to `aud`.
+fn id_token_of(w: &World, keys: &KeySet, iss: &str, sub: &str, aud: &str) -> String {
+    let now = w.t.state.now();
+    let claims = json!({"iss": iss, "sub": sub, "aud": aud, "email": "bob@example.com",
+                        "iat": now, "exp": now + 600});
+    let Value::Object(claims) = claims else {
+        unreachable!("a JSON object literal")
+    };
+    keys.sign(claims, "JWT").expect("sign")
+}
+
+/// Gets an RPT for `view` on `r1` with `extra` form parameters; returns it with its verified claims and
+/// what its resource server's introspection says.
+async fn rpt_and_introspection<S, B>(
+    w: &World,
+    app: &S,
+    r1: &str,
+    extra: &str,
+) -> (Map<String, Value>, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let t1 = ticket(app, &w.pat, r1, &["view"]).await;
+    let resp = uma(app, "app", &t1, extra).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let rpt = resp.json()["access_token"]
+        .as_str()
+        .expect("rpt")
+        .to_owned();
+    let claims =
+        w.t.state
+            .key_set()
+            .expect("keys")
+            .verify(&rpt)
+            .expect("signed");
+    // RFC 9068 §2.2: every REQUIRED claim, of the right type.
+    for name in ["iss", "sub", "aud", "client_id", "jti"] {
+        assert!(
+            claims.get(name).is_some_and(Value::is_string),
+            "`{name}` is a string: {claims:?}"
+        );
+    }
+    for name in ["exp", "iat"] {
+        assert!(
+            claims.get(name).is_some_and(Value::is_i64),
+            "`{name}` is a number: {claims:?}"
+        );
+    }
+    assert_eq!(claims["aud"], "rs1");
+    assert_eq!(claims["client_id"], "app");
+    let introspected = introspect(app, "rs1", &rpt).await;
+    assert_eq!(introspected["active"], true);
+    assert_eq!(
+        introspected["sub"], claims["sub"],
+        "introspection reports the RPT's own `sub`"
+    );
+    assert_eq!(
+        introspected.get("requesting_party"),
+        claims.get("requesting_party")
+    );
+    (claims, introspected)
+}
+
+#[actix_web::test]
+async fn an_rpt_without_claims_names_the_client_as_its_subject() {
+    let w = world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push(
+        "alice",
+        "everyone",
+        r#"permit (principal, action == Uma::Action::"view", resource);"#,
+    );
+    let (claims, _) = rpt_and_introspection(&w, &app, &r1, "").await;
+    assert_eq!(
+        claims["sub"], "app",
+        "RFC 9068 §2.2: no person, so the client"
+    );
+    assert!(claims.get("requesting_party").is_none());
+}
+
+#[actix_web::test]
+async fn rpt_subjects_are_unique_across_issuers() {
+    let (w, login, _dir) = trusting_world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push("alice", "bob-views", BOB_VIEWS);
+
+    // A user of this server keeps their own `sub`.
+    let own = w.id_token("bob", "bob@example.com", "app");
+    let (own_claims, _) = rpt_and_introspection(&w, &app, &r1, &with_claims(&own)).await;
+    assert_eq!(own_claims["sub"], "bob");
+    assert_eq!(
+        own_claims["requesting_party"],
+        json!({"iss": "http://as.test", "sub": "bob"})
+    );
+
+    // Another issuer's `bob` is someone else: a subject derived from (iss, sub), as documented.
+    let foreign = id_token_of(&w, &login, LOGIN, "bob", "app");
+    let (foreign_claims, _) = rpt_and_introspection(&w, &app, &r1, &with_claims(&foreign)).await;
+    assert_eq!(
+        foreign_claims["sub"], "Z-BOgDJpiOzJVBCqgkTpg9WKkoEkXon1yiCQKk7kgsg",
+        "base64url(SHA-256(len(iss) || iss || len(sub) || sub))"
+    );
+    assert_ne!(foreign_claims["sub"], own_claims["sub"]);
+    assert_eq!(
+        foreign_claims["requesting_party"],
+        json!({"iss": LOGIN, "sub": "bob"})
+    );
 }

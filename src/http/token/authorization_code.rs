@@ -16,18 +16,11 @@ use crate::issue;
 use crate::oauth::token::CodeVerifier;
 use crate::oauth::{AuthCode as AuthCodeValue, GrantType};
 use crate::scope::OPENID;
-use crate::store::Transaction;
 use crate::store::auth::{self, AuthCode};
 use crate::store::clients::Client;
 use crate::store::tokens::{self, NewGrant, SubjectKind};
 use crate::store::users::{self, User};
-
-/// The outcome of the redemption transaction. A replay is not an `Err`: the revocation it triggers must be
-/// committed, and an `Err` would roll it back.
-enum Redemption {
-    Issued(Value),
-    Replayed,
-}
+use crate::store::{Outcome, WriteTx};
 
 /// Redeems the code. The caller has checked that the client may use this grant and that the verifier, if
 /// any, is well formed ([`crate::oauth::token::TokenRequest`]).
@@ -44,15 +37,9 @@ pub fn grant(
         verifier: verifier.map(CodeVerifier::secret),
     };
     let now = state.now();
-    let outcome = state
+    state
         .store
-        .write(|tx| redeem(state, tx, client, &presented, now))?;
-    match outcome {
-        Redemption::Issued(body) => Ok(body),
-        Redemption::Replayed => Err(OAuthError::invalid_grant(
-            "the authorization code was already used; the tokens issued for it have been revoked",
-        )),
-    }
+        .write_outcome(|tx| redeem(state, tx, client, &presented, now))
 }
 
 /// What the token request says about the code.
@@ -64,11 +51,11 @@ struct Presented<'a> {
 
 fn redeem(
     state: &AppState,
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     client: &Client,
     presented: &Presented<'_>,
     now: UnixTime,
-) -> Result<Redemption, OAuthError> {
+) -> Result<Outcome<Value, OAuthError>, OAuthError> {
     let code = auth::get_code(tx, &presented.hash)?
         .ok_or_else(|| OAuthError::invalid_grant("the authorization code is not valid"))?;
     if code.used {
@@ -81,7 +68,10 @@ fn redeem(
             code.client_id,
             client.client_id
         );
-        return Ok(Redemption::Replayed);
+        // A replay is still an error, but the revocation it triggered must be committed.
+        return Ok(Outcome::commit_then(OAuthError::invalid_grant(
+            "the authorization code was already used; the tokens issued for it have been revoked",
+        )));
     }
     // The checks below leave the code unused on failure: someone holding a stolen code without the client's
     // credentials or verifier must not be able to burn it.
@@ -135,7 +125,7 @@ fn redeem(
             Value::from(id_token(state, client, &code, &user, now)?),
         );
     }
-    Ok(Redemption::Issued(issued.response(extra)))
+    Ok(Outcome::done(issued.response(extra)))
 }
 
 /// RFC 6749 §4.1.3: if the authorization request named a redirect URI, the token request must repeat it.

@@ -35,7 +35,7 @@ async fn token(
     let Ok(grant_type) = params.require("grant_type")?.parse::<GrantType>();
     let body = state
         .run(move |st| {
-            let client = client_auth::authenticate(&st.store, &creds)?;
+            let client = client_auth::authenticate(st, &creds)?;
             check_eligible(&client, &grant_type)?;
             let request = TokenRequest::parse(&grant_type, &params)?;
             dispatch(st, &client, request)

@@ -14,15 +14,9 @@ use crate::http::AppState;
 use crate::issue::{self, Issued};
 use crate::oauth::RefreshToken;
 use crate::scope::Scopes;
-use crate::store::Transaction;
 use crate::store::clients::Client;
 use crate::store::tokens::{self, TokenKind};
-
-/// The outcome of the rotation transaction. A replay is not an `Err`, so its revocation is committed.
-enum Rotation {
-    Issued(Issued),
-    Replayed,
-}
+use crate::store::{Outcome, WriteTx};
 
 /// Rotates the refresh token. The caller has checked that the client may use this grant.
 pub fn grant(
@@ -33,25 +27,27 @@ pub fn grant(
 ) -> Result<Value, OAuthError> {
     let hash = crypto::hash_secret(refresh_token.secret());
     let now = state.now();
-    let outcome = state
+    let issued = state
         .store
-        .write(|tx| rotate(state, tx, client, &hash, requested, now))?;
-    match outcome {
-        Rotation::Issued(issued) => Ok(issued.response(Map::new())),
-        Rotation::Replayed => Err(OAuthError::invalid_grant(
-            "the refresh token was already used; every token of this grant has been revoked",
-        )),
-    }
+        .write_outcome(|tx| rotate(state, tx, client, &hash, requested, now))?;
+    Ok(issued.response(Map::new()))
+}
+
+/// A replay is still an error, but the revocation of the grant it triggered must be committed.
+fn replayed() -> Outcome<Issued, OAuthError> {
+    Outcome::commit_then(OAuthError::invalid_grant(
+        "the refresh token was already used; every token of this grant has been revoked",
+    ))
 }
 
 fn rotate(
     state: &AppState,
-    tx: &Transaction<'_>,
+    tx: &WriteTx<'_>,
     client: &Client,
     hash: &str,
     requested: Option<&Scopes>,
     now: UnixTime,
-) -> Result<Rotation, OAuthError> {
+) -> Result<Outcome<Issued, OAuthError>, OAuthError> {
     let not_valid = || OAuthError::invalid_grant("the refresh token is not valid");
     let token = tokens::find(tx, hash)?
         .filter(|t| t.kind == TokenKind::Refresh)
@@ -64,7 +60,7 @@ fn rotate(
             client.client_id,
             token.grant_id
         );
-        return Ok(Rotation::Replayed);
+        return Ok(replayed());
     }
     if token.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(
@@ -91,7 +87,7 @@ fn rotate(
     };
     if !tokens::mark_used(tx, hash)? {
         tokens::revoke_grant(tx, token.grant_id)?;
-        return Ok(Rotation::Replayed);
+        return Ok(replayed());
     }
     let mut issued = issue::issue_tokens(
         tx,
@@ -112,5 +108,5 @@ fn rotate(
         now + state.settings.refresh_token_ttl,
     )?;
     issued.refresh_token = Some(refresh);
-    Ok(Rotation::Issued(issued))
+    Ok(Outcome::done(issued))
 }

@@ -13,6 +13,7 @@
 //!   their signature, issuer, audience and expiry were checked;
 //! - hand out an RPT or PCT whose clear value is stored: RPTs are looked up by `jti`, PCTs by hash.
 
+use crate::store::{DecisionLog, PctRead, PctStore, ResourceRead, RptRead, RptStore, TicketStore};
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
@@ -30,14 +31,14 @@ use crate::policy::{Claims, Compiled, Decision};
 use crate::scope::Scopes;
 use crate::sharing::Policies;
 use crate::store::clients::Client;
-use crate::store::decisions::{self, Decision as Logged};
-use crate::store::pcts::{self, Pct};
-use crate::store::resources::{self, Resource};
-use crate::store::rpts::{self, GrantedPermission, Rpt};
-use crate::store::tickets::{self, Consumed, Ticket};
-use crate::store::{StoreError, Transaction};
+use crate::store::decisions::Decision as Logged;
+use crate::store::pcts::Pct;
+use crate::store::resources::Resource;
+use crate::store::rpts::{GrantedPermission, Rpt};
+use crate::store::tickets::{Consumed, Ticket};
+use crate::store::{self, StoreError, WriteTx};
 use crate::uma::assess::{self, Answer, Verdict};
-use crate::uma::party_id;
+use crate::uma::{party_id, requesting_party, rpt_subject};
 
 /// The JWT `typ` of an RPT: an access token (RFC 9068), so it can never pass for an ID token.
 pub const RPT_TYPE: &str = "at+jwt";
@@ -138,7 +139,7 @@ fn resolve_claims(
     if let Some(pct) = req.pct {
         let hash = crypto::hash_secret(pct);
         // G §3.3.1 defines no error for a bad PCT: an unknown, expired, revoked or foreign one is ignored.
-        let found = state.store.read(|c| pcts::find(c, &hash))?;
+        let found = state.store.read(|c| c.pct(&hash))?;
         if let Some(found) = found.filter(|p| p.is_active(now) && p.client_id == client.client_id)
             && let Ok(claims) = Claims::from_json(found.claims)
         {
@@ -151,7 +152,17 @@ fn resolve_claims(
 fn verdict(decision: &Decision) -> Verdict {
     match decision {
         Decision::Permit { .. } => Verdict::Permit,
-        Decision::NeedInfo { claims, .. } => Verdict::NeedInfo(claims.clone()),
+        Decision::NeedInfo {
+            claims, issuers, ..
+        } => Verdict::NeedInfo(
+            claims
+                .iter()
+                .map(|name| {
+                    let from = issuers.get(name).map(|list| list.iter().cloned().collect());
+                    (name.clone(), from)
+                })
+                .collect(),
+        ),
         Decision::Deny { .. } => Verdict::Deny,
     }
 }
@@ -163,12 +174,18 @@ struct Assessed {
     evidence: BTreeMap<String, (BTreeSet<String>, Vec<String>)>,
 }
 
+/// Who is asking, and which issuers' claims would be accepted.
+struct Asker<'a> {
+    claims: Option<&'a Claims>,
+    client_id: &'a str,
+    issuers: &'a [String],
+}
+
 fn assess_all(
     compiled: &Compiled,
     requested: &assess::Requested,
     resources: &BTreeMap<String, Resource>,
-    claims: Option<&Claims>,
-    client_id: &str,
+    asker: &Asker<'_>,
     now: UnixTime,
 ) -> Assessed {
     let mut out = Assessed {
@@ -180,7 +197,15 @@ fn assess_all(
             continue;
         };
         for scope in scopes {
-            let decision = Policies::decide_with(compiled, resource, claims, scope, client_id, now);
+            let decision = Policies::decide_among(
+                compiled,
+                resource,
+                asker.claims,
+                scope,
+                asker.client_id,
+                now,
+                asker.issuers,
+            );
             let entry = out.evidence.entry(resource_id.clone()).or_default();
             entry
                 .0
@@ -218,13 +243,10 @@ pub fn current_permissions(
     for perm in rpt.live_permissions(now) {
         let Some(resource) = state
             .store
-            .read(|c| resources::find(c, &perm.resource_id))?
+            .read(|c| c.get_scoped(&rpt.owner, &rpt.resource_server, &perm.resource_id))?
         else {
             continue;
         };
-        if resource.owner != rpt.owner || resource.client_id != rpt.resource_server {
-            continue;
-        }
         let mut scopes = Vec::new();
         for scope in perm
             .resource_scopes
@@ -254,9 +276,9 @@ pub fn current_permissions(
     Ok(out)
 }
 
-/// The answer, decided inside the transaction. An `Err` inside `Ok` is a protocol error whose side effects
-/// (ticket consumed, RPT revoked, rotated ticket stored) must be committed.
-type Outcome = Result<Value, OAuthError>;
+/// The answer, decided inside the transaction. Protocol errors that end the grant still commit their side
+/// effects (ticket consumed, RPT revoked, rotated ticket stored).
+type Outcome = store::Outcome<Value, OAuthError>;
 
 /// Runs the UMA grant. The caller has checked that the client may use it.
 pub fn grant(
@@ -275,27 +297,29 @@ pub fn grant(
     let keys = state.key_set()?;
     let ticket_hash = crypto::hash_secret(req.ticket);
 
-    let outcome: Outcome = state.store.write(|tx| {
-        let ticket = match tickets::consume(tx, &ticket_hash, now)? {
+    state.store.write_outcome(|tx| {
+        let ticket = match tx.consume_ticket(&ticket_hash, now)? {
             Consumed::Valid(ticket) => ticket,
             Consumed::Unknown => {
-                return Ok(Err(OAuthError::invalid_grant("the ticket is unknown")));
+                return Ok(Outcome::commit_then(OAuthError::invalid_grant(
+                    "the ticket is unknown",
+                )));
             }
             Consumed::Expired => {
-                return Ok(Err(OAuthError::invalid_grant(
+                return Ok(Outcome::commit_then(OAuthError::invalid_grant(
                     "the ticket has expired; ask the resource server for a new one",
                 )));
             }
             Consumed::AlreadyUsed => {
                 // A replay (G §5.5): whatever the ticket produced is revoked.
-                if let Some(jti) = tickets::issued_rpt(tx, &ticket_hash)? {
-                    rpts::revoke(tx, &jti)?;
+                if let Some(jti) = tx.ticket_rpt(&ticket_hash)? {
+                    tx.revoke_rpt(&jti)?;
                     log::warn!(
                         "ticket replayed by client `{}`; RPT revoked",
                         client.client_id
                     );
                 }
-                return Ok(Err(OAuthError::invalid_grant(
+                return Ok(Outcome::commit_then(OAuthError::invalid_grant(
                     "the ticket was already used; tokens issued from it are revoked",
                 )));
             }
@@ -321,8 +345,7 @@ pub fn grant(
             now,
         };
         grant.decide(tx, &ticket)
-    })?;
-    outcome
+    })
 }
 
 /// One presentation of a ticket: the request and what was established before the transaction.
@@ -341,13 +364,13 @@ struct Presented<'a> {
 
 impl Presented<'_> {
     /// The assessment proper, inside the ticket's transaction.
-    fn decide(&self, tx: &Transaction<'_>, ticket: &Ticket) -> Result<Outcome, OAuthError> {
+    fn decide(&self, tx: &WriteTx<'_>, ticket: &Ticket) -> Result<Outcome, OAuthError> {
         let (state, client, now) = (self.state, self.client, self.now);
         let mut resources = BTreeMap::new();
         let mut registered = BTreeMap::new();
         for perm in &ticket.permissions {
             if let Some(resource) =
-                resources::get(tx, &perm.resource_id, &ticket.owner, &ticket.client_id)?
+                tx.get_scoped(&ticket.owner, &ticket.client_id, &perm.resource_id)?
             {
                 registered.insert(
                     resource.id.clone(),
@@ -373,21 +396,20 @@ impl Presented<'_> {
             &self.req.scopes,
         ) {
             Ok(requested) => requested,
-            Err(err) => return Ok(Err(err)),
+            Err(err) => return Ok(Outcome::commit_then(err)),
         };
 
         let claims = self.source.claims();
         let party = claims.map(|c| party_id(c.iss(), c.sub()));
         // Every resource of a ticket has the ticket's owner: one look-up of the owner's policies serves all.
         let compiled = state.policies.compiled_for(&state.store, &ticket.owner)?;
-        let assessed = assess_all(
-            &compiled,
-            &requested,
-            &resources,
+        let issuers: Vec<String> = state.claims.issuers().map(str::to_owned).collect();
+        let asker = Asker {
             claims,
-            &client.client_id,
-            now,
-        );
+            client_id: &client.client_id,
+            issuers: &issuers,
+        };
+        let assessed = assess_all(&compiled, &requested, &resources, &asker, now);
         let answer = assess::combine(&assessed.verdicts);
         self.log_decisions(tx, ticket, party.as_deref(), &requested, &assessed, &answer)?;
 
@@ -395,17 +417,23 @@ impl Presented<'_> {
             Answer::Grant(granted) => self.issue_rpt(tx, ticket, party, granted),
             Answer::NeedInfo(needed) => {
                 let new_ticket = self.rotate(tx, ticket)?;
+                let names: Vec<&str> = needed.keys().map(String::as_str).collect();
                 let mut description = format!(
                     "the owner's policies need more claims about the requesting party: {}",
-                    needed.join(", ")
+                    names.join(", ")
                 );
                 if let Some(note) = self.note {
                     description = format!("{note}; {description}");
                 }
-                let issuers: Vec<&str> = state.claims.issuers().collect();
+                // Each claim from the issuers the policies would take it from, this server first (G §3.3.6).
                 let required: Vec<Value> = needed
                     .iter()
-                    .map(|name| {
+                    .map(|(name, from)| {
+                        let issuers: Vec<&str> = state
+                            .claims
+                            .issuers()
+                            .filter(|i| from.as_ref().is_none_or(|f| f.contains(*i)))
+                            .collect();
                         json!({
                             "name": name,
                             "friendly_name": name,
@@ -414,42 +442,44 @@ impl Presented<'_> {
                         })
                     })
                     .collect();
-                Ok(Err(OAuthError::new(ErrorCode::NeedInfo, description)
-                    .with("ticket", new_ticket)
-                    .with("required_claims", required)))
+                Ok(Outcome::commit_then(
+                    OAuthError::new(ErrorCode::NeedInfo, description)
+                        .with("ticket", new_ticket)
+                        .with("required_claims", required),
+                ))
             }
             Answer::Denied => {
                 let description = match self.note {
                     Some(note) => format!("{note}; the owner's policies do not grant this request"),
                     None => "the owner's policies do not grant this request".to_owned(),
                 };
-                Ok(Err(OAuthError::new(ErrorCode::RequestDenied, description)))
+                Ok(Outcome::commit_then(OAuthError::new(
+                    ErrorCode::RequestDenied,
+                    description,
+                )))
             }
         }
     }
 
     /// A new ticket for the same permissions, bound to the presenting client (G §3.3.6, §5.4).
-    fn rotate(&self, tx: &Transaction<'_>, old: &Ticket) -> Result<String, OAuthError> {
+    fn rotate(&self, tx: &WriteTx<'_>, old: &Ticket) -> Result<String, OAuthError> {
         let (state, client, now) = (self.state, self.client, self.now);
         let value = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
-        tickets::insert(
-            tx,
-            &Ticket {
-                hash: crypto::hash_secret(&value),
-                owner: old.owner.clone(),
-                client_id: old.client_id.clone(),
-                permissions: old.permissions.clone(),
-                created_at: now,
-                expires_at: now + state.settings.ticket_ttl,
-                bound_client: Some(client.client_id.clone()),
-            },
-        )?;
+        tx.insert_ticket(&Ticket {
+            hash: crypto::hash_secret(&value),
+            owner: old.owner.clone(),
+            client_id: old.client_id.clone(),
+            permissions: old.permissions.clone(),
+            created_at: now,
+            expires_at: now + state.settings.ticket_ttl,
+            bound_client: Some(client.client_id.clone()),
+        })?;
         Ok(value)
     }
 
     fn log_decisions(
         &self,
-        tx: &Transaction<'_>,
+        tx: &WriteTx<'_>,
         ticket: &Ticket,
         party: Option<&str>,
         requested: &assess::Requested,
@@ -461,7 +491,14 @@ impl Presented<'_> {
             Answer::Grant(_) => ("permit", None),
             Answer::NeedInfo(needed) => (
                 "need_info",
-                Some(format!("claims needed: {}", needed.join(", "))),
+                Some(format!(
+                    "claims needed: {}",
+                    needed
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             ),
             Answer::Denied => ("request_denied", None),
         };
@@ -484,28 +521,25 @@ impl Presented<'_> {
             } else {
                 Some(format!("evaluation errors (denied): {}", errors.join("; ")))
             };
-            decisions::record(
-                tx,
-                &Logged {
-                    time: now,
-                    owner: ticket.owner.clone(),
-                    client_id: client.client_id.clone(),
-                    party: party.map(str::to_owned),
-                    resource_id: resource_id.clone(),
-                    scopes: scopes.iter().cloned().collect(),
-                    granted,
-                    answer: label.to_owned(),
-                    policies: policies.into_iter().collect(),
-                    detail,
-                },
-            )?;
+            tx.record_decision(&Logged {
+                time: now,
+                owner: ticket.owner.clone(),
+                client_id: client.client_id.clone(),
+                party: party.map(str::to_owned),
+                resource_id: resource_id.clone(),
+                scopes: scopes.iter().cloned().collect(),
+                granted,
+                answer: label.to_owned(),
+                policies: policies.into_iter().collect(),
+                detail,
+            })?;
         }
         Ok(())
     }
 
     fn issue_rpt(
         &self,
-        tx: &Transaction<'_>,
+        tx: &WriteTx<'_>,
         ticket: &Ticket,
         party: Option<String>,
         granted: Vec<(String, BTreeSet<String>)>,
@@ -526,7 +560,7 @@ impl Presented<'_> {
         // `upgraded` answers any `rpt` offered, even one that is not ours: it says whether it was merged.
         let mut upgraded = self.req.rpt.map(|_| false);
         if let Some(jti) = self.upgrade_jti
-            && let Some(old) = rpts::get(tx, jti)?
+            && let Some(old) = tx.rpt(jti)?
             && old.is_active(now)
             && old.client_id == client.client_id
             && old.party == party
@@ -535,7 +569,7 @@ impl Presented<'_> {
         {
             let still_granted = current_permissions(state, &old, now)?;
             permissions = assess::merge_upgrade(permissions, &still_granted, now, |_, _| true);
-            rpts::revoke(tx, jti)?;
+            tx.revoke_rpt(jti)?;
             upgraded = Some(true);
         }
 
@@ -549,37 +583,45 @@ impl Presented<'_> {
         jwt.insert("aud".into(), Value::from(ticket.client_id.as_str()));
         jwt.insert("azp".into(), Value::from(client.client_id.as_str()));
         jwt.insert("client_id".into(), Value::from(client.client_id.as_str()));
-        if let Some(sub) = claims_map.get("sub") {
-            jwt.insert("sub".into(), sub.clone());
+        jwt.insert(
+            "sub".into(),
+            Value::from(rpt_subject(
+                &state.settings.issuer,
+                source.claims().map(|c| (c.iss(), c.sub())),
+                &client.client_id,
+            )),
+        );
+        if let Some(c) = source.claims() {
+            jwt.insert(
+                "requesting_party".into(),
+                requesting_party(c.iss(), c.sub()),
+            );
         }
         jwt.insert("iat".into(), Value::from(now));
         jwt.insert("exp".into(), Value::from(exp));
         jwt.insert("jti".into(), Value::from(jti.as_str()));
         jwt.insert(
             "permissions".into(),
-            serde_json::to_value(&permissions).map_err(|e| OAuthError::server_error(&e))?,
+            crate::uma::wire::permissions(&permissions),
         );
         let token = self
             .keys
             .sign(jwt, RPT_TYPE)
             .map_err(|e| OAuthError::server_error(&e))?;
 
-        rpts::insert(
-            tx,
-            &Rpt {
-                jti: jti.clone(),
-                client_id: client.client_id.clone(),
-                party: party.clone(),
-                owner: ticket.owner.clone(),
-                resource_server: ticket.client_id.clone(),
-                permissions,
-                claims: claims_map.clone(),
-                issued_at: now,
-                expires_at: exp,
-                revoked: false,
-            },
-        )?;
-        tickets::link_rpt(tx, &ticket.hash, &jti)?;
+        tx.insert_rpt(&Rpt {
+            jti: jti.clone(),
+            client_id: client.client_id.clone(),
+            party: party.clone(),
+            owner: ticket.owner.clone(),
+            resource_server: ticket.client_id.clone(),
+            permissions,
+            claims: claims_map.clone(),
+            issued_at: now,
+            expires_at: exp,
+            revoked: false,
+        })?;
+        tx.link_ticket_rpt(&ticket.hash, &jti)?;
 
         let mut body = Map::new();
         body.insert("access_token".into(), Value::from(token));
@@ -591,20 +633,17 @@ impl Presented<'_> {
         // A PCT only for claims pushed now: a client that came with a PCT keeps using it (G §3.3.5).
         if let ClaimSource::Pushed(_) = source {
             let pct = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
-            pcts::insert(
-                tx,
-                &Pct {
-                    hash: crypto::hash_secret(&pct),
-                    client_id: client.client_id.clone(),
-                    party,
-                    claims: claims_map,
-                    created_at: now,
-                    expires_at: now + state.settings.pct_ttl,
-                    revoked: false,
-                },
-            )?;
+            tx.insert_pct(&Pct {
+                hash: crypto::hash_secret(&pct),
+                client_id: client.client_id.clone(),
+                party,
+                claims: claims_map,
+                created_at: now,
+                expires_at: now + state.settings.pct_ttl,
+                revoked: false,
+            })?;
             body.insert("pct".into(), Value::from(pct));
         }
-        Ok(Ok(Value::Object(body)))
+        Ok(Outcome::done(Value::Object(body)))
     }
 }

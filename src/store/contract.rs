@@ -1,0 +1,438 @@
+//! The storage contract: what any implementation of the UMA storage traits must do, as generic tests.
+//!
+//! Each `*_contract` function takes a factory of fresh, empty backends and fails on the first broken rule.
+//! They run against SQLite below; a future store (PostgreSQL, say) implements [`Backend`] for itself and calls
+//! every one of them from its own tests. The rules: a ticket is consumed at most once, even by concurrent
+//! transactions; expiry is exact; a resource lookup never crosses owners or resource servers; revocation and
+//! expiry of RPTs and PCTs hold; a rolled-back transaction leaves nothing behind.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Map;
+
+use super::decisions::Decision;
+use super::pcts::Pct;
+use super::resources::{Description, Resource};
+use super::rpts::{GrantedPermission, Rpt};
+use super::tickets::{Consumed, Permission, Ticket};
+use super::traits::*;
+use crate::clock::UnixTime;
+
+/// A store under test: how to open its transactions and seed the clients the contract uses.
+pub trait Backend: Sync {
+    type Write<'a>: TicketStore + RptStore + PctStore + ResourceStore + DecisionLog + PolicyStore
+    where
+        Self: 'a;
+    type Read<'a>: RptRead + PctRead + ResourceRead + DecisionRead + PolicyRead
+    where
+        Self: 'a;
+    fn write(&self) -> Self::Write<'_>;
+    fn commit(tx: Self::Write<'_>);
+    fn read(&self) -> Self::Read<'_>;
+    /// Registers a client (which can also own resources) named `id`.
+    fn add_client(&self, id: &str);
+}
+
+/// The clients every contract seeds: two resource servers that also own resources, and a requesting client.
+const CLIENTS: [&str; 3] = ["rs1", "rs2", "c1"];
+
+fn seeded<B: Backend>(make: &impl Fn() -> B) -> B {
+    let backend = make();
+    for id in CLIENTS {
+        backend.add_client(id);
+    }
+    backend
+}
+
+fn ticket(hash: &str, expires_at: UnixTime) -> Ticket {
+    Ticket {
+        hash: hash.into(),
+        owner: "rs1".into(),
+        client_id: "rs1".into(),
+        permissions: vec![Permission {
+            resource_id: "r1".into(),
+            resource_scopes: vec!["view".into()],
+        }],
+        created_at: 100,
+        expires_at,
+        bound_client: None,
+    }
+}
+
+fn consume<B: Backend>(backend: &B, hash: &str, now: UnixTime) -> Consumed {
+    let tx = backend.write();
+    let out = tx.consume_ticket(hash, now).expect("consume");
+    B::commit(tx);
+    out
+}
+
+/// Tickets: single use, exact expiry, replay recognised, rollback gives the ticket back, and concurrent
+/// presentations of one ticket succeed exactly once.
+pub fn ticket_contract<B: Backend>(make: impl Fn() -> B) {
+    let backend = seeded(&make);
+    let tx = backend.write();
+    tx.insert_ticket(&ticket("h1", 400)).expect("insert");
+    tx.insert_ticket(&ticket("h2", 400)).expect("insert");
+    tx.insert_ticket(&ticket("h3", 400)).expect("insert");
+    B::commit(tx);
+
+    assert_eq!(
+        consume(&backend, "h1", 399),
+        Consumed::Valid(ticket("h1", 400))
+    );
+    assert_eq!(consume(&backend, "h1", 399), Consumed::AlreadyUsed);
+    assert_eq!(
+        consume(&backend, "h2", 400),
+        Consumed::Expired,
+        "expires at expires_at"
+    );
+    assert_eq!(consume(&backend, "nope", 100), Consumed::Unknown);
+
+    // A consumption rolled back (the rest of the grant failed) leaves the ticket usable.
+    {
+        let tx = backend.write();
+        assert!(matches!(
+            tx.consume_ticket("h3", 100).expect("consume"),
+            Consumed::Valid(_)
+        ));
+    }
+    assert!(matches!(consume(&backend, "h3", 100), Consumed::Valid(_)));
+
+    let tx = backend.write();
+    tx.link_ticket_rpt("h1", "jti-1").expect("link");
+    assert_eq!(tx.ticket_rpt("h1").expect("rpt").as_deref(), Some("jti-1"));
+    assert_eq!(tx.ticket_rpt("h3").expect("rpt"), None);
+    B::commit(tx);
+
+    let backend = seeded(&make);
+    let tx = backend.write();
+    tx.insert_ticket(&ticket("race", 400)).expect("insert");
+    B::commit(tx);
+    let valid = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                if matches!(consume(&backend, "race", 100), Consumed::Valid(_)) {
+                    valid.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert_eq!(valid.load(Ordering::SeqCst), 1, "one ticket, one success");
+}
+
+fn resource(id: &str, owner: &str, rs: &str, scopes: &[&str]) -> Resource {
+    Resource {
+        id: id.into(),
+        owner: owner.into(),
+        client_id: rs.into(),
+        description: Description {
+            resource_scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            ..Description::default()
+        },
+        created_at: 10,
+        updated_at: 10,
+    }
+}
+
+/// Resources: every lookup, change and deletion is scoped to its owner and resource server.
+pub fn resource_contract<B: Backend>(make: impl Fn() -> B) {
+    let backend = seeded(&make);
+    let tx = backend.write();
+    tx.insert_resource(&resource("a", "rs1", "rs1", &["view"]))
+        .expect("insert");
+    tx.insert_resource(&resource("b", "rs2", "rs1", &["edit"]))
+        .expect("insert");
+    tx.insert_resource(&resource("c", "rs1", "rs2", &["print"]))
+        .expect("insert");
+    B::commit(tx);
+
+    let read = backend.read();
+    assert!(read.get_scoped("rs1", "rs1", "a").expect("get").is_some());
+    for (owner, rs) in [("rs2", "rs1"), ("rs1", "rs2"), ("rs2", "rs2")] {
+        assert_eq!(
+            read.get_scoped(owner, rs, "a").expect("get"),
+            None,
+            "{owner}/{rs}"
+        );
+    }
+    let many = read
+        .get_many_scoped("rs1", "rs1", &["c", "a", "b", "zz"])
+        .expect("many");
+    assert_eq!(
+        many.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["a"]
+    );
+    assert_eq!(read.list_scoped("rs1", "rs1").expect("list"), ["a"]);
+    assert_eq!(read.list_scoped("rs1", "rs2").expect("list"), ["c"]);
+    let scopes: Vec<String> = read
+        .scopes_of_owner("rs1")
+        .expect("scopes")
+        .into_iter()
+        .collect();
+    assert_eq!(
+        scopes,
+        ["print", "view"],
+        "every RS of the owner, no other owner"
+    );
+    drop(read);
+
+    let tx = backend.write();
+    let new = Description {
+        resource_scopes: vec!["x".into()],
+        ..Description::default()
+    };
+    assert!(
+        !tx.replace_scoped("rs2", "rs1", "a", &new, 20)
+            .expect("replace")
+    );
+    assert!(!tx.delete_scoped("rs1", "rs2", "a").expect("delete"));
+    assert!(
+        tx.replace_scoped("rs1", "rs1", "a", &new, 20)
+            .expect("replace")
+    );
+    B::commit(tx);
+    let read = backend.read();
+    let got = read.get_scoped("rs1", "rs1", "a").expect("get");
+    assert_eq!(got.map(|r| (r.description, r.updated_at)), Some((new, 20)));
+    drop(read);
+    let tx = backend.write();
+    assert!(tx.delete_scoped("rs1", "rs1", "a").expect("delete"));
+    B::commit(tx);
+    assert_eq!(
+        backend.read().get_scoped("rs1", "rs1", "a").expect("get"),
+        None
+    );
+}
+
+fn rpt(jti: &str, expires_at: UnixTime) -> Rpt {
+    Rpt {
+        jti: jti.into(),
+        client_id: "c1".into(),
+        party: "p".into(),
+        owner: "rs1".into(),
+        resource_server: "rs1".into(),
+        permissions: vec![GrantedPermission {
+            resource_id: "a".into(),
+            resource_scopes: vec!["view".into()],
+            exp: expires_at,
+        }],
+        claims: Map::new(),
+        issued_at: 100,
+        expires_at,
+        revoked: false,
+    }
+}
+
+/// RPTs: stored and read back whole; revocation sticks; narrowing to nothing revokes; only active ones of the
+/// owner are listed.
+pub fn rpt_contract<B: Backend>(make: impl Fn() -> B) {
+    let backend = seeded(&make);
+    let tx = backend.write();
+    tx.insert_rpt(&rpt("j1", 500)).expect("insert");
+    tx.insert_rpt(&rpt("j2", 500)).expect("insert");
+    tx.insert_rpt(&rpt("j3", 150)).expect("insert");
+    B::commit(tx);
+    assert_eq!(backend.read().rpt("j1").expect("get"), Some(rpt("j1", 500)));
+    assert_eq!(backend.read().rpt("nope").expect("get"), None);
+
+    let tx = backend.write();
+    assert!(tx.revoke_rpt("j1").expect("revoke"));
+    assert!(!tx.revoke_rpt("nope").expect("revoke"));
+    tx.set_rpt_permissions("j2", &[]).expect("narrow");
+    B::commit(tx);
+    let read = backend.read();
+    let j1 = read.rpt("j1").expect("get");
+    assert!(j1.is_some_and(|r| r.revoked && !r.is_active(100)));
+    let j2 = read.rpt("j2").expect("get");
+    assert!(
+        j2.is_some_and(|r| r.revoked && r.permissions.is_empty()),
+        "nothing left revokes"
+    );
+    assert_eq!(
+        read.active_rpts_of_owner("rs1", 100)
+            .expect("active")
+            .iter()
+            .map(|r| r.jti.as_str())
+            .collect::<Vec<_>>(),
+        ["j3"]
+    );
+    assert!(
+        read.active_rpts_of_owner("rs1", 150)
+            .expect("active")
+            .is_empty(),
+        "expired at expires_at"
+    );
+    assert!(
+        read.active_rpts_of_owner("rs2", 100)
+            .expect("active")
+            .is_empty()
+    );
+}
+
+/// PCTs: found by hash, expire at `expires_at`, revocation sticks.
+pub fn pct_contract<B: Backend>(make: impl Fn() -> B) {
+    let backend = seeded(&make);
+    let pct = Pct {
+        hash: "ph".into(),
+        client_id: "c1".into(),
+        party: "p".into(),
+        claims: Map::new(),
+        created_at: 100,
+        expires_at: 200,
+        revoked: false,
+    };
+    let tx = backend.write();
+    tx.insert_pct(&pct).expect("insert");
+    B::commit(tx);
+    let found = backend.read().pct("ph").expect("find");
+    assert_eq!(found.as_ref(), Some(&pct));
+    assert!(found.as_ref().is_some_and(|p| p.is_active(199)));
+    assert!(
+        found.is_some_and(|p| !p.is_active(200)),
+        "expired at expires_at"
+    );
+    assert_eq!(backend.read().pct("other").expect("find"), None);
+    let tx = backend.write();
+    assert!(tx.revoke_pct("ph").expect("revoke"));
+    assert!(!tx.revoke_pct("other").expect("revoke"));
+    B::commit(tx);
+    assert!(
+        backend
+            .read()
+            .pct("ph")
+            .expect("find")
+            .is_some_and(|p| p.revoked && !p.is_active(150))
+    );
+}
+
+/// The decision log keeps each owner's entries apart, newest first, up to the limit; policies stay per owner
+/// and bump the owner's version on every change.
+pub fn decision_and_policy_contract<B: Backend>(make: impl Fn() -> B) {
+    let backend = seeded(&make);
+    let decision = |owner: &str, time: UnixTime| Decision {
+        time,
+        owner: owner.into(),
+        client_id: "c1".into(),
+        party: None,
+        resource_id: "a".into(),
+        scopes: vec!["view".into()],
+        granted: vec![],
+        answer: "request_denied".into(),
+        policies: vec![],
+        detail: None,
+    };
+    let tx = backend.write();
+    for time in [1, 3, 2] {
+        tx.record_decision(&decision("rs1", time)).expect("record");
+    }
+    tx.record_decision(&decision("rs2", 9)).expect("record");
+    assert_eq!(tx.policy_version("rs1").expect("version"), 0);
+    assert!(
+        !tx.put_policy("rs1", "p", "permit (principal, action, resource);", 5)
+            .expect("put")
+    );
+    assert!(
+        tx.put_policy("rs1", "p", "forbid (principal, action, resource);", 6)
+            .expect("put")
+    );
+    B::commit(tx);
+    let read = backend.read();
+    let times: Vec<UnixTime> = read
+        .decisions_of_owner("rs1", 2)
+        .expect("list")
+        .iter()
+        .map(|d| d.time)
+        .collect();
+    assert_eq!(times, [3, 2]);
+    assert!(read.owner_exists("rs1").expect("exists"));
+    assert!(!read.owner_exists("nobody").expect("exists"));
+    assert!(read.policy_version("rs1").expect("version") >= 2);
+    assert_eq!(read.policy_version("rs2").expect("version"), 0);
+    assert_eq!(
+        read.policy_texts("rs2").expect("texts"),
+        Vec::<(String, String)>::new()
+    );
+    assert_eq!(
+        read.policy("rs1", "p").expect("get").map(|p| p.text),
+        Some("forbid (principal, action, resource);".to_owned())
+    );
+    assert_eq!(read.policy_owners().expect("owners"), ["rs1"]);
+    drop(read);
+    let tx = backend.write();
+    assert!(
+        !tx.remove_policy("rs2", "p").expect("remove"),
+        "never another owner's"
+    );
+    assert!(tx.remove_policy("rs1", "p").expect("remove"));
+    B::commit(tx);
+    assert!(
+        backend
+            .read()
+            .list_policies("rs1")
+            .expect("list")
+            .is_empty()
+    );
+}
+
+/// The SQLite store runs the whole contract.
+mod sqlite {
+    use super::super::testing::{public_client, temp_store};
+    use super::super::{ReadTx, Store, WriteTx, clients};
+    use super::*;
+
+    struct Sqlite {
+        _dir: tempfile::TempDir,
+        store: Store,
+    }
+
+    impl Backend for Sqlite {
+        type Write<'a> = WriteTx<'a>;
+        type Read<'a> = ReadTx<'a>;
+
+        fn write(&self) -> WriteTx<'_> {
+            self.store.begin_write().expect("begin write")
+        }
+        fn commit(tx: WriteTx<'_>) {
+            tx.commit().expect("commit");
+        }
+        fn read(&self) -> ReadTx<'_> {
+            self.store.begin_read().expect("begin read")
+        }
+        fn add_client(&self, id: &str) {
+            self.store
+                .write(|tx| clients::insert(tx, &public_client(id)))
+                .expect("client");
+        }
+    }
+
+    fn make() -> Sqlite {
+        let (dir, store) = temp_store();
+        Sqlite { _dir: dir, store }
+    }
+
+    #[test]
+    fn tickets() {
+        ticket_contract(make);
+    }
+
+    #[test]
+    fn resources() {
+        resource_contract(make);
+    }
+
+    #[test]
+    fn rpts() {
+        rpt_contract(make);
+    }
+
+    #[test]
+    fn pcts() {
+        pct_contract(make);
+    }
+
+    #[test]
+    fn decisions_and_policies() {
+        decision_and_policy_contract(make);
+    }
+}
