@@ -33,4 +33,23 @@ impl Client {
     pub fn allows_grant(&self, grant: &GrantType) -> bool {
         self.grant_types.is_empty() || self.grant_types.contains(grant)
     }
+
+    /// A client with nothing registered but its id and method, for tests; a secret method gets the hash of
+    /// `secret`.
+    #[cfg(test)]
+    pub(crate) fn for_tests(id: &str, method: AuthMethod, secret: &str) -> Self {
+        Client {
+            client_id: id.into(),
+            secret_hash: method
+                .uses_secret()
+                .then(|| crate::crypto::hash_secret(secret)),
+            auth_method: method,
+            client_name: None,
+            redirect_uris: vec![],
+            claims_redirect_uris: vec![],
+            grant_types: vec![],
+            metadata: Map::new(),
+            created_at: 0,
+        }
+    }
 }

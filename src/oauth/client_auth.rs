@@ -64,17 +64,7 @@ mod tests {
     const SECRET: &str = "0123456789abcdef";
 
     fn client(method: AuthMethod) -> Client {
-        Client {
-            client_id: "c1".into(),
-            secret_hash: method.uses_secret().then(|| crypto::hash_secret(SECRET)),
-            auth_method: method,
-            client_name: None,
-            redirect_uris: vec![],
-            claims_redirect_uris: vec![],
-            grant_types: vec![],
-            metadata: Default::default(),
-            created_at: 0,
-        }
+        Client::for_tests("c1", method, SECRET)
     }
 
     fn creds(method: AuthMethod, secret: Option<&str>) -> Credentials {

@@ -1,5 +1,5 @@
 //! The OAuth side of the domain layer: protocol values as types and the rules about clients, free of HTTP and
-//! SQL. Nothing here may import `actix_web` or `rusqlite`, nor any module of the HTTP layer: the web layer
+//! SQL. Nothing here may import the web framework or the SQLite driver, nor any module of the HTTP layer: the web layer
 //! parses requests into these types and the store maps its rows to them.
 
 pub mod client;

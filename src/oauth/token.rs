@@ -217,20 +217,14 @@ mod tests {
     }
 
     fn client(grants: Vec<GrantType>, public: bool) -> Client {
+        let method = if public {
+            AuthMethod::None
+        } else {
+            AuthMethod::ClientSecretBasic
+        };
         Client {
-            client_id: "c1".into(),
-            secret_hash: (!public).then(|| "h".to_owned()),
-            auth_method: if public {
-                AuthMethod::None
-            } else {
-                AuthMethod::ClientSecretBasic
-            },
-            client_name: None,
-            redirect_uris: vec![],
-            claims_redirect_uris: vec![],
             grant_types: grants,
-            metadata: Default::default(),
-            created_at: 0,
+            ..Client::for_tests("c1", method, "0123456789abcdef")
         }
     }
 

@@ -302,17 +302,7 @@ pub(crate) mod testing {
 
     /// A public client with nothing registered but its id, for tests that need a client row.
     pub fn public_client(id: &str) -> clients::Client {
-        clients::Client {
-            client_id: id.into(),
-            secret_hash: None,
-            auth_method: crate::oauth::AuthMethod::None,
-            client_name: None,
-            redirect_uris: vec![],
-            claims_redirect_uris: vec![],
-            grant_types: vec![],
-            metadata: Default::default(),
-            created_at: 0,
-        }
+        clients::Client::for_tests(id, crate::oauth::AuthMethod::None, "")
     }
 
     /// A store in a fresh temporary directory; keep the directory alive as long as the store.
