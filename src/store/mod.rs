@@ -14,6 +14,7 @@ pub mod clients;
 pub(crate) mod contract;
 pub mod decisions;
 pub mod keys;
+pub mod oauth;
 pub mod pcts;
 pub mod policies;
 pub mod resources;
