@@ -5,6 +5,7 @@
 pub mod client;
 pub mod client_auth;
 pub mod client_credentials;
+pub mod refresh;
 pub mod registration;
 pub mod token;
 pub mod types;

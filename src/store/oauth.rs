@@ -37,6 +37,10 @@ pub trait TokenStore: TokenRead {
     /// Records a grant and returns its id.
     fn create_grant(&self, grant: &NewGrant<'_>, now: UnixTime) -> Result<i64>;
     fn insert_token(&self, token: &NewToken<'_>) -> Result<()>;
+    /// Marks a refresh token rotated; false when it already was (two concurrent calls never both succeed).
+    fn mark_token_used(&self, hash: &str) -> Result<bool>;
+    /// Revokes every token of the grant.
+    fn revoke_grant(&self, grant_id: i64) -> Result<()>;
 }
 
 impl ClientRead for ReadTx<'_> {
@@ -78,6 +82,14 @@ impl TokenStore for WriteTx<'_> {
             token.issued_at,
             token.expires_at,
         )
+    }
+
+    fn mark_token_used(&self, hash: &str) -> Result<bool> {
+        tokens::mark_used(self, hash)
+    }
+
+    fn revoke_grant(&self, grant_id: i64) -> Result<()> {
+        tokens::revoke_grant(self, grant_id)
     }
 }
 
@@ -127,6 +139,18 @@ pub(crate) fn tokens_contract<W: TokenStore>(tx: &W, client_id: &str) {
     assert!(found.is_active(19));
     assert!(!found.is_active(20), "expiry is exact");
     assert_eq!(tx.token("h-other").expect("read"), None);
+    assert!(tx.mark_token_used("h-access").expect("mark"));
+    assert!(
+        !tx.mark_token_used("h-access").expect("mark"),
+        "used at most once"
+    );
+    assert!(tx.token("h-access").expect("read").is_some_and(|t| t.used));
+    tx.revoke_grant(grant_id).expect("revoke");
+    assert!(
+        tx.token("h-access")
+            .expect("read")
+            .is_some_and(|t| t.revoked)
+    );
 }
 
 #[cfg(test)]
