@@ -17,7 +17,7 @@ use super::forms::Params;
 use crate::error::{ErrorCode, OAuthError};
 pub use crate::oauth::client_auth::Credentials;
 use crate::oauth::{AuthMethod, Client, ClientSecret, client_auth};
-use crate::store::clients;
+use crate::store::oauth::ClientRead;
 use crate::throttle::Kind;
 
 fn decode_component(text: &str) -> String {
@@ -99,7 +99,7 @@ pub fn authenticate(state: &AppState, creds: &Credentials) -> Result<Client, OAu
         .throttle
         .attempt(Kind::ClientAuth, &creds.client_id, creds.peer, now)
         .map_err(|blocked| OAuthError::too_many_failures(blocked.retry_after(now)))?;
-    let client = state.store.read(|c| clients::get(c, &creds.client_id))?;
+    let client = state.store.read(|tx| tx.client(&creds.client_id))?;
     let result = client_auth::verify(client, creds);
     match &result {
         Ok(_) => attempt.succeeded(),
