@@ -27,7 +27,7 @@ use uma_cedar::store::tokens::{NewGrant, SubjectKind, create_grant};
 fn setup() -> (tempfile::TempDir, AppState) {
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = Settings::for_data_dir(&dir.path().join("data"));
-    let state = AppState::open(settings, Arc::new(SystemClock)).expect("open");
+    let state = uma_cedar::app::open(settings, Arc::new(SystemClock)).expect("open");
     let client = NewClient {
         client_id: "rs".into(),
         secret: Some("bench-secret-0123456789".into()),

@@ -5,26 +5,16 @@
 //! `localhost`), gives each request a 10-second timeout, and exits by itself: 0 once the RS served the
 //! resource, 1 on any unexpected answer, naming the server's `error` and `error_description`.
 //!
-//! ```text
-//! D=/tmp/uma-walkthrough                                   # a fresh data directory
-//! cargo run -- client add --data-dir $D --id bank-rs --secret bank-rs-secret-0123456 --name "Bank"
-//! cargo run -- client add --data-dir $D --id budget-app --secret budget-app-secret-0123 \
-//!     --redirect-uri http://127.0.0.1:9/cb --name "Budget App"
-//! printf 'bob-password-1\n' | cargo run -- user add --data-dir $D --username bob --password-stdin \
-//!     --email bob@example.com --name Bob
-//! cargo run -- serve --data-dir $D &
-//! cargo run --example uma_walkthrough -- --as-uri http://127.0.0.1:8080 \
-//!     --rs bank-rs:bank-rs-secret-0123456 --client budget-app:budget-app-secret-0123 --user bob:bob-password-1
-//! ```
+//! `cargo run --example uma_walkthrough -- --help` prints its options and the setup it needs, the first blocks
+//! of the README's walk-through: a resource server `photos-rs`, a client `photo-app` and Bob with his email.
 //!
-//! The bank (`--rs`) is an organisation owning its resources: it gets its PAT by client credentials, so the
-//! owner of "Checking" is the bank's client id, and it stores the owner's Cedar policy "Bob may view the
-//! checking account" through the policy API. The budget app (`--client`) acts for Bob (`--user`, whose account
-//! must have the email `bob@example.com`): it meets `need_info`, logs Bob in (authorization code + PKCE) for an
-//! ID token, pushes it as a claim token and gets an RPT, which the bank introspects before serving the account.
-//! The redirect URI (`--redirect-uri`, default `http://127.0.0.1:9/cb`) is never contacted: the client reads
-//! the code from the `Location` header. Running it again against the same server registers another resource
-//! and replaces the policy.
+//! The resource server (`--rs`) is an organisation owning its resources: it gets its PAT by client credentials,
+//! so the owner of the album "Summer 2026" is its client id, and it stores the owner's Cedar policy "Bob may view
+//! the album" through the policy API. The client (`--client`) acts for Bob (`--user`, whose account must have the
+//! email `bob@example.com`): it meets `need_info`, logs Bob in (authorization code + PKCE) for an ID token,
+//! pushes it as a claim token and gets an RPT, which the resource server introspects before serving the album.
+//! The redirect URI (`--redirect-uri`) is never contacted: the client reads the code from the `Location`
+//! header. Running it again against the same server registers another album and replaces the policy.
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -39,13 +29,42 @@ use url::Url;
 const TIMEOUT: Duration = Duration::from_secs(10);
 const UMA_TICKET_GRANT: &str = "urn:ietf:params:oauth:grant-type:uma-ticket";
 const ID_TOKEN_FORMAT: &str = "http://openid.net/specs/openid-connect-core-1_0.html#IDToken";
-const POLICY_NAME: &str = "bob-views-checking";
-const POLICY: &str = r#"// Bob may view the checking account
+const POLICY_NAME: &str = "bob-views-album";
+const ALBUM: &str = "Summer 2026";
+const POLICY: &str = r#"// Bob may view the album
 permit (principal, action == Uma::Action::"view", resource)
-when { principal has email && principal.email == "bob@example.com" && resource has name && resource.name == "Checking" };
+when { principal has email && principal.email == "bob@example.com" &&
+       resource has name && resource.name == "Summer 2026" };
 "#;
-const USAGE: &str = "usage: uma_walkthrough [--as-uri http://127.0.0.1:8080] --rs ID:SECRET \
-                     --client ID:SECRET --user NAME:PASSWORD [--redirect-uri http://127.0.0.1:9/cb]";
+const DEFAULT_AS_URI: &str = "http://127.0.0.1:8080";
+const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:9000/cb";
+const HINT: &str = "run with --help for the options and the setup they need";
+/// The setup lines are the README's walk-through, word for word (`tests/blackbox/test_example.py` checks).
+const USAGE: &str = r#"usage: uma_walkthrough --rs ID:SECRET --client ID:SECRET --user NAME:PASSWORD [--as-uri URL] [--redirect-uri URI]
+
+Plays the resource server and the client through the whole UMA 2.0 flow against a running uma-cedar on
+loopback, printing every message exchanged.
+
+options:
+  --rs ID:SECRET          the resource server, a confidential client; it owns the album it registers
+  --client ID:SECRET      the client acting for the user; a confidential client with --redirect-uri registered
+  --user NAME:PASSWORD    a local account with the email bob@example.com, which the owner's policy names
+  --as-uri URL            the server, loopback only (default http://127.0.0.1:8080)
+  --redirect-uri URI      the client's registered redirect URI, never contacted (default http://127.0.0.1:9000/cb)
+  -h, --help              print this and exit
+
+setup, as in the README's walk-through (uma-cedar on PATH, a bash shell):
+  cd "$(mktemp -d)"
+  export UMA_CEDAR_DATA_DIR=$PWD/data
+  export UMA_CEDAR_LISTEN=${UMA_CEDAR_LISTEN:-127.0.0.1:8081}
+  uma-cedar client add --id photos-rs --secret photos-rs-secret-0123 --name "Photo Album"
+  uma-cedar client add --id photo-app --secret photo-app-secret-0123 --redirect-uri http://127.0.0.1:9000/cb
+  printf 'bob-password-1\n' | uma-cedar user add --username bob --password-stdin --email bob@example.com --name Bob
+  uma-cedar serve 2> server.log &
+
+then, back in the clone (cd -):
+  cargo run --example uma_walkthrough -- --as-uri http://127.0.0.1:8081 \
+      --rs photos-rs:photos-rs-secret-0123 --client photo-app:photo-app-secret-0123 --user bob:bob-password-1"#;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -79,40 +98,48 @@ struct Options {
     redirect_uri: String,
 }
 
-fn parse_args() -> Result<Options> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+/// The options of a run, or `None` when the usage is asked for (`-h` or `--help`, anywhere).
+fn parse_args(args: &[String]) -> Result<Option<Options>> {
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        return Ok(None);
+    }
     let mut given = BTreeMap::new();
-    for pair in args.chunks(2) {
-        match pair {
-            [flag, value] if flag.starts_with("--") => given.insert(flag.as_str(), value.clone()),
-            _ => return Err(format!("every option takes a value\n{USAGE}")),
-        };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        if !flag.starts_with("--") {
+            return Err(format!("unexpected argument `{flag}`\n{HINT}"));
+        }
+        let value = args.next().filter(|value| !value.starts_with("--"));
+        let value = value.ctx(&format!("{flag} takes a value\n{HINT}"))?;
+        if given.insert(flag.as_str(), value.clone()).is_some() {
+            return Err(format!("{flag} is given twice\n{HINT}"));
+        }
     }
     let mut take = |flag: &str| given.remove(flag);
     let mut pair = |flag: &str| -> Result<Credentials> {
-        let value = take(flag).ctx(&format!("{flag} is required\n{USAGE}"))?;
+        let value = take(flag).ctx(&format!("{flag} is required\n{HINT}"))?;
         match value.split_once(':') {
             Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
                 let (id, secret) = (id.to_owned(), secret.to_owned());
                 Ok(Credentials { id, secret })
             }
-            _ => Err(format!("{flag} takes two values joined by `:`\n{USAGE}")),
+            _ => Err(format!("{flag} takes two values joined by `:`\n{HINT}")),
         }
     };
     let (rs, client, user) = (pair("--rs")?, pair("--client")?, pair("--user")?);
-    let as_uri = take("--as-uri").unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    let redirect_uri = take("--redirect-uri").unwrap_or_else(|| "http://127.0.0.1:9/cb".into());
+    let as_uri = take("--as-uri").unwrap_or_else(|| DEFAULT_AS_URI.into());
+    let redirect_uri = take("--redirect-uri").unwrap_or_else(|| DEFAULT_REDIRECT_URI.into());
     if let Some(flag) = given.keys().next() {
-        return Err(format!("unknown option `{flag}`\n{USAGE}"));
+        return Err(format!("unknown option `{flag}`\n{HINT}"));
     }
     let as_uri = loopback(&as_uri)?;
-    Ok(Options {
+    Ok(Some(Options {
         as_uri,
         rs,
         client,
         user,
         redirect_uri,
-    })
+    }))
 }
 
 /// Every URL this program calls goes through here: it is a demo, and must never reach beyond this machine.
@@ -400,7 +427,7 @@ fn resource_server(http: &mut Http, ep: &Endpoints, rs: &Credentials) -> Result<
 
     step("2b. RS: registers the resource (Federated Authorization §3)");
     let resource =
-        json!({"name": "Checking", "type": "account", "resource_scopes": ["view", "pay"]});
+        json!({"name": ALBUM, "type": "photo-album", "resource_scopes": ["view", "comment"]});
     let reply = http.send("POST", &ep.resources, with_pat, Body::Json(&resource))?;
     println!(
         "     Location: {}",
@@ -416,12 +443,12 @@ fn resource_server(http: &mut Http, ep: &Endpoints, rs: &Credentials) -> Result<
     let reply = http.send("PUT", &url, with_token, Body::Text(POLICY))?;
     reply.expect(&[200, 201], "policy")?;
 
-    step("2d. RS: a client asks for the account without an RPT; the RS asks for a ticket (§4)");
+    step("2d. RS: a client asks for the album without an RPT; the RS asks for a ticket (§4)");
     let permission = json!({"resource_id": resource_id, "resource_scopes": ["view"]});
     let reply = http.send("POST", &ep.permission, with_pat, Body::Json(&permission))?;
     let ticket = reply.take(&[200, 201], "ticket")?;
     let issuer = &ep.issuer;
-    let challenge = format!(r#"UMA realm="bank", as_uri="{issuer}", ticket="{ticket}""#);
+    let challenge = format!(r#"UMA realm="photos", as_uri="{issuer}", ticket="{ticket}""#);
     println!("  The RS answers the client:\n     HTTP/1.1 401 Unauthorized");
     println!("     WWW-Authenticate: {challenge}");
     Ok([pat, resource_id, challenge])
@@ -611,13 +638,25 @@ fn run(opts: &Options) -> Result<()> {
         println!("  The RS answers the client:\n     HTTP/1.1 403 Forbidden");
         return Err(format!("the RPT does not grant `view` on `{resource_id}`"));
     }
-    println!("  Granted: view on {resource_id}. The RS serves the account:\n     HTTP/1.1 200 OK");
-    show(&json!({"account": "Checking", "owner": opts.rs.id, "balance": "1234.56 EUR"}));
+    println!("  Granted: view on {resource_id}. The RS serves the album:\n     HTTP/1.1 200 OK");
+    show(&json!({"album": ALBUM, "owner": opts.rs.id, "photos": 42}));
     Ok(())
 }
 
 fn main() -> ExitCode {
-    match parse_args().and_then(|opts| run(&opts)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match parse_args(&args) {
+        Ok(Some(opts)) => opts,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(&opts) {
         Ok(()) => {
             println!("\nDone: the whole UMA flow, from discovery to the served resource.");
             ExitCode::SUCCESS

@@ -44,6 +44,9 @@ pub struct Settings {
     /// Issuers whose ID tokens are accepted as claim tokens, besides this server, as the config file lists
     /// them. Plain data: [`crate::claims::issuers`] checks and interprets them when the server starts.
     pub trusted_issuers: Vec<TrustedIssuerEntry>,
+    /// Start even when the data directory (which holds the private signing keys) is readable or writable by
+    /// group or others, with a warning, instead of refusing.
+    pub allow_open_data_dir: bool,
     /// Failed logins allowed per (username, address) within `login_failure_window` ([`crate::throttle`]).
     pub login_max_failures: u32,
     pub login_failure_window: i64,
@@ -130,6 +133,7 @@ fn defaults(data_dir: &Path) -> Settings {
         max_body_bytes: 64 * 1024,
         schema: None,
         trusted_issuers: Vec::new(),
+        allow_open_data_dir: false,
         login_max_failures: 10,
         login_failure_window: 900,
         client_auth_max_failures: 10,
@@ -157,6 +161,7 @@ pub struct FileSettings {
     pub initial_access_token: Option<InitialAccessToken>,
     pub max_body_bytes: Option<usize>,
     pub schema: Option<PathBuf>,
+    pub allow_open_data_dir: Option<bool>,
     /// `[[trusted_issuers]]` tables: `issuer` and `jwks_uri` each.
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuerEntry>,
@@ -190,6 +195,7 @@ pub struct SettingsInput {
     pub ticket_ttl: Option<i64>,
     pub initial_access_token: Option<InitialAccessToken>,
     pub schema: Option<PathBuf>,
+    pub allow_open_data_dir: Option<bool>,
     pub login_max_failures: Option<u32>,
     pub login_failure_window: Option<i64>,
     pub client_auth_max_failures: Option<u32>,
@@ -227,6 +233,24 @@ impl ConfigError {
             }
         }
     }
+}
+
+/// Parses a number given as a flag or an environment variable. `source` names where the text came from
+/// (`--ticket-ttl` or `the environment variable UMA_CEDAR_TICKET_TTL`), so the error points at what to fix.
+pub fn parse_number<T: std::str::FromStr>(
+    name: &'static str,
+    source: &str,
+    text: &str,
+) -> Result<T, ConfigError> {
+    text.trim().parse().map_err(|_| {
+        invalid(
+            name,
+            format!(
+                "{source} is {}, not a whole number",
+                crate::error::quoted(text)
+            ),
+        )
+    })
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -384,6 +408,10 @@ impl SettingsInput {
             max_body_bytes,
             schema: self.schema.or(file.schema),
             trusted_issuers,
+            allow_open_data_dir: self
+                .allow_open_data_dir
+                .or(file.allow_open_data_dir)
+                .unwrap_or(defaults.allow_open_data_dir),
             login_max_failures: failures(
                 "login_max_failures",
                 self.login_max_failures

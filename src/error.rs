@@ -6,6 +6,49 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+/// The longest `error_description` answered, in characters. Descriptions are written for people; anything
+/// longer is cut, so no input can make an error body (or the log line it becomes) large.
+pub const MAX_DESCRIPTION_CHARS: usize = 512;
+
+/// How much of a caller's input an error message quotes, in characters.
+pub const MAX_QUOTED_CHARS: usize = 40;
+
+/// RFC 6749 §5.2 allows only %x20-21 / %x23-5B / %x5D-7E in `error_description`: printable ASCII without `"`
+/// and `\`.
+pub fn is_description_char(c: char) -> bool {
+    matches!(c, '\x20'..='\x7e') && c != '"' && c != '\\'
+}
+
+/// `text` with every character outside the RFC 6749 §5.2 set replaced (line breaks and tabs by a space, `"`
+/// by `'`, `§` by `section `, anything else by `?`), cut to `max` characters with `...` marking the cut.
+pub fn printable(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max));
+    let mut buf = [0u8; 4];
+    for c in text.chars() {
+        let piece: &str = match c {
+            c if is_description_char(c) => c.encode_utf8(&mut buf),
+            '\n' | '\r' | '\t' => " ",
+            '"' => "'",
+            '\u{a7}' => "section ",
+            _ => "?",
+        };
+        // Everything pushed is ASCII, so bytes are characters.
+        if out.len() + piece.len() > max {
+            out.truncate(max.saturating_sub(3));
+            out.push_str("...");
+            break;
+        }
+        out.push_str(piece);
+    }
+    out
+}
+
+/// A caller's input as an error message (or a log line) may quote it: in backticks, at most
+/// [`MAX_QUOTED_CHARS`] characters, in the RFC 6749 §5.2 character set (a backtick inside becomes `'`).
+pub fn quoted(input: &str) -> String {
+    format!("`{}`", printable(input, MAX_QUOTED_CHARS).replace('`', "'"))
+}
+
 /// The error codes the server emits: RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 7591 §3.2.2,
 /// UMA Grant §3.3.6 and Federated Authorization §3.3 and §4.2.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,10 +154,12 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
+    /// The description is made safe here, once for every endpoint and for the log: cut to
+    /// [`MAX_DESCRIPTION_CHARS`] and restricted to the characters RFC 6749 §5.2 allows.
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             code,
-            description: Some(description.into()),
+            description: Some(printable(&description.into(), MAX_DESCRIPTION_CHARS)),
             extra: Box::default(),
             challenge: None,
             allow: None,
@@ -227,9 +272,10 @@ impl OAuthError {
         let mut body = Map::new();
         body.insert("error".into(), Value::from(self.code.as_str()));
         if let Some(description) = &self.description {
+            // `description` is a public field: check again, whoever set it.
             body.insert(
                 "error_description".into(),
-                Value::from(description.as_str()),
+                Value::from(printable(description, MAX_DESCRIPTION_CHARS)),
             );
         }
         for (name, value) in self.extra.iter() {
@@ -275,6 +321,28 @@ mod tests {
         assert_eq!(ErrorCode::InvalidGrant.status(), 400);
         assert_eq!(ErrorCode::PayloadTooLarge.as_str(), "invalid_request");
         assert_eq!(ErrorCode::PayloadTooLarge.status(), 413);
+    }
+
+    #[test]
+    fn descriptions_keep_to_the_rfc_6749_charset_and_a_bounded_length() {
+        let hostile = format!("grant type x\"y\\z\u{e9}\u{1b}[31m\n{}", "A".repeat(60_000));
+        let err = OAuthError::invalid_request(hostile);
+        let body = err.body();
+        let text = body["error_description"].as_str().unwrap_or_default();
+        assert!(text.chars().all(is_description_char), "{text:?}");
+        assert!(text.chars().count() <= MAX_DESCRIPTION_CHARS);
+        assert!(text.starts_with("grant type x'y?z??[31m AAA"), "{text:?}");
+        assert!(text.ends_with("..."));
+        assert!(err.to_string().chars().all(is_description_char));
+    }
+
+    #[test]
+    fn quoted_input_is_short_and_printable() {
+        assert_eq!(quoted("code"), "`code`");
+        assert_eq!(quoted("a`b\"c\u{7}"), "`a'b'c?`");
+        let long = quoted(&"x".repeat(1000));
+        assert_eq!(long.chars().count(), MAX_QUOTED_CHARS + 2);
+        assert!(long.ends_with("...`"));
     }
 
     #[test]

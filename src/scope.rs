@@ -33,7 +33,8 @@ impl Scopes {
         for token in text.split(' ') {
             if token.is_empty() || !token.chars().all(is_scope_char) {
                 return Err(OAuthError::invalid_scope(format!(
-                    "`{text}` is not a space-separated list of scope tokens"
+                    "{} is not a space-separated list of scope tokens",
+                    crate::error::quoted(text)
                 )));
             }
             set.insert(token.to_owned());
@@ -45,7 +46,8 @@ impl Scopes {
     pub fn check_within(&self, allowed: &[&str]) -> Result<(), OAuthError> {
         match self.0.iter().find(|s| !allowed.contains(&s.as_str())) {
             Some(unknown) => Err(OAuthError::invalid_scope(format!(
-                "scope `{unknown}` is not supported here (supported: {})",
+                "scope {} is not supported here (supported: {})",
+                crate::error::quoted(unknown),
                 allowed.join(", ")
             ))),
             None => Ok(()),

@@ -1,12 +1,14 @@
 //! Starting the HTTP server on the configured address.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer, middleware};
 
+use crate::app::{self, StartError};
 use crate::clock::SystemClock;
 use crate::config::Settings;
-use crate::http::{self, AppState, StartError};
+use crate::http::{self, AppState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -17,14 +19,83 @@ pub enum ServeError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    /// The data directory holds the private signing keys and is open to other users.
+    #[error(
+        "the data directory `{}` is {} by other users (mode {mode:04o}), and it holds the private signing keys",
+        path.display(),
+        open_to(*mode)
+    )]
+    OpenDataDir { path: PathBuf, mode: u32 },
+    #[error("cannot use data directory `{}`: {source}", path.display())]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("server stopped with an error: {0}")]
     Run(std::io::Error),
 }
 
-/// Opens the data directory and serves until interrupted.
+fn open_to(mode: u32) -> &'static str {
+    match (mode & 0o044 != 0, mode & 0o022 != 0) {
+        (true, true) => "readable and writable",
+        (false, true) => "writable",
+        _ => "readable",
+    }
+}
+
+/// Files created from here on are readable and writable by this user only: the database, its WAL and
+/// shared-memory files hold the private signing keys, and SQLite creates the latter two itself.
+pub fn restrict_new_files() {
+    #[cfg(unix)]
+    {
+        use rustix::fs::Mode;
+        rustix::process::umask(Mode::from_raw_mode(0o077));
+    }
+}
+
+/// Refuses (or, when `allow` is set, warns about) an existing data directory that group or others can read or
+/// write. A directory that does not exist yet is created private.
+pub fn check_data_dir(dir: &Path, allow: bool) -> Result<(), ServeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => meta.permissions().mode() & 0o7777,
+            // Opening the store says what is wrong with something that is not a directory.
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(ServeError::DataDir {
+                    path: dir.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        if mode & 0o066 != 0 {
+            let err = ServeError::OpenDataDir {
+                path: dir.to_path_buf(),
+                mode,
+            };
+            if !allow {
+                return Err(err);
+            }
+            log::warn!("{err}; starting anyway (allow_open_data_dir is set)");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, allow);
+    Ok(())
+}
+
+/// Binds the listening socket, then opens the data directory, and serves until interrupted. Binding comes
+/// first so that a busy port is reported before anything is created, migrated or generated on disk.
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let addr = settings.listen;
-    let state = AppState::open(settings, Arc::new(SystemClock))?;
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
+    let addr = listener.local_addr().unwrap_or(addr);
+    check_data_dir(&settings.data_dir, settings.allow_open_data_dir)?;
+    let state = app::open(settings, Arc::new(SystemClock))?;
     log::info!(
         "uma-cedar {} serving issuer {} on http://{addr} with data in `{}`",
         env!("CARGO_PKG_VERSION"),
@@ -37,7 +108,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
             .configure(http::configure(state.clone()))
     })
-    .bind(addr)
+    .listen(listener)
     .map_err(|source| ServeError::Bind { addr, source })?;
     server.run().await.map_err(ServeError::Run)
 }

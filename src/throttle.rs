@@ -322,6 +322,18 @@ mod tests {
     }
 
     #[test]
+    fn a_pair_that_only_succeeds_leaves_nothing_tracked() {
+        let t = Throttle::new(limits(2));
+        for i in 0..1_000u32 {
+            let addr = Some(IpAddr::V4(Ipv4Addr::from(i)));
+            t.attempt(Kind::ClientAuth, "rs", addr, 0)
+                .expect("allowed")
+                .succeeded();
+        }
+        assert_eq!(t.tracked(), 0);
+    }
+
+    #[test]
     fn an_attempt_not_checked_does_not_count() {
         let t = Throttle::new(limits(2));
         for _ in 0..5 {

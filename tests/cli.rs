@@ -512,6 +512,7 @@ fn decisions_list_shows_an_owners_log() {
         text.contains("permit\trequested=view\tgranted=view\tpolicies=bob-views#1"),
         "{text}"
     );
+    assert!(text.contains("\tbob (http://as.test)\t"), "{text}");
     assert!(stderr(&out).contains("1 decision(s)"));
 
     let out = run(
@@ -529,6 +530,11 @@ fn decisions_list_shows_an_owners_log() {
     );
     let log: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(log[0]["answer"], "permit");
+    assert_eq!(
+        log[0]["party"],
+        serde_json::json!(["http://as.test", "bob"]),
+        "the party is a JSON array, not a string holding one"
+    );
 
     let out = run(
         &[
@@ -543,4 +549,212 @@ fn decisions_list_shows_an_owners_log() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("nobody"), "{}", stderr(&out));
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Starts `serve` on a free port with `extra` arguments and environment, waits until discovery answers.
+fn start_server(data: &str, extra: &[&str], env: &[(&str, &str)]) -> (Server, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = bin();
+    cmd.args(["serve", "--data-dir", data, "--listen", &addr])
+        .args(extra)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let server = Server(cmd.spawn().expect("spawn"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(&addr, "/.well-known/uma2-configuration").is_none() {
+        assert!(Instant::now() < deadline, "server did not answer in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, addr)
+}
+
+#[cfg(unix)]
+#[test]
+fn first_start_leaves_only_private_files() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    let (server, addr) = start_server(&data, &[], &[]);
+    // A request that writes, so the WAL holds data, while the server still runs.
+    let _ = http_get(&addr, "/jwks");
+    assert_eq!(mode(Path::new(&data)), 0o700, "the data directory");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&data).expect("read dir") {
+        let path = entry.expect("entry").path();
+        assert_eq!(mode(&path), 0o600, "{} is not private", path.display());
+        seen.push(
+            path.file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    drop(server);
+    assert!(seen.iter().any(|n| n == "uma-cedar.db"), "{seen:?}");
+    assert!(seen.iter().any(|n| n == "uma-cedar.db-wal"), "{seen:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_data_directory_open_to_others_is_refused_unless_allowed() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = run(
+        &["serve", "--data-dir", &data, "--listen", "127.0.0.1:0"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("error: the data directory"), "{err}");
+    assert!(err.contains("readable by other users (mode 0755)"), "{err}");
+    assert!(
+        err.contains(&format!("help: make it private with `chmod 700 {data}`")),
+        "{err}"
+    );
+    assert!(err.contains("--allow-open-data-dir"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&data).expect("read dir").count(),
+        0,
+        "nothing is created in a refused directory"
+    );
+
+    // Allowed by the flag, by the environment and by the config file.
+    let config = tmp.path().join("open.toml");
+    std::fs::write(&config, "allow_open_data_dir = true\n").expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    drop(start_server(&data, &["--allow-open-data-dir"], &[]));
+    drop(start_server(
+        &data,
+        &[],
+        &[("UMA_CEDAR_ALLOW_OPEN_DATA_DIR", "1")],
+    ));
+    drop(start_server(&data, &["--config", &config], &[]));
+}
+
+#[test]
+fn a_busy_port_is_found_before_the_data_directory_is_created() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = busy.local_addr().expect("addr").to_string();
+    let out = run(&["serve", "--data-dir", &data, "--listen", &addr], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !Path::new(&data).exists(),
+        "the data directory was created although the server could not listen"
+    );
+}
+
+#[test]
+fn a_bad_environment_value_names_the_variable() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    for (var, name) in [
+        ("UMA_CEDAR_ACCESS_TOKEN_TTL", "access_token_ttl"),
+        ("UMA_CEDAR_TICKET_TTL", "ticket_ttl"),
+        ("UMA_CEDAR_LOGIN_MAX_FAILURES", "login_max_failures"),
+        (
+            "UMA_CEDAR_MAX_CONCURRENT_PASSWORD_HASHES",
+            "max_concurrent_password_hashes",
+        ),
+    ] {
+        let out = bin()
+            .args(["serve", "--data-dir", &data, "--listen", "127.0.0.1:0"])
+            .env(var, "abc")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!(
+                "error: invalid setting `{name}`: the environment variable {var} is `abc`"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("help: fix `{name}`")) && err.contains(var),
+            "{err}"
+        );
+    }
+    let out = run(&["serve", "--data-dir", &data, "--ticket-ttl", "5m"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("invalid setting `ticket_ttl`: --ticket-ttl is `5m`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!Path::new(&data).exists());
+}
+
+#[test]
+fn client_add_refuses_redirect_uris_that_run_code() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = dir_arg(tmp.path());
+    for (flag, uri) in [
+        ("--redirect-uri", "javascript://x/%0aalert(1)"),
+        ("--redirect-uri", "data:text/html,hi"),
+        ("--claims-redirect-uri", "vbscript://x/y"),
+        ("--claims-redirect-uri", "file:///etc/passwd"),
+        ("--redirect-uri", "https://app.example/cb#frag"),
+    ] {
+        let out = run(
+            &[
+                "client",
+                "add",
+                "--data-dir",
+                &data,
+                "--id",
+                "app",
+                "--public",
+                "--grant-type",
+                "urn:ietf:params:oauth:grant-type:uma-ticket",
+                flag,
+                uri,
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1), "{uri}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("error: redirect URI `"),
+            "{uri}: {}",
+            stderr(&out)
+        );
+    }
+    // Native apps keep a private-use scheme and loopback http (RFC 8252 §7).
+    let out = run(
+        &[
+            "client",
+            "add",
+            "--data-dir",
+            &data,
+            "--id",
+            "native",
+            "--public",
+            "--redirect-uri",
+            "com.example.app:/oauth2redirect",
+            "--redirect-uri",
+            "http://127.0.0.1:53123/cb",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
 }

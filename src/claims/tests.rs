@@ -491,7 +491,7 @@ fn the_app_state_verifies_the_servers_own_id_tokens_and_checks_files_at_startup(
     let clock = Arc::new(ManualClock::new(START));
     let mut settings = Settings::for_data_dir(&dir.path().join("data"));
     settings.issuer = OWN.into();
-    let state = crate::http::AppState::open(settings.clone(), clock.clone()).expect("open");
+    let state = crate::app::open(settings.clone(), clock.clone()).expect("open");
     let keys = state.keys.current(START).expect("keys");
     let token = keys
         .sign(
@@ -514,7 +514,7 @@ fn the_app_state_verifies_the_servers_own_id_tokens_and_checks_files_at_startup(
         issuer: IDP.into(),
         jwks_uri: broken.display().to_string(),
     }];
-    match crate::http::AppState::open(settings, clock) {
+    match crate::app::open(settings, clock) {
         Ok(_) => panic!("a broken JWKS file must stop the server"),
         Err(err) => assert!(err.to_string().contains(IDP), "{err}"),
     }

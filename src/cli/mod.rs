@@ -94,33 +94,60 @@ pub struct ServeArgs {
     /// Algorithm for newly generated signing keys (ES256 or RS256)
     #[arg(long, env = "UMA_CEDAR_SIGNING_ALG")]
     pub signing_alg: Option<String>,
+    // Numbers are taken as text and parsed in `settings`, not by clap, so that a bad value (from the
+    // environment especially) is a setting error, exit 1 naming the variable, rather than a usage error.
     /// Lifetime of access tokens in seconds
     #[arg(long, env = "UMA_CEDAR_ACCESS_TOKEN_TTL")]
-    pub access_token_ttl: Option<i64>,
+    pub access_token_ttl: Option<String>,
     /// Lifetime of permission tickets in seconds
     #[arg(long, env = "UMA_CEDAR_TICKET_TTL")]
-    pub ticket_ttl: Option<i64>,
+    pub ticket_ttl: Option<String>,
     /// Bearer token that enables dynamic client registration (RFC 7591)
     #[arg(long, env = "UMA_CEDAR_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
     pub initial_access_token: Option<String>,
     /// Cedar schema extending the built-in vocabulary with further claims
     #[arg(long, env = "UMA_CEDAR_SCHEMA")]
     pub schema: Option<PathBuf>,
+    /// Start (with a warning) even when the data directory is readable or writable by group or others
+    #[arg(
+        long,
+        env = "UMA_CEDAR_ALLOW_OPEN_DATA_DIR",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub allow_open_data_dir: bool,
     /// Failed logins per username and address before further attempts get 429
     #[arg(long, env = "UMA_CEDAR_LOGIN_MAX_FAILURES")]
-    pub login_max_failures: Option<u32>,
+    pub login_max_failures: Option<String>,
     /// Seconds counted from a username and address's first failed login
     #[arg(long, env = "UMA_CEDAR_LOGIN_FAILURE_WINDOW")]
-    pub login_failure_window: Option<i64>,
+    pub login_failure_window: Option<String>,
     /// Failed client authentications per client id and address before further attempts get 429
     #[arg(long, env = "UMA_CEDAR_CLIENT_AUTH_MAX_FAILURES")]
-    pub client_auth_max_failures: Option<u32>,
+    pub client_auth_max_failures: Option<String>,
     /// Seconds counted from a client id and address's first failed authentication
     #[arg(long, env = "UMA_CEDAR_CLIENT_AUTH_FAILURE_WINDOW")]
-    pub client_auth_failure_window: Option<i64>,
+    pub client_auth_failure_window: Option<String>,
     /// How many password hashes may run at once
     #[arg(long, env = "UMA_CEDAR_MAX_CONCURRENT_PASSWORD_HASHES")]
-    pub max_concurrent_password_hashes: Option<usize>,
+    pub max_concurrent_password_hashes: Option<String>,
+}
+
+/// Parses the number a flag or its environment variable gave for the setting `name` (flag `--name-with-dashes`,
+/// variable `UMA_CEDAR_NAME`), naming whichever gave `text` when it is not a number.
+fn number<T: std::str::FromStr>(
+    name: &'static str,
+    text: Option<String>,
+) -> Result<Option<T>, Failure> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let env = format!("UMA_CEDAR_{}", name.to_ascii_uppercase());
+    let source = if std::env::var(&env).is_ok_and(|v| v == text) {
+        format!("the environment variable {env}")
+    } else {
+        format!("--{}", name.replace('_', "-"))
+    };
+    Ok(Some(config::parse_number(name, &source, &text)?))
 }
 
 impl ServeArgs {
@@ -133,15 +160,25 @@ impl ServeArgs {
             listen: self.listen,
             issuer: self.issuer,
             signing_alg: self.signing_alg,
-            access_token_ttl: self.access_token_ttl,
-            ticket_ttl: self.ticket_ttl,
+            access_token_ttl: number("access_token_ttl", self.access_token_ttl)?,
+            ticket_ttl: number("ticket_ttl", self.ticket_ttl)?,
             initial_access_token: self.initial_access_token.map(InitialAccessToken::new),
             schema: self.schema,
-            login_max_failures: self.login_max_failures,
-            login_failure_window: self.login_failure_window,
-            client_auth_max_failures: self.client_auth_max_failures,
-            client_auth_failure_window: self.client_auth_failure_window,
-            max_concurrent_password_hashes: self.max_concurrent_password_hashes,
+            allow_open_data_dir: self.allow_open_data_dir.then_some(true),
+            login_max_failures: number("login_max_failures", self.login_max_failures)?,
+            login_failure_window: number("login_failure_window", self.login_failure_window)?,
+            client_auth_max_failures: number(
+                "client_auth_max_failures",
+                self.client_auth_max_failures,
+            )?,
+            client_auth_failure_window: number(
+                "client_auth_failure_window",
+                self.client_auth_failure_window,
+            )?,
+            max_concurrent_password_hashes: number(
+                "max_concurrent_password_hashes",
+                self.max_concurrent_password_hashes,
+            )?,
         };
         let settings = input.resolve(file, self.data_dir)?;
         // Checked again when the server starts; here so a bad entry is refused before the data directory
@@ -344,8 +381,10 @@ pub fn run(command: Command) -> Result<(), Failure> {
 }
 
 fn serve(args: ServeArgs) -> Result<(), Failure> {
+    crate::server::restrict_new_files();
     let settings = args.settings()?;
     let listen = settings.listen;
+    let data_dir = settings.data_dir.display().to_string();
     let system = actix_web::rt::System::new();
     system
         .block_on(crate::server::serve(settings))
@@ -355,15 +394,22 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
                     "is another process using {listen}? Choose another address with --listen"
                 )),
                 crate::server::ServeError::Start(
-                    crate::http::StartError::Claims(_) | crate::http::StartError::Config(_),
+                    crate::app::StartError::Claims(_) | crate::app::StartError::Config(_),
                 ) => Some(
                     "fix the `[[trusted_issuers]]` entry's `jwks_uri` file in the config file"
                         .to_owned(),
                 ),
-                crate::server::ServeError::Start(_) => Some(
-                    "check that the data directory is readable and writable by this user"
-                        .to_owned(),
-                ),
+                crate::server::ServeError::OpenDataDir { .. } => Some(format!(
+                    "make it private with `chmod 700 {data_dir}`, or start anyway with \
+                     --allow-open-data-dir (UMA_CEDAR_ALLOW_OPEN_DATA_DIR=1, or \
+                     `allow_open_data_dir = true` in the config file)"
+                )),
+                crate::server::ServeError::Start(_) | crate::server::ServeError::DataDir { .. } => {
+                    Some(
+                        "check that the data directory is readable and writable by this user"
+                            .to_owned(),
+                    )
+                }
                 _ => None,
             };
             let failure = Failure::from(e);
@@ -375,6 +421,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
 }
 
 fn open_store(dir: &Path) -> Result<Store, Failure> {
+    crate::server::restrict_new_files();
     Store::open(dir).map_err(|e| {
         Failure::from(e)
             .help("pass the data directory the server uses with --data-dir (or UMA_CEDAR_DATA_DIR)")
@@ -627,7 +674,11 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
         Format::Json => print_json(&serde_json::to_value(&log).unwrap_or_default()),
         Format::Text => {
             for d in &log {
-                let who = d.party.as_deref().unwrap_or("(no claims)");
+                let who = match (d.party_parts(), d.party.as_deref()) {
+                    (Some((iss, sub)), _) => format!("{sub} ({iss})"),
+                    (None, Some(id)) => id.to_owned(),
+                    (None, None) => "(no claims)".to_owned(),
+                };
                 let list = |items: &[String]| {
                     if items.is_empty() {
                         "-".to_owned()

@@ -777,7 +777,7 @@ fn sign_in(
     };
     drop(permit);
     let Some(user) = user.filter(|_| verified) else {
-        log::info!("failed login for {username:?}");
+        log::info!("failed login for {}", crate::error::quoted(username));
         return Ok(Reply::of(Answer::Login {
             client: client_label(&pending.client),
             request: pending.id,

@@ -31,7 +31,8 @@ fn limit(req: &HttpRequest) -> Result<usize, OAuthError> {
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
             _ => Err(OAuthError::invalid_request(format!(
-                "`limit` must be a number from 1 to {MAX_LIMIT}, got `{text}`"
+                "`limit` must be a number from 1 to {MAX_LIMIT}, got {}",
+                crate::error::quoted(text)
             ))),
         },
     }

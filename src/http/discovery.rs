@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::{AppState, method_not_allowed, paths};
+use crate::crypto::keys::KeySet;
 use crate::error::OAuthError;
 use crate::oauth::{AuthMethod, GrantType};
 use crate::scope;
@@ -29,8 +30,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The metadata document for this server's settings.
-pub fn document(state: &AppState) -> Value {
+/// The signing algorithms of the keys published now, the signing key's first. Keys rotate while the server
+/// runs (`uma-cedar keys rotate`), so this is read from the current key set, never fixed at start: a client
+/// that checks a token's `alg` against the metadata then accepts every token a published key signed, and
+/// only those.
+fn published_algs(keys: &KeySet) -> Vec<String> {
+    let mut algs = vec![keys.signing_alg().to_owned()];
+    let published = keys
+        .jwks()
+        .get("keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|key| key.get("alg").and_then(Value::as_str));
+    for alg in published {
+        if !algs.iter().any(|a| a == alg) {
+            algs.push(alg.to_owned());
+        }
+    }
+    algs
+}
+
+/// The metadata document for this server's settings and the keys published now.
+pub fn document(state: &AppState, keys: &KeySet) -> Value {
     let s = &state.settings;
     let mut doc = json!({
         "issuer": s.issuer,
@@ -60,9 +82,11 @@ pub fn document(state: &AppState) -> Value {
         "revocation_endpoint_auth_methods_supported": AuthMethod::ALL,
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "id_token_signing_alg_values_supported": published_algs(keys),
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "name"],
         "uma_profiles_supported": [],
+        // RFC 9207 §2.3: the authorization response carries `iss`.
+        "authorization_response_iss_parameter_supported": true,
     });
     if s.initial_access_token.is_some()
         && let Some(fields) = doc.as_object_mut()
@@ -75,10 +99,11 @@ pub fn document(state: &AppState) -> Value {
     doc
 }
 
-async fn metadata(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(document(&state))
+async fn metadata(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
+    let doc = state.run(|st| Ok(document(st, &*st.key_set()?))).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .json(doc))
 }
 
 async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {

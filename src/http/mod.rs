@@ -27,16 +27,16 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
-use crate::claims::{ClaimsSetupError, ClaimsVerifier};
+use crate::claims::ClaimsVerifier;
 use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
+use crate::context::{Context, Random};
 use crate::crypto::keys::KeySet;
 use crate::crypto::password::HashGate;
 use crate::error::OAuthError;
-use crate::keyring::{self, KeyError, KeyRing};
-use crate::policy::PolicySchema;
+use crate::keyring::KeyRing;
 use crate::sharing::Policies;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::throttle::Throttle;
 
 /// Paths of every endpoint, relative to the issuer. Discovery and routing both read these.
@@ -60,7 +60,7 @@ pub mod paths {
     pub const DECISIONS: &str = "/uma/decisions";
 }
 
-/// Everything a request handler needs. Cheap to clone.
+/// Everything a request handler needs; built by the composition root ([`crate::app::open`]). Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
@@ -71,60 +71,26 @@ pub struct AppState {
     pub policies: Arc<Policies>,
     /// Verifies claim tokens pushed to the UMA grant; call it inside [`AppState::run`] (it may fetch keys).
     pub claims: Arc<ClaimsVerifier>,
+    /// Where tickets, token values and identifiers come from.
+    pub random: Arc<dyn Random>,
     /// Failed logins and client authentications per (name, address) ([`crate::throttle`]).
     pub throttle: Arc<Throttle>,
     /// Bounds how many password hashes run at once.
     pub password_hashes: Arc<HashGate>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Keys(#[from] KeyError),
-    /// The schema file does not load; the message carries its located diagnostics.
-    #[error("{0}")]
-    Schema(String),
-    /// Stored policies no longer validate against the schema.
-    #[error("{0}")]
-    Policies(String),
-    #[error(transparent)]
-    Claims(#[from] ClaimsSetupError),
-    /// A setting that only the component using it can check (the trusted issuers).
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-}
-
 impl AppState {
-    /// Opens the data directory, creating the database and the first signing key when they do not exist.
-    pub fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let schema = PolicySchema::base_or_file(settings.schema.as_deref())
-            .map_err(|e| StartError::Schema(format!("{e}:\n{}", e.render(false).trim_end())))?;
-        let store = Arc::new(Store::open(&settings.data_dir)?);
-        let policies = Arc::new(Policies::new(schema));
-        refuse_invalid_policies(&policies, &store)?;
-        let now = clock.now();
-        keyring::ensure_signing_key(&store, settings.signing_alg, now)?;
-        let keys = Arc::new(KeyRing::load(store.clone(), now)?);
-        let claims = Arc::new(ClaimsVerifier::from_settings(&settings, keys.clone())?);
-        claims.load_local_keys(now)?;
-        let throttle = Arc::new(Throttle::new(settings.throttle_limits()));
-        let password_hashes = Arc::new(HashGate::new(settings.max_concurrent_password_hashes));
-        Ok(Self {
-            settings: Arc::new(settings),
-            store,
-            keys,
-            clock,
-            policies,
-            claims,
-            throttle,
-            password_hashes,
-        })
-    }
-
     pub fn now(&self) -> UnixTime {
         self.clock.now()
+    }
+
+    /// The clock, randomness and settings for a domain service.
+    pub fn context(&self) -> Context {
+        Context {
+            clock: self.clock.clone(),
+            random: self.random.clone(),
+            settings: self.settings.clone(),
+        }
     }
 
     /// The signing and verification keys in force now.
@@ -145,29 +111,6 @@ impl AppState {
             .await
             .map_err(|e| OAuthError::server_error(&e))?
     }
-}
-
-/// The server does not start on stored policies that no longer validate (after a schema change, say): it
-/// would otherwise deny, on every request, what their owners meant to share, with no one told why.
-fn refuse_invalid_policies(policies: &Policies, store: &Store) -> Result<(), StartError> {
-    let failing = policies.check_stored(store)?;
-    if failing.is_empty() {
-        return Ok(());
-    }
-    let mut message = format!(
-        "stored policies of {} owner(s) do not validate against the schema `{}`:",
-        failing.len(),
-        policies.schema().origin()
-    );
-    for (owner, validation) in &failing {
-        for d in validation.errors() {
-            message.push_str(&format!("\n  owner `{owner}`, policy {d}"));
-        }
-    }
-    message.push_str(
-        "\nstart with the schema they were written for (--schema), or fix them with `uma-cedar policy push`",
-    );
-    Err(StartError::Policies(message))
 }
 
 /// Registers every endpoint. Used by the server and by the integration tests.

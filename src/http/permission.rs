@@ -121,7 +121,7 @@ fn parse_one(item: Value) -> Result<Permission, OAuthError> {
 }
 
 /// Checks each requested permission against the resources the pair registered (as found by
-/// [`resources::get_many`]): an unknown resource is `invalid_resource_id`, an unregistered scope `invalid_scope`.
+/// [`ResourceRead::get_many_scoped`]): an unknown resource is `invalid_resource_id`, an unregistered scope `invalid_scope`.
 pub fn check_registered(requested: &[Permission], found: &[Resource]) -> Result<(), OAuthError> {
     for permission in requested {
         let Some(resource) = found.iter().find(|r| r.id == permission.resource_id) else {
@@ -157,7 +157,7 @@ async fn permission(
     let requested = parse_request(read_json(&req, payload, &state).await?)?;
     let ticket = state
         .run(move |st| {
-            let ticket = crypto::random_token().map_err(|e| OAuthError::server_error(&e))?;
+            let ticket = st.context().token()?;
             let now = st.now();
             st.store.write(|tx| {
                 let ids: Vec<&str> = requested.iter().map(|p| p.resource_id.as_str()).collect();

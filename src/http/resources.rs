@@ -23,7 +23,6 @@ use serde_json::{Map, Value, json};
 use super::bearer::{Pat, require_pat};
 use super::forms::read_json;
 use super::{AppState, method_not_allowed, no_store_json, paths};
-use crate::crypto;
 use crate::error::OAuthError;
 use crate::scope::Scopes;
 use crate::store::resources::{Description, Resource};
@@ -170,7 +169,7 @@ async fn create(
     let id = state
         .run(move |st| {
             // 128 random bits: ids are not secrets, but they must not collide or be enumerable.
-            let id = crypto::random_string(16).map_err(|e| OAuthError::server_error(&e))?;
+            let id = st.context().random_string(16)?;
             let now = st.now();
             let resource = Resource {
                 id: id.clone(),

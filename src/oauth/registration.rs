@@ -51,19 +51,34 @@ pub fn check_client_id(id: &str) -> Result<(), ClientError> {
     Ok(())
 }
 
+/// URI schemes a browser does not navigate to as a request to the client but runs as code or renders as
+/// content (RFC 9700 §4.1, RFC 8252 §7.1 and §8.7): a redirect to one would hand the code or the ticket to
+/// whatever the URI carries. Native apps keep loopback `http` and private-use schemes (RFC 8252 §7).
+const REFUSED_SCHEMES: &[&str] = &["javascript", "data", "vbscript", "file", "blob", "about"];
+
 /// Checks one redirect URI.
 pub fn check_redirect_uri(uri: &str) -> Result<(), ClientError> {
+    let shown = crate::error::quoted(uri);
     let parsed = url::Url::parse(uri).map_err(|e| {
-        ClientError::RedirectUri(format!("redirect URI `{uri}` is not an absolute URI: {e}"))
+        ClientError::RedirectUri(format!("redirect URI {shown} is not an absolute URI: {e}"))
     })?;
+    // The parser lowercases the scheme, so `JavaScript:` is caught too.
+    if REFUSED_SCHEMES.contains(&parsed.scheme()) {
+        return Err(ClientError::RedirectUri(format!(
+            "redirect URI {shown} uses the `{}` scheme, which a browser runs or renders instead of \
+             returning to the client; use https (or http on a loopback address, or a private-use scheme \
+             for a native app)",
+            parsed.scheme()
+        )));
+    }
     if parsed.fragment().is_some() {
         return Err(ClientError::RedirectUri(format!(
-            "redirect URI `{uri}` must not contain a fragment"
+            "redirect URI {shown} must not contain a fragment (RFC 6749 section 3.1.2)"
         )));
     }
     if parsed.cannot_be_a_base() && parsed.scheme() != "urn" {
         return Err(ClientError::RedirectUri(format!(
-            "redirect URI `{uri}` is not a usable URI"
+            "redirect URI {shown} is not a usable URI"
         )));
     }
     Ok(())
@@ -471,6 +486,53 @@ mod tests {
             let id = case.client_id.clone();
             assert!(case.build(0).is_err(), "{id} should be refused");
         }
+    }
+
+    #[test]
+    fn redirect_uris_that_run_code_or_carry_content_are_refused() {
+        for uri in [
+            "javascript://x/%0aalert(1)",
+            "JavaScript://x/%0aalert(1)",
+            "javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "data://x/y",
+            "vbscript://x/msgbox",
+            "file:///etc/passwd",
+            "blob:https://a.example/0b1c",
+            "about:blank",
+        ] {
+            for claims in [false, true] {
+                let mut client = base();
+                if claims {
+                    client.claims_redirect_uris = vec![uri.into()];
+                } else {
+                    client.redirect_uris = vec![uri.into()];
+                }
+                assert!(
+                    matches!(client.build(0), Err(ClientError::RedirectUri(m)) if m.contains("redirect URI")),
+                    "{uri} should be refused"
+                );
+            }
+        }
+        assert!(matches!(
+            check_redirect_uri("javascript://x/%0aalert(1)"),
+            Err(ClientError::RedirectUri(m)) if m.contains("`javascript` scheme")
+        ));
+    }
+
+    #[test]
+    fn native_app_redirect_uris_stay_accepted() {
+        // RFC 8252 §7.1 and §7.3: private-use schemes and loopback http.
+        for uri in [
+            "com.example.app:/oauth2redirect",
+            "com.example.app://callback",
+            "http://127.0.0.1:53123/cb",
+            "http://[::1]/cb",
+            "http://localhost/cb",
+        ] {
+            assert_eq!(check_redirect_uri(uri), Ok(()), "{uri}");
+        }
+        assert!(check_redirect_uri("com.example.app:/cb#x").is_err());
     }
 
     #[test]

@@ -163,7 +163,8 @@ fn unsupported(grant: &GrantType) -> OAuthError {
     OAuthError::new(
         ErrorCode::UnsupportedGrantType,
         format!(
-            "grant type `{grant}` is not supported (supported: {})",
+            "grant type {} is not supported (supported: {})",
+            crate::error::quoted(grant.as_str()),
             GrantType::supported_list()
         ),
     )
@@ -191,8 +192,9 @@ pub fn check_client_grant(client: &Client, grant: &GrantType) -> Result<(), OAut
         Ok(())
     } else {
         Err(OAuthError::unauthorized_client(format!(
-            "client `{}` is not registered for grant type `{grant}`",
-            client.client_id
+            "client `{}` is not registered for grant type {}",
+            client.client_id,
+            crate::error::quoted(grant.as_str())
         )))
     }
 }

@@ -100,7 +100,13 @@ impl Store {
         let conn = store.connect()?;
         store.migrate(&conn)?;
         store.release(conn);
-        restrict_file(&store.path);
+        // The WAL and shared-memory files hold the same data; a data directory made by an older version may
+        // have them readable by others (new ones are created under the umask set by the CLI).
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = store.path.clone().into_os_string();
+            name.push(suffix);
+            restrict_file(Path::new(&name));
+        }
         Ok(store)
     }
 

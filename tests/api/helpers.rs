@@ -81,7 +81,7 @@ impl TestApp {
         settings.issuer = "http://as.test".into();
         change(&mut settings);
         let clock = Arc::new(ManualClock::new(START));
-        let state = AppState::open(settings, clock.clone()).expect("open app");
+        let state = uma_cedar::app::open(settings, clock.clone()).expect("open app");
         Self { dir, state, clock }
     }
 

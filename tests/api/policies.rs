@@ -7,7 +7,6 @@ use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use serde_json::{Value, json};
 use uma_cedar::clock::ManualClock;
-use uma_cedar::http::AppState;
 use uma_cedar::policy::{Claims, Decision};
 use uma_cedar::store::ResourceStore;
 use uma_cedar::store::resources::{Description, Resource};
@@ -537,7 +536,7 @@ async fn a_deep_policy_stored_by_an_older_version_denies_and_stops_the_next_star
     // And the next start refuses, naming the owner and the policy.
     let settings = t.state.settings.as_ref().clone();
     let clock = Arc::new(ManualClock::new(START));
-    let err = AppState::open(settings, clock)
+    let err = uma_cedar::app::open(settings, clock)
         .err()
         .expect("start refused");
     let message = err.to_string();

@@ -297,7 +297,7 @@ class ServerFactory:
     def create(self, *extra_args: str, start: bool = True) -> UmaServer:
         index = len(self.servers)
         data_dir = self.root / f"server{index}-data"
-        data_dir.mkdir(parents=True)
+        data_dir.mkdir(mode=0o700, parents=True)  # the server refuses a data directory others can read
         server = UmaServer(self.binary, data_dir, self.root / f"server{index}.log", tuple(extra_args))
         self.servers.append(server)
         if start:

@@ -1,10 +1,11 @@
 """1. Discovery: RFC 8414 metadata with the UMA 2.0 fields, served at every well-known path; a usable JWKS."""
 
+import pytest
 import requests
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from joserfc.jwk import KeySet
 
-from support import HTTP_TIMEOUT
+from support import HTTP_TIMEOUT, poll
 
 UMA_ENDPOINTS = ("resource_registration_endpoint", "permission_endpoint", "introspection_endpoint")
 ALL_ENDPOINTS = (
@@ -61,3 +62,41 @@ def test_jwks_keys_are_signing_keys_with_ids(uma):
         assert "d" not in key and "p" not in key, "the JWKS must not publish private key material"
     key_set = KeySet.import_key_set(jwks)
     assert {key.kid for key in key_set.keys} == set(kids)
+
+
+def fresh_metadata(server) -> dict:
+    response = requests.get(server.issuer + "/.well-known/oauth-authorization-server", timeout=HTTP_TIMEOUT)
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_metadata_says_the_authorization_response_carries_iss(uma):
+    # RFC 9207 §2.3: a server that sends `iss` in authorization responses says so.
+    assert uma.discovery.get("authorization_response_iss_parameter_supported") is True
+
+
+def advertised_and_published_algs(server) -> tuple[set[str], set[str]]:
+    doc = fresh_metadata(server)
+    advertised = {
+        alg for name, values in doc.items() if name.endswith("_alg_values_supported") for alg in values
+    }
+    published = {key["alg"] for key in server.jwks()["keys"]}
+    return advertised, published
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256"])
+def test_only_algorithms_of_published_keys_are_advertised(make_server, alg):
+    server = make_server("--signing-alg", alg)
+    advertised, published = advertised_and_published_algs(server)
+    assert published == {alg}
+    assert advertised == {alg}, f"only {alg} keys exist, yet the metadata advertises {advertised}"
+    assert fresh_metadata(server)["id_token_signing_alg_values_supported"] == [alg]
+
+
+def test_advertised_algorithms_follow_a_key_rotation(make_server):
+    server = make_server("--signing-alg", "ES256")
+    server.admin.rotate_keys("RS256")
+    both = poll(lambda: advertised_and_published_algs(server)[0] == {"ES256", "RS256"}, timeout=5.0)
+    assert both, f"after rotating to RS256 the metadata advertises {advertised_and_published_algs(server)[0]}"
+    # The new signing key's algorithm comes first.
+    assert fresh_metadata(server)["id_token_signing_alg_values_supported"][0] == "RS256"

@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO_ROOT, child_env
 
 EXAMPLE = "uma_walkthrough"
-REDIRECT_URI = "http://127.0.0.1:9/cb"
+REDIRECT_URI = "http://127.0.0.1:9/cb"  # not the example's default, so the option is exercised
 BOB_EMAIL = "bob@example.com"  # the owner's policy in the example names Bob by this email
 BUILD_TIMEOUT = 900  # a cold `cargo build` of the example
 RUN_TIMEOUT = 60  # the example bounds each request to 10 s and makes about a dozen
@@ -49,11 +49,11 @@ def walkthrough() -> Path:
 
 
 @pytest.fixture
-def bank(make_server):
-    """A fresh server with the bank (the RS), the budget app (the client) and Bob, as the example's doc says."""
+def photos(make_server):
+    """A fresh server with the resource server, the client and Bob, as the example's `--help` says."""
     server = make_server()
-    rs = server.admin.add_client("bank-rs", redirect_uri=None, name="Bank")
-    client = server.admin.add_client("budget-app", redirect_uri=REDIRECT_URI, name="Budget App")
+    rs = server.admin.add_client("photos-rs", redirect_uri=None, name="Photo Album")
+    client = server.admin.add_client("photo-app", redirect_uri=REDIRECT_URI, name="Photo App")
     password = secrets.token_urlsafe(12)
     server.admin.run(
         "user", "add", "--data-dir", str(server.data_dir), "--username", "bob", "--password-stdin",
@@ -87,8 +87,8 @@ def report(done: subprocess.CompletedProcess) -> str:
 
 
 @pytest.mark.timeout(BUILD_TIMEOUT + 120)
-def test_walks_the_whole_flow(walkthrough, bank):
-    server, rs, client, password = bank
+def test_walks_the_whole_flow(walkthrough, photos):
+    server, rs, client, password = photos
     done = walk(walkthrough, server, rs, client, password)
     assert done.returncode == 0, report(done)
     step = steps(done.stdout)
@@ -96,7 +96,7 @@ def test_walks_the_whole_flow(walkthrough, bank):
 
     # Every endpoint came from discovery, and the RS's challenge names this AS.
     assert server.endpoint("token_endpoint") in step["1"]
-    assert f'WWW-Authenticate: UMA realm="bank", as_uri="{server.issuer}", ticket="' in step["2d"]
+    assert f'WWW-Authenticate: UMA realm="photos", as_uri="{server.issuer}", ticket="' in step["2d"]
 
     # need_info, naming the email claim the owner's policy reads.
     assert "<- 403 Forbidden" in step["3a"] and '"error": "need_info"' in step["3a"], report(done)
@@ -123,11 +123,11 @@ def test_walks_the_whole_flow(walkthrough, bank):
     policies = server.admin.run(
         "policy", "list", "--data-dir", str(server.data_dir), "--owner", rs.client_id, "--format", "json"
     )
-    assert "bob-views-checking" in policies.stdout
+    assert "bob-views-album" in policies.stdout
 
 
-def test_a_refused_login_fails_with_the_servers_reason(walkthrough, bank):
-    server, rs, client, _ = bank
+def test_a_refused_login_fails_with_the_servers_reason(walkthrough, photos):
+    server, rs, client, _ = photos
     done = walk(walkthrough, server, rs, client, "not-bobs-password")
     assert done.returncode == 1, report(done)
     # The login page came back instead of the consent page, with the server's alert as the explanation.
@@ -136,8 +136,8 @@ def test_a_refused_login_fails_with_the_servers_reason(walkthrough, bank):
     assert "Granted" not in done.stdout
 
 
-def test_a_bad_client_secret_names_the_oauth_error(walkthrough, bank):
-    server, rs, client, password = bank
+def test_a_bad_client_secret_names_the_oauth_error(walkthrough, photos):
+    server, rs, client, password = photos
     wrong = type(client)(client.client_id, "x" * 24, client.redirect_uri)
     done = walk(walkthrough, server, rs, wrong, password)
     assert done.returncode == 1, report(done)
@@ -150,3 +150,44 @@ def test_refuses_anything_but_loopback(walkthrough, as_uri):
     assert done.returncode == 1, report(done)
     assert f"refusing `{as_uri}`" in done.stderr
     assert done.stdout == "", "nothing may be sent before the address is checked"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["--rs", "a:b", "--help"], ["--rs", "--help"]])
+def test_help_prints_the_usage_anywhere_and_exits_zero(walkthrough, args):
+    done = run(walkthrough, *args)
+    assert done.returncode == 0, report(done)
+    assert done.stdout.startswith("usage: uma_walkthrough "), report(done)
+    for option in ["--rs ID:SECRET", "--client ID:SECRET", "--user NAME:PASSWORD", "--as-uri URL",
+                   "--redirect-uri URI", "-h, --help"]:
+        assert f"\n  {option} " in done.stdout, f"`{option}` is not described:\n{done.stdout}"
+    assert "\nsetup, " in done.stdout and "\nthen, " in done.stdout
+
+
+def test_the_usage_setup_is_the_readmes_walkthrough(walkthrough):
+    from test_readme import walkthrough_blocks
+
+    usage = run(walkthrough, "--help").stdout
+    setup = [line.strip() for line in usage.split("\nsetup, ", 1)[1].split("\n\n", 1)[0].splitlines()[1:]]
+    assert len(setup) >= 6 and any(line.startswith("uma-cedar serve") for line in setup), usage
+    readme = {re.sub(r"\s+#\s.*$", "", line).strip() for block in walkthrough_blocks() for line in block.splitlines()}
+    missing = [line for line in setup if line not in readme]
+    assert not missing, f"setup lines of --help that are not in the README's walk-through: {missing}"
+
+    # The command it then suggests uses the credentials and the port that setup creates.
+    then = usage.split("\nthen, ", 1)[1].replace("\\\n", " ").split()
+    options = dict(zip(then[then.index("--") + 1 :: 2], then[then.index("--") + 2 :: 2]))
+    assert options["--as-uri"] == "http://127.0.0.1:8081" and "127.0.0.1:8081" in " ".join(setup)
+    for flag in ["--rs", "--client"]:
+        client_id, secret = options[flag].split(":")
+        assert any(f"client add --id {client_id} --secret {secret} " in line for line in setup), flag
+    username, password = options["--user"].split(":")
+    assert f"printf '{password}\\n' | uma-cedar user add --username {username} " in "\n".join(setup)
+    assert any("--email bob@example.com" in line for line in setup)
+    assert any("--redirect-uri http://127.0.0.1:9000/cb" in line for line in setup) and "--redirect-uri" not in options
+
+
+def test_an_option_without_its_value_is_named(walkthrough):
+    done = run(walkthrough, "--client", "c:d", "--user", "e:f", "--rs")
+    assert done.returncode == 1, report(done)
+    assert "error: --rs takes a value" in done.stderr and "--help" in done.stderr, report(done)
+    assert done.stdout == ""

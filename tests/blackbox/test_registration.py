@@ -60,3 +60,34 @@ def test_bad_redirect_uri_is_refused(dcr, initial_token):
     assert_error(register(dcr, initial_token, metadata), 400, ("invalid_redirect_uri", "invalid_client_metadata"))
     metadata = dict(METADATA, claims_redirect_uris=["not a uri"])
     assert_error(register(dcr, initial_token, metadata), 400, ("invalid_redirect_uri", "invalid_client_metadata"))
+
+
+DANGEROUS_REDIRECTS = (
+    "javascript://photos.example/%0aalert(document.cookie)",
+    "JAVASCRIPT://photos.example/%0aalert(1)",
+    "data://photos.example/text/html,x",
+    "vbscript://photos.example/msgbox",
+    "file:///etc/passwd",
+)
+
+
+@pytest.mark.parametrize("field", ["redirect_uris", "claims_redirect_uris"])
+@pytest.mark.parametrize("uri", DANGEROUS_REDIRECTS)
+def test_redirect_uris_that_run_code_are_refused(dcr, initial_token, field, uri):
+    metadata = dict(METADATA, **{field: [uri]})
+    body = assert_error(register(dcr, initial_token, metadata), 400, "invalid_redirect_uri")
+    assert "scheme" in body.get("error_description", ""), body
+
+
+def test_native_app_redirect_uris_are_still_accepted(dcr, initial_token):
+    # RFC 8252 §7: a private-use scheme and a loopback address.
+    uris = ["com.example.photos:/oauth2redirect", "http://127.0.0.1:53123/callback"]
+    response = register(dcr, initial_token, dict(METADATA, redirect_uris=uris))
+    assert response.status_code == 201, response.text
+    assert response.json()["redirect_uris"] == uris
+
+
+def test_fragment_in_claims_redirect_uri_is_refused(dcr, initial_token):
+    metadata = dict(METADATA, claims_redirect_uris=["https://photos.example/claims#x"])
+    body = assert_error(register(dcr, initial_token, metadata), 400, "invalid_redirect_uri")
+    assert "fragment" in body.get("error_description", ""), body

@@ -2,7 +2,6 @@
 lists them, newest first, over HTTP (`GET <issuer>/uma/decisions` with a `uma_policy` token) and with
 `uma-cedar decisions list --owner OWNER --format json`. Nobody sees another owner's decisions."""
 
-import json
 import time
 from datetime import datetime
 
@@ -57,10 +56,10 @@ def assert_history(entries: list[dict], scene, history) -> None:
     assert times == sorted(times, reverse=True), f"newest first: {mine}"
 
     assert denied["answer"] == "request_denied" and denied["granted"] == [], denied
-    assert json.loads(denied["party"]) == [scene.server.issuer, history["carol"].username], denied
+    assert denied["party"] == [scene.server.issuer, history["carol"].username], denied
 
     assert granted["answer"] == "permit" and granted["granted"] == ["view"], granted
-    assert json.loads(granted["party"]) == [scene.server.issuer, history["bob"].username], granted
+    assert granted["party"] == [scene.server.issuer, history["bob"].username], granted
     assert any(p.split("#")[0] == "bob-views" for p in granted["policies"]), \
         f"the policy that decided is named: {granted}"
 

@@ -169,3 +169,13 @@ def test_a_public_client_gets_an_rpt_with_its_client_id(uma, scene, checking):
     token = client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob, client=public_app),
                        claim_token_format=ID_TOKEN_FORMAT)
     assert introspect_rpt(uma, token["access_token"], pat=scene.pat)["client_id"] == public_app.client_id
+
+
+def test_a_request_for_no_scope_is_request_denied(scene, checking):
+    """A ticket naming no scope is no default permit (G §5.6), and nothing the client sent is malformed: the request
+    is denied, with a description. `invalid_scope` stays for a `scope` no ticket resource has."""
+    scene.share("everyone", "permit (principal, action, resource);\n")
+    response = scene.api.ticket({"resource_id": checking, "resource_scopes": []})
+    assert response.status_code == 201, response.text
+    body = assert_request_denied(scene.client.grant(response.json()["ticket"]))
+    assert "no scope" in body.get("error_description", ""), body

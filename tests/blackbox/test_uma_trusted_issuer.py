@@ -107,3 +107,23 @@ def test_the_same_subject_at_two_issuers_is_two_people(server, scene, idp):
     token = scene.client.rpt(scene.ticket((account, ["view"])), claim_token=partner_token,
                              claim_token_format=ID_TOKEN_FORMAT)
     assert_rpt_claims(server, token, rs=scene.rs, client=scene.app, expected={account: {"view"}})
+
+
+def test_required_claims_name_only_the_issuers_the_policy_accepts(server, scene, idp):
+    """`required_claims` (G §3.3.6) never asks for `iss` as a claim, and lists only the issuers that could satisfy
+    the owner's policies: the partner alone when the policy names it, every accepted issuer when it names none."""
+    account = scene.register(["view"], name="Checking")
+    scene.share("partner-only", f'permit (principal, action == Uma::Action::"view", resource)\n'
+                                f'when {{ principal.iss == "{idp.issuer}" && principal has email && '
+                                f'principal.email == "{PARTNER_EMAIL}" }};\n')
+    first = scene.ticket((account, ["view"]))
+    answer = assert_need_info(scene.client.grant(first), first)
+    names = [c.get("name") for c in answer["required_claims"]]
+    assert names == ["email"], f"only email, never iss: {answer['required_claims']}"
+    assert required_claim(answer, "email").get("issuer") == [idp.issuer], answer
+
+    scene.share("partner-only", email_policy(["view"], [PARTNER_EMAIL]))
+    second = scene.ticket((account, ["view"]))
+    answer = assert_need_info(scene.client.grant(second), second)
+    assert required_claim(answer, "email").get("issuer") == [server.issuer, idp.issuer], \
+        f"no issuer named: this server first, then the trusted one ({answer})"

@@ -1,0 +1,101 @@
+//! The composition root: opens the data directory and builds the services and the state the HTTP layer
+//! serves with. The only module that knows every concrete implementation (the SQLite store, the key ring,
+//! the claims verifier, the OS clock and RNG); everything below it is handed what it needs.
+//!
+//! Layers, top to bottom (a module imports only from layers below it):
+//! `app` → `http` (actix-web only here) → `oauth`, `uma` (protocol logic; no actix-web, no rusqlite) →
+//! `policy` (Cedar), `crypto`, `claims`, `store` traits → plain values, `clock`, `context`, `error`.
+//! `store` implements the traits on SQLite and is the only module with rusqlite.
+
+use std::sync::Arc;
+
+use crate::claims::{ClaimsSetupError, ClaimsVerifier};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::context::{OsRandom, Random};
+use crate::crypto::password::HashGate;
+use crate::http::AppState;
+use crate::keyring::{self, KeyError, KeyRing};
+use crate::policy::PolicySchema;
+use crate::sharing::Policies;
+use crate::store::{Store, StoreError};
+use crate::throttle::Throttle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// The schema file does not load; the message carries its located diagnostics.
+    #[error("{0}")]
+    Schema(String),
+    /// Stored policies no longer validate against the schema.
+    #[error("{0}")]
+    Policies(String),
+    #[error(transparent)]
+    Claims(#[from] ClaimsSetupError),
+    /// A setting that only the component using it can check (the trusted issuers).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// Opens the data directory, creating the database and the first signing key when they do not exist, and
+/// builds the state every request handler shares.
+pub fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+    open_with(settings, clock, Arc::new(OsRandom))
+}
+
+/// [`open`] with a chosen source of randomness (tests pin it).
+pub fn open_with(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+) -> Result<AppState, StartError> {
+    let schema = PolicySchema::base_or_file(settings.schema.as_deref())
+        .map_err(|e| StartError::Schema(format!("{e}:\n{}", e.render(false).trim_end())))?;
+    let store = Arc::new(Store::open(&settings.data_dir)?);
+    let policies = Arc::new(Policies::new(schema));
+    refuse_invalid_policies(&policies, &store)?;
+    let now = clock.now();
+    keyring::ensure_signing_key(&store, settings.signing_alg, now)?;
+    let keys = Arc::new(KeyRing::load(store.clone(), now)?);
+    let claims = Arc::new(ClaimsVerifier::from_settings(&settings, keys.clone())?);
+    claims.load_local_keys(now)?;
+    let throttle = Arc::new(Throttle::new(settings.throttle_limits()));
+    let password_hashes = Arc::new(HashGate::new(settings.max_concurrent_password_hashes));
+    Ok(AppState {
+        settings: Arc::new(settings),
+        store,
+        keys,
+        clock,
+        policies,
+        claims,
+        random,
+        throttle,
+        password_hashes,
+    })
+}
+
+/// The server does not start on stored policies that no longer validate (after a schema change, say): it
+/// would otherwise deny, on every request, what their owners meant to share, with no one told why.
+fn refuse_invalid_policies(policies: &Policies, store: &Store) -> Result<(), StartError> {
+    let failing = policies.check_stored(store)?;
+    if failing.is_empty() {
+        return Ok(());
+    }
+    let mut message = format!(
+        "stored policies of {} owner(s) do not validate against the schema `{}`:",
+        failing.len(),
+        policies.schema().origin()
+    );
+    for (owner, validation) in &failing {
+        for d in validation.errors() {
+            message.push_str(&format!("\n  owner `{owner}`, policy {d}"));
+        }
+    }
+    message.push_str(
+        "\nstart with the schema they were written for (--schema), or fix them with `uma-cedar policy push`",
+    );
+    Err(StartError::Policies(message))
+}
