@@ -26,6 +26,7 @@ pub mod issue;
 pub mod keyring;
 pub mod oauth;
 pub mod policy;
+pub mod protocol;
 pub mod scope;
 pub mod secret;
 pub mod server;

@@ -6,9 +6,9 @@ use super::users::claim_principal;
 use super::{ReadTx, WriteTx};
 use super::{Result, StoreError, from_json, to_json};
 use crate::clock::UnixTime;
-use crate::oauth::AuthMethod;
+use crate::protocol::types::AuthMethod;
 
-pub use crate::oauth::Client;
+pub use crate::protocol::client::Client;
 
 const COLUMNS: &str = "client_id, secret_hash, auth_method, client_name, redirect_uris, \
                        claims_redirect_uris, grant_types, metadata, created_at";
@@ -42,10 +42,12 @@ fn raw(row: &Row<'_>) -> rusqlite::Result<StoredClient> {
 
 fn decode(raw: StoredClient) -> Result<Client> {
     // The CHECK constraint admits only the methods [`AuthMethod`] knows, so this fails only on a corrupt file.
-    let auth_method: AuthMethod = raw
-        .auth_method
-        .parse()
-        .map_err(|e: crate::oauth::types::UnknownAuthMethod| StoreError::Corrupt(e.to_string()))?;
+    let auth_method: AuthMethod =
+        raw.auth_method
+            .parse()
+            .map_err(|e: crate::protocol::types::UnknownAuthMethod| {
+                StoreError::Corrupt(e.to_string())
+            })?;
     Ok(Client {
         client_id: raw.client_id,
         secret_hash: raw.secret_hash,
@@ -124,7 +126,7 @@ mod tests {
             client_name: Some("Bank".into()),
             redirect_uris: vec!["https://rs.example/cb".into()],
             claims_redirect_uris: vec![],
-            grant_types: vec![crate::oauth::GrantType::ClientCredentials],
+            grant_types: vec![crate::protocol::types::GrantType::ClientCredentials],
             metadata: Map::new(),
             created_at: 1,
         }

@@ -309,7 +309,7 @@ pub(crate) mod testing {
 
     /// A public client with nothing registered but its id, for tests that need a client row.
     pub fn public_client(id: &str) -> clients::Client {
-        clients::Client::for_tests(id, crate::oauth::AuthMethod::None, "")
+        clients::Client::for_tests(id, crate::protocol::types::AuthMethod::None, "")
     }
 
     /// A store in a fresh temporary directory; keep the directory alive as long as the store.
@@ -387,7 +387,7 @@ mod tests {
                 .expect("present")
                 .auth_method
         };
-        use crate::oauth::AuthMethod;
+        use crate::protocol::types::AuthMethod;
         assert_eq!(method("pub"), AuthMethod::None);
         assert_eq!(method("conf"), AuthMethod::ClientSecretBasic);
         assert_eq!(

@@ -156,7 +156,7 @@ pub(crate) fn tokens_contract<W: TokenStore>(tx: &W, client_id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::AuthMethod;
+    use crate::protocol::types::AuthMethod;
     use crate::store::testing::temp_store;
 
     #[test]
