@@ -1,7 +1,7 @@
 //! The narrow storage interfaces the OAuth domain ([`crate::oauth`]) works against, in the style of
 //! [`super::traits`]: no SQL type in them, read interfaces on both transaction types, write interfaces only on
-//! [`WriteTx`]. A future store implements them on its own transactions and must pass [`clients_contract`] and
-//! [`tokens_contract`].
+//! [`WriteTx`]. A future store implements them on its own transactions and must pass `clients_contract` and
+//! `tokens_contract`.
 //!
 //! What these interfaces must never offer: a way to read a token or secret in clear (callers pass SHA-256
 //! hashes), or a grant without the client it was issued to.
