@@ -189,14 +189,24 @@ impl Policies {
     /// `owner`'s policy set as it is stored now: from the cache when the stored version has not moved, else
     /// parsed again.
     pub fn compiled_for(&self, store: &Store, owner: &str) -> Result<Arc<Compiled>, StoreError> {
+        store.read(|c| self.compiled_in(c, owner))
+    }
+
+    /// As [`Policies::compiled_for`], reading through a transaction already open (a write transaction
+    /// must not open a second one).
+    pub fn compiled_in(
+        &self,
+        reader: &impl PolicyRead,
+        owner: &str,
+    ) -> Result<Arc<Compiled>, StoreError> {
         // The version is read before the texts: a write in between leaves a newer set under an older version,
         // which only costs one more parse on the next decision, never a stale answer.
-        let version = store.read(|c| c.policy_version(owner))?;
+        let version = reader.policy_version(owner)?;
         if let Some(compiled) = self.cache.get(owner, version) {
             return Ok(compiled);
         }
-        let sources: Vec<Source> = store
-            .read(|c| c.policy_texts(owner))?
+        let sources: Vec<Source> = reader
+            .policy_texts(owner)?
             .into_iter()
             .map(|(name, text)| Source::new(name, text))
             .collect();

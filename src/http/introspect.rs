@@ -18,14 +18,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::forms::{self, Params};
-use super::token::uma_ticket::current_permissions;
 use super::{AppState, bearer, client_auth, method_not_allowed, no_store_json, paths};
 use crate::clock::UnixTime;
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::store::rpts::{GrantedPermission, Rpt};
 use crate::store::tokens::{self, SubjectKind, TokenKind, TokenRecord};
-use crate::uma::{requesting_party, rpt_subject};
+use crate::uma::{self, requesting_party, rpt_subject};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -112,13 +111,7 @@ pub fn find_rpt(state: &AppState, token: &str) -> Result<Option<Rpt>, OAuthError
 
 /// The `jti` of a JWT signed with one of our published keys (the RPT's key in the `rpts` table).
 pub fn rpt_jti(state: &AppState, token: &str) -> Result<Option<String>, OAuthError> {
-    if token.split('.').count() != 3 {
-        return Ok(None);
-    }
-    let Ok(claims) = state.key_set()?.verify(token) else {
-        return Ok(None);
-    };
-    Ok(claims.get("jti").and_then(Value::as_str).map(str::to_owned))
+    Ok(uma::rpt::rpt_jti(&*state.key_set()?, token))
 }
 
 /// Finds what `token` is. `None` when this server never issued it (or has purged it).
@@ -126,7 +119,10 @@ pub fn classify(state: &AppState, token: &str) -> Result<Option<Presented>, OAut
     if let Some(rpt) = find_rpt(state, token)? {
         let now = state.now();
         let permissions = if rpt.is_active(now) {
-            current_permissions(state, &rpt, now)?
+            let compiled = state.policies.compiled_for(&state.store, &rpt.owner)?;
+            state
+                .store
+                .read(|r| uma::rpt::current_permissions(&compiled, r, &rpt, now))?
         } else {
             Vec::new()
         };

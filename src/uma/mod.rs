@@ -6,7 +6,18 @@
 //! policies did not permit for that very resource.
 
 pub mod assess;
+pub mod permission;
+pub mod resources;
+pub mod rpt;
 pub mod wire;
+
+/// A resource server acting through its PAT: the resource owner and the resource server the PAT names.
+/// Every protection API operation is scoped to this pair.
+#[derive(Debug, Clone, Copy)]
+pub struct Requester<'a> {
+    pub owner: &'a str,
+    pub resource_server: &'a str,
+}
 
 /// The `sub` of an RPT (RFC 9068 §2.2), unique across issuers, so a resource server verifying RPTs locally
 /// can never take one issuer's subject for another's:

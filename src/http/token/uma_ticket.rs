@@ -24,7 +24,6 @@ use crate::crypto;
 use crate::crypto::keys::KeySet;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http::AppState;
-use crate::http::introspect::rpt_jti;
 use crate::oauth::AccessToken;
 use crate::oauth::token::UmaTicketRequest;
 use crate::policy::{Claims, Compiled, Decision};
@@ -38,7 +37,7 @@ use crate::store::rpts::{GrantedPermission, Rpt};
 use crate::store::tickets::{Consumed, Ticket};
 use crate::store::{self, StoreError, WriteTx};
 use crate::uma::assess::{self, Answer, Verdict};
-use crate::uma::{party_id, requesting_party, rpt_subject};
+use crate::uma::{self, party_id, requesting_party, rpt_subject};
 
 /// The JWT `typ` of an RPT: an access token (RFC 9068), so it can never pass for an ID token.
 pub const RPT_TYPE: &str = "at+jwt";
@@ -225,57 +224,6 @@ fn assess_all(
     out
 }
 
-/// The permissions of a stored RPT that the owner's policies still grant now, for resources still
-/// registered with the same owner and resource server. Used by introspection and upgrade, so a narrowed
-/// policy takes effect on the next look at the RPT.
-pub fn current_permissions(
-    state: &AppState,
-    rpt: &Rpt,
-    now: UnixTime,
-) -> Result<Vec<GrantedPermission>, OAuthError> {
-    let claims = if rpt.claims.is_empty() {
-        None
-    } else {
-        Claims::from_json(rpt.claims.clone()).ok()
-    };
-    let compiled = state.policies.compiled_for(&state.store, &rpt.owner)?;
-    let mut out = Vec::new();
-    for perm in rpt.live_permissions(now) {
-        let Some(resource) = state
-            .store
-            .read(|c| c.get_scoped(&rpt.owner, &rpt.resource_server, &perm.resource_id))?
-        else {
-            continue;
-        };
-        let mut scopes = Vec::new();
-        for scope in perm
-            .resource_scopes
-            .iter()
-            .filter(|s| resource.description.has_scope(s))
-        {
-            let decision = Policies::decide_with(
-                &compiled,
-                &resource,
-                claims.as_ref(),
-                scope,
-                &rpt.client_id,
-                now,
-            );
-            if decision.is_permit() {
-                scopes.push(scope.clone());
-            }
-        }
-        if !scopes.is_empty() {
-            out.push(GrantedPermission {
-                resource_id: perm.resource_id,
-                resource_scopes: scopes,
-                exp: perm.exp,
-            });
-        }
-    }
-    Ok(out)
-}
-
 /// The answer, decided inside the transaction. Protocol errors that end the grant still commit their side
 /// effects (ticket consumed, RPT revoked, rotated ticket stored).
 type Outcome = store::Outcome<Value, OAuthError>;
@@ -289,12 +237,9 @@ pub fn grant(
     let req = Request::new(typed);
     let now = state.now();
     let (source, note) = resolve_claims(state, client, &req, now)?;
-    // An RPT offered for upgrade counts only if it is one of ours (it may have expired).
-    let upgrade_jti = match req.rpt {
-        Some(rpt) => rpt_jti(state, rpt)?,
-        None => None,
-    };
     let keys = state.key_set()?;
+    // An RPT offered for upgrade counts only if it is one of ours (it may have expired).
+    let upgrade_jti = req.rpt.and_then(|rpt| uma::rpt::rpt_jti(&keys, rpt));
     let ticket_hash = crypto::hash_secret(req.ticket);
 
     state.store.write_outcome(|tx| {
@@ -567,7 +512,8 @@ impl Presented<'_> {
             && old.owner == ticket.owner
             && old.resource_server == ticket.client_id
         {
-            let still_granted = current_permissions(state, &old, now)?;
+            let compiled = state.policies.compiled_in(tx, &old.owner)?;
+            let still_granted = uma::rpt::current_permissions(&compiled, tx, &old, now)?;
             permissions = assess::merge_upgrade(permissions, &still_granted, now, |_, _| true);
             tx.revoke_rpt(jti)?;
             upgraded = Some(true);
