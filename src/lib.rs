@@ -1,9 +1,11 @@
 //! uma-cedar: a User-Managed Access (UMA 2.0) authorization server whose resource owners write their sharing
 //! policies in Cedar.
 //!
-//! Layout (one external dependency per boundary):
+//! Layout (one external dependency per boundary; the README's Architecture section has the layering):
+//! - [`app`]: the composition root, which builds the [`http::AppState`] from the settings;
 //! - [`http`]: actix-web endpoints, request parsing and the mapping of [`error::OAuthError`] to responses;
-//! - [`store`]: SQLite through rusqlite;
+//! - [`uma`]: UMA protocol logic against the storage traits and a [`context::Context`], with no HTTP or SQL;
+//! - [`store`]: SQLite through rusqlite, behind typed transactions and the traits of [`store::traits`];
 //! - [`crypto`]: openssl, josekit and argon2;
 //! - [`policy`]: cedar-policy (schema, validation, decisions);
 //! - [`oauth`]: the OAuth side of the domain layer (grant types, auth methods, typed token requests, the

@@ -6,8 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use uma_cedar::http::{permission, resources};
 use uma_cedar::registration::{self, Registration};
+use uma_cedar::uma::{permission, resources};
 
 /// A fixed time, so a run is reproducible.
 const NOW: i64 = 1_800_000_000;

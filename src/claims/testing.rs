@@ -89,8 +89,11 @@ fn serve(
                     let shared = shared.lock().expect("lock");
                     (shared.status, shared.body.clone())
                 };
-                if answer(stream, status, &body) {
+                // Counted before the answer is written: a client that stops reading early (an oversize
+                // body) may look at the count before the write finishes.
+                if let Some(stream) = read_head(stream) {
                     requests.fetch_add(1, Ordering::SeqCst);
+                    answer(stream, status, &body);
                 }
             }
             Err(_) => std::thread::sleep(Duration::from_millis(2)),
@@ -98,18 +101,23 @@ fn serve(
     }
 }
 
-/// Reads one request head and answers it; true when a request was read.
-fn answer(mut stream: TcpStream, status: u16, body: &[u8]) -> bool {
+/// Reads one request head; the stream back when a whole head arrived.
+fn read_head(mut stream: TcpStream) -> Option<TcpStream> {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
         match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
     }
+    Some(stream)
+}
+
+/// Answers a request whose head was read.
+fn answer(mut stream: TcpStream, status: u16, body: &[u8]) {
     let response = format!(
         "HTTP/1.1 {status} Test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -117,5 +125,4 @@ fn answer(mut stream: TcpStream, status: u16, body: &[u8]) -> bool {
     let _ = stream.write_all(response.as_bytes());
     let _ = stream.write_all(body);
     let _ = stream.flush();
-    true
 }
