@@ -10,8 +10,8 @@
 //! - [`policy`]: cedar-policy (schema, validation, decisions);
 //! - [`oauth`]: the OAuth side of the domain layer (grant types, auth methods, typed token requests, the
 //!   client model and its rules, client authentication), without HTTP or SQL;
-//! - [`config`], [`clock`], [`scope`], [`secret`], [`issue`], [`keyring`], [`sharing`], [`throttle`]: plain
-//!   Rust in between;
+//! - [`config`], [`clock`], [`scope`], [`protocol`], [`secret`], [`issue`], [`keyring`], [`sharing`],
+//!   [`throttle`]: plain Rust in between;
 //! - [`claims`]: verification of claim tokens pushed to the UMA grant (ureq only in [`claims::fetch`]);
 //! - [`cli`]: the admin commands behind the `uma-cedar` binary.
 
