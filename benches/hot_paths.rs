@@ -20,7 +20,7 @@ use uma_cedar::crypto;
 use uma_cedar::http::AppState;
 use uma_cedar::http::bearer::check_pat;
 use uma_cedar::issue::issue_tokens;
-use uma_cedar::registration::NewClient;
+use uma_cedar::oauth::registration::NewClient;
 use uma_cedar::store::clients;
 use uma_cedar::store::tokens::{NewGrant, SubjectKind, create_grant};
 

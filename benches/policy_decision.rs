@@ -56,7 +56,7 @@ fn setup(others: usize) -> (tempfile::TempDir, Store, Resource) {
                 &Client {
                     client_id: "bank".into(),
                     secret_hash: None,
-                    auth_method: "none".into(),
+                    auth_method: uma_cedar::oauth::AuthMethod::None,
                     client_name: None,
                     redirect_uris: vec![],
                     claims_redirect_uris: vec![],

@@ -35,6 +35,9 @@ pub enum StartError {
     Policies(String),
     #[error(transparent)]
     Claims(#[from] ClaimsSetupError),
+    /// A setting that only the component using it can check (the trusted issuers).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// Opens the data directory, creating the database and the first signing key when they do not exist, and
@@ -57,7 +60,7 @@ pub fn open_with(
     let now = clock.now();
     keyring::ensure_signing_key(&store, settings.signing_alg, now)?;
     let keys = Arc::new(KeyRing::load(store.clone(), now)?);
-    let claims = Arc::new(ClaimsVerifier::from_settings(&settings, keys.clone()));
+    let claims = Arc::new(ClaimsVerifier::from_settings(&settings, keys.clone())?);
     claims.load_local_keys(now)?;
     let throttle = Arc::new(Throttle::new(settings.throttle_limits()));
     let password_hashes = Arc::new(HashGate::new(settings.max_concurrent_password_hashes));

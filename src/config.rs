@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::claims::issuers::{TrustedIssuer, TrustedIssuerEntry, parse_trusted_issuers};
 use crate::crypto::keys::Alg;
+use crate::secret::InitialAccessToken;
 use crate::throttle::{Limit, Limits};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -34,14 +34,16 @@ pub struct Settings {
     pub rpt_ttl: i64,
     /// Lifetime of a persisted claims token.
     pub pct_ttl: i64,
-    /// Enables dynamic client registration (RFC 7591) for callers presenting this bearer token.
-    pub initial_access_token: Option<String>,
+    /// Enables dynamic client registration (RFC 7591) for callers presenting this bearer token. Its `Debug`
+    /// is redacted, so printing the settings never shows it.
+    pub initial_access_token: Option<InitialAccessToken>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// A Cedar schema extending the base vocabulary with further claims (None: the base schema built in).
     pub schema: Option<PathBuf>,
-    /// Issuers whose ID tokens are accepted as claim tokens, besides this server ([`crate::claims`]).
-    pub trusted_issuers: Vec<TrustedIssuer>,
+    /// Issuers whose ID tokens are accepted as claim tokens, besides this server, as the config file lists
+    /// them. Plain data: [`crate::claims::issuers`] checks and interprets them when the server starts.
+    pub trusted_issuers: Vec<TrustedIssuerEntry>,
     /// Start even when the data directory (which holds the private signing keys) is readable or writable by
     /// group or others, with a warning, instead of refusing.
     pub allow_open_data_dir: bool,
@@ -53,6 +55,16 @@ pub struct Settings {
     pub client_auth_failure_window: i64,
     /// How many password hashes may run at once.
     pub max_concurrent_password_hashes: usize,
+}
+
+/// One `[[trusted_issuers]]` table as written in the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuerEntry {
+    /// The issuer identifier, exactly as its tokens carry it in `iss`.
+    pub issuer: String,
+    /// Where its JWK Set is: an `https://` or `http://` URL, a `file://` URL or a local path.
+    pub jwks_uri: String,
 }
 
 impl Settings {
@@ -146,7 +158,7 @@ pub struct FileSettings {
     pub session_ttl: Option<i64>,
     pub rpt_ttl: Option<i64>,
     pub pct_ttl: Option<i64>,
-    pub initial_access_token: Option<String>,
+    pub initial_access_token: Option<InitialAccessToken>,
     pub max_body_bytes: Option<usize>,
     pub schema: Option<PathBuf>,
     pub allow_open_data_dir: Option<bool>,
@@ -181,7 +193,7 @@ pub struct SettingsInput {
     pub signing_alg: Option<String>,
     pub access_token_ttl: Option<i64>,
     pub ticket_ttl: Option<i64>,
-    pub initial_access_token: Option<String>,
+    pub initial_access_token: Option<InitialAccessToken>,
     pub schema: Option<PathBuf>,
     pub allow_open_data_dir: Option<bool>,
     pub login_max_failures: Option<u32>,
@@ -345,7 +357,7 @@ impl SettingsInput {
             ));
         }
 
-        let trusted_issuers = parse_trusted_issuers(&file.trusted_issuers, &issuer)?;
+        let trusted_issuers = file.trusted_issuers;
 
         let max_concurrent_password_hashes = self
             .max_concurrent_password_hashes
@@ -488,6 +500,30 @@ mod tests {
             ..Default::default()
         });
         assert!(err.to_string().contains("initial_access_token"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_initial_access_token() {
+        const TOKEN: &str = "iat-value-that-must-stay-secret";
+        let file: FileSettings =
+            toml::from_str(&format!("initial_access_token = \"{TOKEN}\"")).expect("toml");
+        assert!(!format!("{file:?}").contains(TOKEN));
+        let input = SettingsInput {
+            initial_access_token: Some(TOKEN.into()),
+            ..Default::default()
+        };
+        assert!(!format!("{input:?}").contains(TOKEN));
+        let settings = input.resolve(file, None).expect("settings");
+        assert_eq!(
+            settings
+                .initial_access_token
+                .as_ref()
+                .map(InitialAccessToken::secret),
+            Some(TOKEN)
+        );
+        let printed = format!("{settings:?} {settings:#?}");
+        assert!(!printed.contains(TOKEN), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
     }
 
     #[test]

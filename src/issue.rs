@@ -8,8 +8,8 @@ use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::crypto;
 use crate::error::OAuthError;
-use crate::store::WriteTx;
-use crate::store::tokens::{self, TokenKind};
+use crate::store::oauth::{NewToken, TokenStore};
+use crate::store::tokens::TokenKind;
 
 /// Tokens just issued, in clear, for the response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ fn new_secret() -> Result<String, OAuthError> {
 
 /// Issues an access token (and a refresh token when `with_refresh`) under `grant_id`.
 pub fn issue_tokens(
-    tx: &WriteTx<'_>,
+    tx: &(impl TokenStore + ?Sized),
     settings: &Settings,
     grant_id: i64,
     scope: &str,
@@ -53,26 +53,24 @@ pub fn issue_tokens(
     now: UnixTime,
 ) -> Result<Issued, OAuthError> {
     let access_token = new_secret()?;
-    tokens::insert_token(
-        tx,
-        &crypto::hash_secret(&access_token),
-        TokenKind::Access,
+    tx.insert_token(&NewToken {
+        hash: &crypto::hash_secret(&access_token),
+        kind: TokenKind::Access,
         grant_id,
         scope,
-        now,
-        now + settings.access_token_ttl,
-    )?;
+        issued_at: now,
+        expires_at: now + settings.access_token_ttl,
+    })?;
     let refresh_token = if with_refresh {
         let refresh = new_secret()?;
-        tokens::insert_token(
-            tx,
-            &crypto::hash_secret(&refresh),
-            TokenKind::Refresh,
+        tx.insert_token(&NewToken {
+            hash: &crypto::hash_secret(&refresh),
+            kind: TokenKind::Refresh,
             grant_id,
             scope,
-            now,
-            now + settings.refresh_token_ttl,
-        )?;
+            issued_at: now,
+            expires_at: now + settings.refresh_token_ttl,
+        })?;
         Some(refresh)
     } else {
         None

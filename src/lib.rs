@@ -8,7 +8,10 @@
 //! - [`store`]: SQLite through rusqlite, behind typed transactions and the traits of [`store::traits`];
 //! - [`crypto`]: openssl, josekit and argon2;
 //! - [`policy`]: cedar-policy (schema, validation, decisions);
-//! - [`config`], [`clock`], [`scope`], [`issue`], [`keyring`], [`sharing`], [`throttle`]: plain Rust in between;
+//! - [`oauth`]: the OAuth side of the domain layer (grant types, auth methods, typed token requests, the
+//!   client model and its rules, client authentication), without HTTP or SQL;
+//! - [`config`], [`clock`], [`scope`], [`protocol`], [`secret`], [`issue`], [`keyring`], [`sharing`],
+//!   [`throttle`]: plain Rust in between;
 //! - [`claims`]: verification of claim tokens pushed to the UMA grant (ureq only in [`claims::fetch`]);
 //! - [`cli`]: the admin commands behind the `uma-cedar` binary.
 
@@ -23,9 +26,11 @@ pub mod error;
 pub mod http;
 pub mod issue;
 pub mod keyring;
+pub mod oauth;
 pub mod policy;
-pub mod registration;
+pub mod protocol;
 pub mod scope;
+pub mod secret;
 pub mod server;
 pub mod sharing;
 pub mod store;

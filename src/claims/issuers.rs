@@ -8,19 +8,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
 use crate::config::ConfigError;
-
-/// One `[[trusted_issuers]]` table as written in the config file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrustedIssuerEntry {
-    /// The issuer identifier, exactly as its tokens carry it in `iss`.
-    pub issuer: String,
-    /// Where its JWK Set is: an `https://` or `http://` URL, a `file://` URL or a local path.
-    pub jwks_uri: String,
-}
+pub use crate::config::TrustedIssuerEntry;
 
 /// Where a trusted issuer's keys are read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,15 +238,19 @@ mod tests {
         let settings = SettingsInput::default()
             .resolve(parsed, None)
             .expect("settings");
-        assert_eq!(settings.trusted_issuers.len(), 2);
-        assert_eq!(settings.trusted_issuers[1].jwks, JwksSource::File(file));
+        let trusted =
+            parse_trusted_issuers(&settings.trusted_issuers, &settings.issuer).expect("valid");
+        assert_eq!(trusted.len(), 2);
+        assert_eq!(trusted[1].jwks, JwksSource::File(file));
 
         let bad: FileSettings = toml::from_str(
             "[[trusted_issuers]]\nissuer = \"https://idp.example\"\njwks_uri = \"gopher://idp.example/jwks\"\n",
         )
         .expect("toml");
-        let err = SettingsInput::default()
+        let settings = SettingsInput::default()
             .resolve(bad, None)
+            .expect("plain data");
+        let err = parse_trusted_issuers(&settings.trusted_issuers, &settings.issuer)
             .expect_err("bad scheme");
         assert!(
             err.to_string()

@@ -25,7 +25,7 @@ use self::cache::{CachePolicy, JwksCache, KeysError};
 use self::fetch::{FetchJwks, Fetcher};
 use self::issuers::TrustedIssuer;
 use crate::clock::UnixTime;
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
 use crate::crypto::jwks::{JwkSet, JwsError, UnverifiedJws};
 use crate::crypto::keys::KeySet;
 use crate::keyring::{KeyError, KeyRing};
@@ -201,15 +201,20 @@ impl ClaimsVerifier {
         }
     }
 
-    /// The verifier the server runs with: the settings' issuers, the real fetcher, the default cache policy.
-    pub fn from_settings(settings: &Settings, own_keys: Arc<dyn OwnKeys>) -> Self {
-        Self::new(
+    /// The verifier the server runs with: the settings' issuers (checked here, so a malformed entry stops the
+    /// server), the real fetcher, the default cache policy.
+    pub fn from_settings(
+        settings: &Settings,
+        own_keys: Arc<dyn OwnKeys>,
+    ) -> Result<Self, ConfigError> {
+        let trusted = issuers::parse_trusted_issuers(&settings.trusted_issuers, &settings.issuer)?;
+        Ok(Self::new(
             settings.issuer.clone(),
             own_keys,
-            &settings.trusted_issuers,
+            &trusted,
             Arc::new(Fetcher::default()),
             CachePolicy::default(),
-        )
+        ))
     }
 
     /// Reads the JWK Set files of trusted issuers now, so a broken file stops the server at startup.

@@ -510,9 +510,9 @@ fn the_app_state_verifies_the_servers_own_id_tokens_and_checks_files_at_startup(
 
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "not json").expect("write");
-    settings.trusted_issuers = vec![TrustedIssuer {
+    settings.trusted_issuers = vec![crate::config::TrustedIssuerEntry {
         issuer: IDP.into(),
-        jwks: JwksSource::File(broken),
+        jwks_uri: broken.display().to_string(),
     }];
     match crate::app::open(settings, clock) {
         Ok(_) => panic!("a broken JWKS file must stop the server"),

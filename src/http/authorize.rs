@@ -27,10 +27,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::forms::{self, Params};
 use super::pages::{self, ConsentView, LoginView};
-use super::token::check_client_grant;
 use super::{AppState, method_not_allowed, paths};
 use crate::crypto::{self, password};
 use crate::error::{ErrorCode, OAuthError};
+use crate::oauth::GrantType;
+use crate::oauth::token::check_client_grant;
 use crate::scope::{self, Scopes};
 use crate::store::auth::{self, AuthCode, AuthRequest, RequestParams, Session};
 use crate::store::clients::{self, Client};
@@ -388,7 +389,7 @@ fn check_request(query: &Query, target: &Target) -> Result<RequestParams, OAuthE
             ));
         }
     }
-    check_client_grant(&target.client, "authorization_code")?;
+    check_client_grant(&target.client, &GrantType::AuthorizationCode)?;
     if get("request").is_some() || get("request_uri").is_some() {
         return Err(OAuthError::invalid_request(
             "request objects (`request`, `request_uri`) are not supported; send plain parameters",

@@ -1,12 +1,11 @@
-//! Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3.1):
-//! `client_secret_basic` or `client_secret_post` for confidential clients, `client_id` alone for public ones.
-//! Secrets are compared as SHA-256 hashes in constant time; no password hashing on this path.
+//! Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3.1): reads how
+//! the client presented itself (`client_secret_basic`, `client_secret_post`, or `client_id` alone) and hands
+//! the credentials and the stored client to [`crate::oauth::client_auth::verify`], which enforces the method
+//! the client registered. No password hashing on this path.
 //!
 //! Failures are throttled per (client id, peer address) ([`crate::throttle`]): once a pair has used up
 //! `client_auth_max_failures` within `client_auth_failure_window`, its attempts get 429 without the secret being
 //! checked. The address is the TCP peer's; `X-Forwarded-For` is not trusted.
-
-use std::net::IpAddr;
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
@@ -15,30 +14,11 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::AppState;
 use super::forms::Params;
-use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
-use crate::store::Store;
-use crate::store::clients::{self, Client};
+pub use crate::oauth::client_auth::Credentials;
+use crate::oauth::{AuthMethod, Client, ClientSecret, client_auth};
+use crate::store::oauth::ClientRead;
 use crate::throttle::Kind;
-
-/// How the client presented itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Basic,
-    Post,
-    /// A public client sending only its `client_id`.
-    None,
-}
-
-/// Credentials as sent, before they are checked.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    pub client_id: String,
-    secret: Option<String>,
-    pub method: Method,
-    /// The caller's address, for throttling.
-    pub peer: Option<IpAddr>,
-}
 
 fn decode_component(text: &str) -> String {
     url::form_urlencoded::parse(format!("x={text}").as_bytes())
@@ -83,8 +63,8 @@ pub fn credentials(req: &HttpRequest, params: &Params) -> Result<Credentials, OA
         }
         return Ok(Credentials {
             client_id,
-            secret: Some(decode_component(secret)),
-            method: Method::Basic,
+            secret: Some(ClientSecret::new(decode_component(secret))),
+            method: AuthMethod::ClientSecretBasic,
             peer,
         });
     }
@@ -97,28 +77,30 @@ pub fn credentials(req: &HttpRequest, params: &Params) -> Result<Credentials, OA
     Ok(match params.get("client_secret") {
         Some(secret) => Credentials {
             client_id: client_id.to_owned(),
-            secret: Some(secret.to_owned()),
-            method: Method::Post,
+            secret: Some(ClientSecret::new(secret)),
+            method: AuthMethod::ClientSecretPost,
             peer,
         },
         None => Credentials {
             client_id: client_id.to_owned(),
             secret: None,
-            method: Method::None,
+            method: AuthMethod::None,
             peer,
         },
     })
 }
 
 /// Checks credentials against the registered client (blocking: reads the store), unless this client id
-/// and address have too many recent failures.
+/// and address have too many recent failures. The rules, including the registered method, are
+/// [`client_auth::verify`]'s.
 pub fn authenticate(state: &AppState, creds: &Credentials) -> Result<Client, OAuthError> {
     let now = state.now();
     let attempt = state
         .throttle
         .attempt(Kind::ClientAuth, &creds.client_id, creds.peer, now)
         .map_err(|blocked| OAuthError::too_many_failures(blocked.retry_after(now)))?;
-    let result = check(&state.store, creds);
+    let client = state.store.read(|tx| tx.client(&creds.client_id))?;
+    let result = client_auth::verify(client, creds);
     match &result {
         Ok(_) => attempt.succeeded(),
         Err(e) if e.code == ErrorCode::InvalidClient => {
@@ -128,23 +110,6 @@ pub fn authenticate(state: &AppState, creds: &Credentials) -> Result<Client, OAu
         Err(_) => {}
     }
     result
-}
-
-fn check(store: &Store, creds: &Credentials) -> Result<Client, OAuthError> {
-    let basic = creds.method == Method::Basic;
-    let failed = || OAuthError::invalid_client("client authentication failed", basic);
-    let client = store
-        .read(|c| clients::get(c, &creds.client_id))?
-        .ok_or_else(failed)?;
-    match (&client.secret_hash, &creds.secret) {
-        (Some(stored), Some(presented)) if crypto::secret_matches(presented, stored) => Ok(client),
-        (None, None) => Ok(client),
-        (None, Some(_)) => Err(OAuthError::invalid_client(
-            "this client is public and has no secret; send only `client_id`",
-            basic,
-        )),
-        _ => Err(failed()),
-    }
 }
 
 #[cfg(test)]
@@ -160,8 +125,11 @@ mod tests {
             .to_http_request();
         let creds = credentials(&req, &Params::default()).expect("creds");
         assert_eq!(creds.client_id, "my client");
-        assert_eq!(creds.secret.as_deref(), Some("p@ss"));
-        assert_eq!(creds.method, Method::Basic);
+        assert_eq!(
+            creds.secret.as_ref().map(ClientSecret::secret),
+            Some("p@ss")
+        );
+        assert_eq!(creds.method, AuthMethod::ClientSecretBasic);
     }
 
     #[test]

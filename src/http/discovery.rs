@@ -5,9 +5,10 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{AppState, method_not_allowed, paths, token};
+use super::{AppState, method_not_allowed, paths};
 use crate::crypto::keys::KeySet;
 use crate::error::OAuthError;
+use crate::oauth::{AuthMethod, GrantType};
 use crate::scope;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -69,11 +70,16 @@ pub fn document(state: &AppState, keys: &KeySet) -> Value {
         "uma_cedar_decisions_endpoint": s.endpoint(paths::DECISIONS),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": token::GRANT_TYPES,
+        "grant_types_supported": GrantType::SUPPORTED,
         "scopes_supported": scope::SUPPORTED,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": AuthMethod::ALL,
+        // Introspection takes a PAT as well (UMA Federated Authorization §5), and no public client may call it.
+        "introspection_endpoint_auth_methods_supported": [
+            AuthMethod::ClientSecretBasic.as_str(),
+            AuthMethod::ClientSecretPost.as_str(),
+            "bearer",
+        ],
+        "revocation_endpoint_auth_methods_supported": AuthMethod::ALL,
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": published_algs(keys),

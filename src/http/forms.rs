@@ -49,6 +49,12 @@ impl Params {
     }
 }
 
+impl crate::oauth::token::Parameters for Params {
+    fn get(&self, name: &str) -> Option<&str> {
+        Params::get(self, name)
+    }
+}
+
 fn content_type_is(req: &HttpRequest, expected: &str) -> bool {
     req.headers()
         .get(actix_web::http::header::CONTENT_TYPE)

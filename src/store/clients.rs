@@ -1,86 +1,63 @@
 //! OAuth clients: resource servers and the clients of requesting parties.
 
 use rusqlite::{OptionalExtension, Row, params};
-use serde_json::{Map, Value};
 
 use super::users::claim_principal;
 use super::{ReadTx, WriteTx};
-use super::{Result, from_json, to_json};
+use super::{Result, StoreError, from_json, to_json};
 use crate::clock::UnixTime;
+use crate::protocol::types::AuthMethod;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Client {
-    pub client_id: String,
-    /// SHA-256 of the secret; `None` for a public client.
-    pub secret_hash: Option<String>,
-    /// `client_secret_basic`, `client_secret_post` or `none`.
-    pub auth_method: String,
-    pub client_name: Option<String>,
-    pub redirect_uris: Vec<String>,
-    pub claims_redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
-    /// Further registration metadata, returned as registered.
-    pub metadata: Map<String, Value>,
-    pub created_at: UnixTime,
-}
-
-impl Client {
-    pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
-    }
-}
+pub use crate::protocol::client::Client;
 
 const COLUMNS: &str = "client_id, secret_hash, auth_method, client_name, redirect_uris, \
                        claims_redirect_uris, grant_types, metadata, created_at";
 
-type RawClient = (
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    UnixTime,
-);
-
-fn raw(row: &Row<'_>) -> rusqlite::Result<RawClient> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
+/// The row as stored, decoded by column name; the JSON columns and the method are interpreted in [`decode`].
+struct StoredClient {
+    client_id: String,
+    secret_hash: Option<String>,
+    auth_method: String,
+    client_name: Option<String>,
+    redirect_uris: String,
+    claims_redirect_uris: String,
+    grant_types: String,
+    metadata: String,
+    created_at: UnixTime,
 }
 
-fn decode(raw: RawClient) -> Result<Client> {
-    let (
-        client_id,
-        secret_hash,
-        auth_method,
-        client_name,
-        redirects,
-        claims,
-        grants,
-        meta,
-        created_at,
-    ) = raw;
+fn raw(row: &Row<'_>) -> rusqlite::Result<StoredClient> {
+    Ok(StoredClient {
+        client_id: row.get("client_id")?,
+        secret_hash: row.get("secret_hash")?,
+        auth_method: row.get("auth_method")?,
+        client_name: row.get("client_name")?,
+        redirect_uris: row.get("redirect_uris")?,
+        claims_redirect_uris: row.get("claims_redirect_uris")?,
+        grant_types: row.get("grant_types")?,
+        metadata: row.get("metadata")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+fn decode(raw: StoredClient) -> Result<Client> {
+    // The CHECK constraint admits only the methods [`AuthMethod`] knows, so this fails only on a corrupt file.
+    let auth_method: AuthMethod =
+        raw.auth_method
+            .parse()
+            .map_err(|e: crate::protocol::types::UnknownAuthMethod| {
+                StoreError::Corrupt(e.to_string())
+            })?;
     Ok(Client {
-        client_id,
-        secret_hash,
+        client_id: raw.client_id,
+        secret_hash: raw.secret_hash,
         auth_method,
-        client_name,
-        redirect_uris: from_json(&redirects)?,
-        claims_redirect_uris: from_json(&claims)?,
-        grant_types: from_json(&grants)?,
-        metadata: from_json(&meta)?,
-        created_at,
+        client_name: raw.client_name,
+        redirect_uris: from_json(&raw.redirect_uris)?,
+        claims_redirect_uris: from_json(&raw.claims_redirect_uris)?,
+        grant_types: from_json(&raw.grant_types)?,
+        metadata: from_json(&raw.metadata)?,
+        created_at: raw.created_at,
     })
 }
 
@@ -91,7 +68,7 @@ pub fn insert(tx: &WriteTx<'_>, client: &Client) -> Result<()> {
         params![
             client.client_id,
             client.secret_hash,
-            client.auth_method,
+            client.auth_method.as_str(),
             client.client_name,
             to_json(&client.redirect_uris)?,
             to_json(&client.claims_redirect_uris)?,
@@ -137,19 +114,19 @@ pub fn remove(tx: &WriteTx<'_>, client_id: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreError;
     use crate::store::testing::temp_store;
     use crate::store::users::{self, User};
+    use serde_json::Map;
 
     pub(crate) fn sample(id: &str) -> Client {
         Client {
             client_id: id.into(),
             secret_hash: Some("ab".into()),
-            auth_method: "client_secret_basic".into(),
+            auth_method: AuthMethod::ClientSecretBasic,
             client_name: Some("Bank".into()),
             redirect_uris: vec!["https://rs.example/cb".into()],
             claims_redirect_uris: vec![],
-            grant_types: vec!["client_credentials".into()],
+            grant_types: vec![crate::protocol::types::GrantType::ClientCredentials],
             metadata: Map::new(),
             created_at: 1,
         }
@@ -168,6 +145,34 @@ mod tests {
         assert_eq!(store.read(list).expect("list").len(), 1);
         assert!(store.write(|tx| remove(tx, "rs1")).expect("remove"));
         assert_eq!(store.read(|c| get(c, "rs1")).expect("get"), None);
+    }
+
+    /// The CHECK of the `clients` table admits exactly the methods [`AuthMethod`] knows.
+    #[test]
+    fn the_sql_check_admits_exactly_the_auth_methods() {
+        let (_dir, store) = temp_store();
+        for (n, method) in AuthMethod::ALL.into_iter().enumerate() {
+            let mut client = sample(&format!("c{n}"));
+            client.auth_method = method;
+            if !method.uses_secret() {
+                client.secret_hash = None;
+            }
+            store.write(|tx| insert(tx, &client)).expect("known method");
+            let back = store.read(|c| get(c, &client.client_id)).expect("get");
+            assert_eq!(back, Some(client));
+        }
+        let err = store
+            .write(|tx| {
+                claim_principal(tx, "odd", "client")?;
+                tx.conn()?.execute(
+                    "INSERT INTO clients (client_id, secret_hash, auth_method, created_at) \
+                     VALUES ('odd', 'h', 'private_key_jwt', 0)",
+                    [],
+                )?;
+                Ok::<_, StoreError>(())
+            })
+            .expect_err("unknown method");
+        assert!(err.to_string().contains("CHECK"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod clients;
 pub(crate) mod contract;
 pub mod decisions;
 pub mod keys;
+pub mod oauth;
 pub mod pcts;
 pub mod policies;
 pub mod resources;
@@ -43,6 +44,7 @@ pub const DB_FILE: &str = "uma-cedar.db";
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_policies.sql"),
+    include_str!("migrations/0003_client_auth_method.sql"),
 ];
 
 /// How many idle connections are kept for reuse.
@@ -307,17 +309,7 @@ pub(crate) mod testing {
 
     /// A public client with nothing registered but its id, for tests that need a client row.
     pub fn public_client(id: &str) -> clients::Client {
-        clients::Client {
-            client_id: id.into(),
-            secret_hash: None,
-            auth_method: "none".into(),
-            client_name: None,
-            redirect_uris: vec![],
-            claims_redirect_uris: vec![],
-            grant_types: vec![],
-            metadata: Default::default(),
-            created_at: 0,
-        }
+        clients::Client::for_tests(id, crate::protocol::types::AuthMethod::None, "")
     }
 
     /// A store in a fresh temporary directory; keep the directory alive as long as the store.
@@ -363,6 +355,56 @@ mod tests {
             })
             .expect("version");
         assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    /// Version 3 makes `auth_method` agree with the secret on rows written before it, and keeps it so.
+    #[test]
+    fn migration_3_repairs_client_auth_methods() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        create_private_dir(&data).expect("dir");
+        {
+            let conn = Connection::open(data.join(DB_FILE)).expect("open");
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).expect("old migration");
+            }
+            conn.pragma_update(None, "user_version", 2)
+                .expect("version");
+            conn.execute_batch(
+                "INSERT INTO principals (id, kind) VALUES ('pub', 'client'), ('conf', 'client'), ('ok', 'client');
+                 INSERT INTO clients (client_id, secret_hash, auth_method, created_at) VALUES
+                     ('pub', NULL, 'client_secret_post', 0),
+                     ('conf', 'h', 'none', 0),
+                     ('ok', 'h', 'client_secret_post', 0);",
+            )
+            .expect("old rows");
+        }
+        let store = Store::open(&data).expect("migrate");
+        let method = |id: &str| {
+            store
+                .read(|c| clients::get(c, id))
+                .expect("get")
+                .expect("present")
+                .auth_method
+        };
+        use crate::protocol::types::AuthMethod;
+        assert_eq!(method("pub"), AuthMethod::None);
+        assert_eq!(method("conf"), AuthMethod::ClientSecretBasic);
+        assert_eq!(
+            method("ok"),
+            AuthMethod::ClientSecretPost,
+            "a consistent row is kept"
+        );
+        let err = store
+            .write(|tx| {
+                tx.conn()?.execute(
+                    "UPDATE clients SET auth_method = 'none' WHERE client_id = 'ok'",
+                    [],
+                )?;
+                Ok::<_, StoreError>(())
+            })
+            .expect_err("trigger");
+        assert!(err.to_string().contains("exactly when"), "{err}");
     }
 
     #[test]

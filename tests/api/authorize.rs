@@ -9,7 +9,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use serde_json::Value;
 use uma_cedar::http::bearer;
-use uma_cedar::registration::NewClient;
+use uma_cedar::oauth::registration::NewClient;
 use uma_cedar::store::tokens::SubjectKind;
 
 use crate::helpers::*;

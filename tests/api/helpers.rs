@@ -15,7 +15,7 @@ use uma_cedar::clock::ManualClock;
 use uma_cedar::config::Settings;
 use uma_cedar::crypto::password;
 use uma_cedar::http::{AppState, configure};
-use uma_cedar::registration::NewClient;
+use uma_cedar::oauth::registration::NewClient;
 use uma_cedar::store::{clients, users};
 
 pub const START: i64 = 1_800_000_000;
@@ -101,6 +101,16 @@ impl TestApp {
             client_id: id.into(),
             secret: Some(SECRET.into()),
             redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        });
+    }
+
+    /// Registers a confidential client with [`SECRET`] that authenticates with `client_secret_post`.
+    pub fn add_post_client(&self, id: &str) {
+        self.insert_client(NewClient {
+            client_id: id.into(),
+            secret: Some(SECRET.into()),
+            auth_method: Some(uma_cedar::oauth::AuthMethod::ClientSecretPost),
             ..Default::default()
         });
     }

@@ -141,7 +141,7 @@ async fn active_client_token_by_client_credentials_has_no_username() {
             "iss": "http://as.test",
         })
     );
-    // client_secret_post authenticates too.
+    // A client registered for client_secret_basic may not send its secret in the body (RFC 7591 §2).
     let resp = send(
         &app,
         form(
@@ -150,8 +150,25 @@ async fn active_client_token_by_client_credentials_has_no_username() {
         ),
     )
     .await;
+    resp.assert_error(401, "invalid_client");
+}
+
+#[actix_web::test]
+async fn a_client_secret_post_client_introspects_with_the_secret_in_the_body() {
+    let t = setup();
+    t.add_post_client("rs-post");
+    let app = t.service().await;
+    let pat = client_pat(&app, "rs1").await;
+    let resp = send(
+        &app,
+        form(
+            "/introspect",
+            &format!("token={pat}&client_id=rs-post&client_secret={SECRET}"),
+        ),
+    )
+    .await;
     assert_eq!(resp.status, 200, "{}", resp.text());
-    assert_eq!(resp.json()["active"], true);
+    assert_eq!(resp.json()["active"], false, "another client's PAT");
 }
 
 #[actix_web::test]

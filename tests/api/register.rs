@@ -4,6 +4,7 @@
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use serde_json::{Value, json};
+use uma_cedar::oauth::GrantType;
 use uma_cedar::store::clients;
 
 use crate::helpers::*;
@@ -142,6 +143,16 @@ async fn client_secret_post_registration_authenticates_in_the_body() {
     );
     let resp = send(&app, form("/token", &form_body)).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
+    // It registered client_secret_post, so Basic is refused (RFC 7591 §2).
+    let resp = send(
+        &app,
+        form("/token", "grant_type=client_credentials").insert_header(basic(
+            body["client_id"].as_str().expect("id"),
+            body["client_secret"].as_str().expect("secret"),
+        )),
+    )
+    .await;
+    resp.assert_error(401, "invalid_client");
 }
 
 #[actix_web::test]
@@ -204,10 +215,7 @@ async fn claims_redirect_uris_are_stored_and_returned() {
     );
     assert_eq!(
         stored.grant_types,
-        vec![
-            "urn:ietf:params:oauth:grant-type:uma-ticket".to_owned(),
-            "refresh_token".to_owned()
-        ]
+        vec![GrantType::UmaTicket, GrantType::RefreshToken]
     );
 }
 

@@ -52,16 +52,14 @@ async fn revoking_a_refresh_token_revokes_its_whole_grant() {
     let second = more_tokens(&t, first.grant_id, "uma_protection");
     let other_grant = user_tokens(&t, "rs1", "alice", "uma_protection");
     let app = t.service().await;
-    // client_secret_post, with the hint RFC 7009 defines.
+    // With the hint RFC 7009 defines.
     let resp = send(
         &app,
         form(
             "/revoke",
-            &format!(
-                "token={}&token_type_hint=refresh_token&client_id=rs1&client_secret={SECRET}",
-                first.refresh
-            ),
-        ),
+            &format!("token={}&token_type_hint=refresh_token", first.refresh),
+        )
+        .insert_header(basic("rs1", SECRET)),
     )
     .await;
     assert_eq!(resp.status, 200, "{}", resp.text());

@@ -28,13 +28,49 @@ async fn client_credentials_issues_a_pat_with_no_store() {
 }
 
 #[actix_web::test]
-async fn client_secret_post_works_too() {
+async fn a_client_secret_post_client_authenticates_in_the_body() {
     let t = TestApp::new();
-    t.add_client("rs1", &[]);
+    t.add_post_client("rs1");
     let app = t.service().await;
     let body = format!("grant_type=client_credentials&client_id=rs1&client_secret={SECRET}");
     let resp = send(&app, form("/token", &body)).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
+}
+
+/// RFC 7591 §2, RFC 6749 §2.3: a client authenticates with the method it registered, and only that one.
+#[actix_web::test]
+async fn a_client_uses_only_the_auth_method_it_registered() {
+    let t = TestApp::new();
+    t.add_client("basic1", &[]);
+    t.add_post_client("post1");
+    let app = t.service().await;
+    // A client_secret_basic client sending its (right) secret in the body: no Basic challenge, since
+    // Basic was not used.
+    let body = format!("grant_type=client_credentials&client_id=basic1&client_secret={SECRET}");
+    let resp = send(&app, form("/token", &body)).await;
+    resp.assert_error(401, "invalid_client");
+    assert!(resp.header("www-authenticate").is_none());
+    let description = resp.json()["error_description"].to_string();
+    assert!(description.contains("client_secret_basic"), "{description}");
+    // A client_secret_post client using Basic: the challenge, as for any failed Basic authentication.
+    let resp = send(
+        &app,
+        form("/token", "grant_type=client_credentials").insert_header(basic("post1", SECRET)),
+    )
+    .await;
+    resp.assert_error(401, "invalid_client");
+    assert!(
+        resp.header("www-authenticate")
+            .is_some_and(|h| h.starts_with("Basic")),
+        "{:?}",
+        resp.header("www-authenticate")
+    );
+    // The same goes for introspection and revocation.
+    for path in ["/introspect", "/revoke"] {
+        let body = format!("token=anything&client_id=basic1&client_secret={SECRET}");
+        let resp = send(&app, form(path, &body)).await;
+        resp.assert_error(401, "invalid_client");
+    }
 }
 
 #[actix_web::test]
@@ -144,7 +180,7 @@ async fn malformed_requests_are_invalid_request() {
 #[actix_web::test]
 async fn client_restricted_to_other_grants_is_unauthorized() {
     let t = TestApp::new();
-    t.insert_client(uma_cedar::registration::NewClient {
+    t.insert_client(uma_cedar::oauth::registration::NewClient {
         client_id: "web".into(),
         secret: Some(SECRET.into()),
         redirect_uris: vec!["https://web.example/cb".into()],

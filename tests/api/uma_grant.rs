@@ -6,7 +6,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::Method;
 use serde_json::{Map, Value, json};
-use uma_cedar::claims::issuers::{JwksSource, TrustedIssuer};
+use uma_cedar::config::TrustedIssuerEntry;
 use uma_cedar::crypto::keys::{self, Alg, KeySet};
 use uma_cedar::policy::Source;
 use uma_cedar::store::DecisionRead;
@@ -482,7 +482,7 @@ async fn a_request_for_no_scope_is_request_denied_never_a_default_permit() {
 #[actix_web::test]
 async fn requested_scopes_count_only_when_the_client_registered_them() {
     let w = world();
-    w.t.insert_client(uma_cedar::registration::NewClient {
+    w.t.insert_client(uma_cedar::oauth::registration::NewClient {
         client_id: "payapp".into(),
         secret: Some(SECRET.into()),
         metadata: Map::from_iter([("scope".to_owned(), Value::from("pay"))]),
@@ -830,9 +830,9 @@ fn trusting_world() -> (World, KeySet, tempfile::TempDir) {
     let path = dir.path().join("login-jwks.json");
     std::fs::write(&path, login.jwks().to_string()).expect("write jwks");
     let t = TestApp::with_settings(|s| {
-        s.trusted_issuers = vec![TrustedIssuer {
+        s.trusted_issuers = vec![TrustedIssuerEntry {
             issuer: LOGIN.into(),
-            jwks: JwksSource::File(path),
+            jwks_uri: path.display().to_string(),
         }];
     });
     (world_with(t), login, dir)

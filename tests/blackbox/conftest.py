@@ -115,6 +115,7 @@ class Admin:
         claims_redirect_uris: tuple[str, ...] = (),
         name: str | None = None,
         grant_types: tuple[str, ...] = (),
+        auth_method: str | None = None,
     ) -> Client:
         client_id = unique(prefix)
         args = ["client", "add", "--data-dir", str(self.data_dir), "--id", client_id]
@@ -132,8 +133,10 @@ class Admin:
             args += ["--name", name]
         for grant in grant_types:
             args += ["--grant-type", grant]
+        if auth_method:
+            args += ["--token-endpoint-auth-method", auth_method]
         self.run(*args, stdin=f"{secret}\n" if secret else None)
-        return Client(client_id, secret, redirect_uri)
+        return Client(client_id, secret, redirect_uri, auth_method)
 
     def add_user(self, prefix: str = "user") -> User:
         username = unique(prefix)

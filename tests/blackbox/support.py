@@ -28,10 +28,16 @@ class Client:
     client_id: str
     secret: str | None
     redirect_uri: str | None = None
+    # The registered token_endpoint_auth_method; None means the server's default for the client type.
+    auth_method: str | None = None
 
     @property
     def is_public(self) -> bool:
         return self.secret is None
+
+    @property
+    def token_endpoint_auth_method(self) -> str:
+        return self.auth_method or ("none" if self.is_public else "client_secret_basic")
 
 
 @dataclass(frozen=True)
@@ -215,7 +221,7 @@ class Browser:
 
 def oauth_session(server: UmaServer, client: Client, scope: str | None = None,
                   auth_method: str | None = None, **kwargs) -> OAuth2Session:
-    method = auth_method or ("none" if client.is_public else "client_secret_basic")
+    method = auth_method or client.token_endpoint_auth_method
     return OAuth2Session(
         client_id=client.client_id,
         client_secret=client.secret,

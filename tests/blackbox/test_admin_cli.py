@@ -18,6 +18,26 @@ def test_client_added_while_running_works_at_once(uma):
     assert listed[client.client_id]["token_endpoint_auth_method"] == "client_secret_basic"
 
 
+@pytest.mark.parametrize("public,method,expected", [
+    (False, None, "client_secret_basic"),
+    (True, None, "none"),
+    (False, "client_secret_post", "client_secret_post"),
+])
+def test_client_add_records_the_auth_method(uma, public, method, expected):
+    client = uma.admin.add_client("m", public=public, auth_method=method)
+    listed = {c["client_id"]: c for c in uma.admin.list_json("client")}
+    assert listed[client.client_id]["token_endpoint_auth_method"] == expected
+
+
+def test_client_add_refuses_an_unknown_or_inconsistent_auth_method(uma):
+    for extra in (["--secret-stdin", "--token-endpoint-auth-method", "private_key_jwt"],
+                  ["--public", "--token-endpoint-auth-method", "client_secret_basic"]):
+        done = uma.admin.run("client", "add", "--data-dir", str(uma.data_dir), "--id", "odd-one", *extra,
+                             stdin="0123456789abcdef0123\n", check=False)
+        assert done.returncode != 0
+        assert "auth" in done.stderr, done.stderr
+
+
 def test_client_removed_while_running_stops_working_at_once(uma):
     client = uma.admin.add_client("gone")
     assert client_credentials_pat(uma, client)

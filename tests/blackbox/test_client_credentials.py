@@ -19,7 +19,7 @@ def recorded(session):
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_client_credentials_issue_a_pat(uma, method):
-    client = uma.admin.add_client()
+    client = uma.admin.add_client(auth_method=method)
     with oauth_session(uma, client, scope=PAT_SCOPE, auth_method=method) as session:
         sent = recorded(session)
         token = session.fetch_token(uma.endpoint("token_endpoint"), grant_type="client_credentials")
@@ -50,7 +50,7 @@ def test_scope_defaults_to_uma_protection(uma):
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_wrong_secret_is_invalid_client(uma, method):
-    client = uma.admin.add_client()
+    client = uma.admin.add_client(auth_method=method)
     impostor = replace(client, secret=client.secret + "x")
     with oauth_session(uma, impostor, scope=PAT_SCOPE, auth_method=method) as session:
         sent = recorded(session)
@@ -61,6 +61,24 @@ def test_wrong_secret_is_invalid_client(uma, method):
     assert sent[-1].headers.get("Cache-Control") == "no-store"
     if method == "client_secret_basic":
         assert sent[-1].headers.get("WWW-Authenticate", "").lower().startswith("basic")
+
+
+@pytest.mark.parametrize("registered,used", [
+    ("client_secret_basic", "client_secret_post"),
+    ("client_secret_post", "client_secret_basic"),
+])
+def test_a_client_authenticates_only_with_the_method_it_registered(uma, registered, used):
+    """RFC 7591 §2, RFC 6749 §2.3: the right secret sent the other way is invalid_client."""
+    client = uma.admin.add_client(auth_method=registered)
+    with oauth_session(uma, client, scope=PAT_SCOPE, auth_method=used) as session:
+        sent = recorded(session)
+        with pytest.raises(OAuthError) as failure:
+            session.fetch_token(uma.endpoint("token_endpoint"), grant_type="client_credentials")
+    assert failure.value.error == "invalid_client"
+    assert registered in failure.value.description
+    assert sent[-1].status_code == 401
+    challenge = sent[-1].headers.get("WWW-Authenticate", "").lower()
+    assert challenge.startswith("basic") == (used == "client_secret_basic")
 
 
 def test_unknown_client_is_invalid_client(uma):

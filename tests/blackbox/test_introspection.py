@@ -35,11 +35,16 @@ def test_introspection_with_a_pat(uma, rs):
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
-def test_introspection_with_client_credentials(uma, rs, method):
+def test_introspection_with_client_credentials(uma, method):
+    rs = uma.admin.add_client("rs", auth_method=method)
     pat = client_credentials_pat(uma, rs)
-    with oauth_session(uma, rs, auth_method=method) as session:
+    with oauth_session(uma, rs) as session:
         response = session.introspect_token(uma.endpoint("introspection_endpoint"), token=pat)
     assert_active_pat(response, rs.client_id)
+    with oauth_session(uma, rs, auth_method="client_secret_basic" if method == "client_secret_post"
+                       else "client_secret_post") as session:
+        refused = session.introspect_token(uma.endpoint("introspection_endpoint"), token=pat)
+    assert_error(refused, 401, "invalid_client")
 
 
 def test_owner_consented_pat(uma, rs):

@@ -1,50 +1,24 @@
-//! Client credentials grant (RFC 6749 §4.4). In UMA it issues a PAT to a resource server that owns its
-//! resources itself (an organisation): the client is both the PAT's resource owner and its holder.
-//! No refresh token is issued (RFC 6749 §4.4.3).
+//! Client credentials grant at the token endpoint (RFC 6749 §4.4): runs [`crate::oauth::client_credentials`]
+//! in one write transaction and renders the RFC 6749 §5.1 response.
 
 use serde_json::{Map, Value};
 
-use super::check_client_grant;
 use crate::error::OAuthError;
 use crate::http::AppState;
-use crate::http::forms::Params;
-use crate::issue;
-use crate::scope::{Scopes, UMA_POLICY, UMA_PROTECTION};
-use crate::store::clients::Client;
-use crate::store::tokens::{self, NewGrant, SubjectKind};
+use crate::oauth::{Client, client_credentials};
+use crate::scope::Scopes;
 
-/// Scopes a client may request for itself: a client-owned organisation registers its resources and manages
-/// its own sharing policies.
-const ALLOWED: &[&str] = &[UMA_PROTECTION, UMA_POLICY];
-
-pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value, OAuthError> {
-    if client.is_public() {
-        return Err(OAuthError::unauthorized_client(
-            "public clients cannot use the client_credentials grant",
-        ));
-    }
-    check_client_grant(client, "client_credentials")?;
-    let scope = match params.get("scope") {
-        Some(text) => Scopes::parse(text)?,
-        None => Scopes::parse(UMA_PROTECTION)?,
-    };
-    scope.check_within(ALLOWED)?;
-    let scope = scope.to_string();
+/// Issues a PAT to the client itself. The caller has checked that the client is confidential and may use
+/// this grant ([`crate::oauth::token::check_eligible`]).
+pub fn grant(
+    state: &AppState,
+    client: &Client,
+    scope: Option<Scopes>,
+) -> Result<Value, OAuthError> {
+    let scope = client_credentials::granted_scope(scope)?;
     let now = state.now();
-    let issued = state.store.write(|tx| {
-        let grant_id = tokens::create_grant(
-            tx,
-            &NewGrant {
-                client_id: &client.client_id,
-                subject: &client.client_id,
-                subject_kind: SubjectKind::Client,
-                scope: &scope,
-                auth_time: None,
-                nonce: None,
-            },
-            now,
-        )?;
-        issue::issue_tokens(tx, &state.settings, grant_id, &scope, false, now)
-    })?;
+    let issued = state
+        .store
+        .write(|tx| client_credentials::issue(tx, &state.settings, client, &scope, now))?;
     Ok(issued.response(Map::new()))
 }

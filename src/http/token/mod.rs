@@ -1,5 +1,6 @@
-//! The token endpoint (RFC 6749 §3.2): parses the form, authenticates the client, and dispatches on
-//! `grant_type` to one module per grant. Every answer carries `Cache-Control: no-store`.
+//! The token endpoint (RFC 6749 §3.2): parses the form, authenticates the client, checks that it may use the
+//! grant, parses the typed [`TokenRequest`] and dispatches it to one module per grant. Every answer carries
+//! `Cache-Control: no-store`.
 
 pub mod authorization_code;
 pub mod client_credentials;
@@ -10,21 +11,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::forms::{self, Params};
+use super::forms;
 use super::{AppState, client_auth, method_not_allowed, no_store_json, paths};
 use crate::error::OAuthError;
-use crate::store::clients::Client;
-
-/// The UMA grant type (UMA Grant §3.3.1).
-pub const UMA_TICKET: &str = "urn:ietf:params:oauth:grant-type:uma-ticket";
-
-/// Grant types the token endpoint accepts, as published in discovery.
-pub const GRANT_TYPES: &[&str] = &[
-    "authorization_code",
-    "client_credentials",
-    "refresh_token",
-    UMA_TICKET,
-];
+use crate::oauth::token::{TokenRequest, check_eligible};
+use crate::oauth::{Client, GrantType};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -41,48 +32,38 @@ async fn token(
 ) -> Result<HttpResponse, OAuthError> {
     let params = forms::read_form(&req, payload, &state).await?;
     let creds = client_auth::credentials(&req, &params)?;
-    let grant_type = params.require("grant_type")?.to_owned();
+    let Ok(grant_type) = params.require("grant_type")?.parse::<GrantType>();
     let body = state
         .run(move |st| {
             let client = client_auth::authenticate(st, &creds)?;
-            dispatch(st, &client, &grant_type, &params)
+            check_eligible(&client, &grant_type)?;
+            let request = TokenRequest::parse(&grant_type, &params)?;
+            dispatch(st, &client, request)
         })
         .await?;
     Ok(no_store_json(StatusCode::OK, &body))
 }
 
-fn dispatch(
-    state: &AppState,
-    client: &Client,
-    grant_type: &str,
-    params: &Params,
-) -> Result<Value, OAuthError> {
-    match grant_type {
-        "authorization_code" => authorization_code::grant(state, client, params),
-        "refresh_token" => refresh::grant(state, client, params),
-        "client_credentials" => client_credentials::grant(state, client, params),
-        UMA_TICKET => uma_ticket::grant(state, client, params),
-        other => Err(OAuthError::new(
-            crate::error::ErrorCode::UnsupportedGrantType,
-            format!(
-                "grant type {} is not supported (supported: {})",
-                crate::error::quoted(other),
-                GRANT_TYPES.join(", ")
-            ),
-        )),
-    }
-}
-
-/// Refuses a grant type the client is not registered for. Clients registered with no grant types may use
-/// any grant their type allows.
-pub fn check_client_grant(client: &Client, grant_type: &str) -> Result<(), OAuthError> {
-    if client.grant_types.is_empty() || client.grant_types.iter().any(|g| g == grant_type) {
-        Ok(())
-    } else {
-        Err(OAuthError::unauthorized_client(format!(
-            "client `{}` is not registered for grant type {}",
-            client.client_id,
-            crate::error::quoted(grant_type)
-        )))
+fn dispatch(state: &AppState, client: &Client, request: TokenRequest) -> Result<Value, OAuthError> {
+    match request {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => authorization_code::grant(
+            state,
+            client,
+            &code,
+            redirect_uri.as_deref(),
+            code_verifier.as_ref(),
+        ),
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh::grant(state, client, &refresh_token, scope.as_ref()),
+        TokenRequest::ClientCredentials { scope } => {
+            client_credentials::grant(state, client, scope)
+        }
+        TokenRequest::UmaTicket(request) => uma_ticket::grant(state, client, &request),
     }
 }

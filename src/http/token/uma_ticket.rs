@@ -1,54 +1,43 @@
-//! The UMA grant at the token endpoint (UMA 2.0 Grant §3.3.1): parses the form into a
-//! [`UmaGrantRequest`] and runs [`crate::uma::grant`], which holds the protocol and its rules.
-
-use std::collections::BTreeSet;
+//! The UMA grant at the token endpoint (UMA 2.0 Grant §3.3.1): takes the typed [`UmaTicketRequest`] read from
+//! the form, hands it to [`crate::uma::grant`], which holds the protocol and its rules, and runs the decision
+//! in one write transaction.
 
 use serde_json::Value;
 
-use super::check_client_grant;
-use crate::claims::ID_TOKEN_FORMAT;
 use crate::error::OAuthError;
 use crate::http::AppState;
-use crate::http::forms::Params;
-use crate::scope::Scopes;
+use crate::oauth::token::UmaTicketRequest;
 use crate::store::PctRead;
 use crate::store::clients::Client;
 use crate::uma::grant::{ClaimToken, UmaGrant, UmaGrantRequest};
 
-fn parse(params: &Params) -> Result<UmaGrantRequest, OAuthError> {
-    let claim_token = match (params.get("claim_token"), params.get("claim_token_format")) {
-        (Some(token), Some(format)) => Some(ClaimToken {
-            token: token.to_owned(),
-            format: format.to_owned(),
+/// The domain's request from the token endpoint's typed parameters. Secrets leave their redacting wrappers
+/// only here, on their way to the service that hashes them.
+fn to_grant_request(typed: &UmaTicketRequest) -> UmaGrantRequest {
+    UmaGrantRequest {
+        ticket: typed.ticket.secret().to_owned(),
+        claim_token: typed.claim_token.as_ref().map(|pushed| ClaimToken {
+            token: pushed.token.secret().to_owned(),
+            format: pushed.format.clone(),
         }),
-        (None, None) => None,
-        (Some(_), None) => {
-            return Err(OAuthError::invalid_request(format!(
-                "`claim_token` needs `claim_token_format` (`{ID_TOKEN_FORMAT}`)"
-            )));
-        }
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "`claim_token_format` was sent without a `claim_token`",
-            ));
-        }
-    };
-    let scopes = match params.get("scope") {
-        Some(text) => Scopes::parse(text)?.iter().map(str::to_owned).collect(),
-        None => BTreeSet::new(),
-    };
-    Ok(UmaGrantRequest {
-        ticket: params.require("ticket")?.to_owned(),
-        claim_token,
-        pct: params.get("pct").map(str::to_owned),
-        rpt: params.get("rpt").map(str::to_owned),
-        scopes,
-    })
+        pct: typed.pct.as_ref().map(|p| p.secret().to_owned()),
+        rpt: typed.rpt.as_ref().map(|r| r.secret().to_owned()),
+        scopes: typed
+            .scope
+            .iter()
+            .flat_map(|s| s.iter())
+            .map(str::to_owned)
+            .collect(),
+    }
 }
 
-pub fn grant(state: &AppState, client: &Client, params: &Params) -> Result<Value, OAuthError> {
-    check_client_grant(client, super::UMA_TICKET)?;
-    let req = parse(params)?;
+/// Runs the UMA grant for `client`, which the token endpoint has authenticated and found eligible for it.
+pub fn grant(
+    state: &AppState,
+    client: &Client,
+    typed: &UmaTicketRequest,
+) -> Result<Value, OAuthError> {
+    let req = to_grant_request(typed);
     let ctx = state.context();
     let service = UmaGrant {
         ctx: &ctx,

@@ -1,17 +1,20 @@
-//! Creating clients: the rules shared by the admin CLI (`uma-cedar client add`) and dynamic client
+//! Creating clients (domain rules, no I/O): the rules shared by the admin CLI (`uma-cedar client add`) and dynamic client
 //! registration (RFC 7591). Redirect URIs are absolute, have no fragment (RFC 6749 §3.1.2) and are later
 //! matched exactly. A client's grant types, authentication method and redirect URIs must agree with each
 //! other (RFC 7591 §2.1) whoever registers it.
 //!
 //! [`Registration`] parses an RFC 7591 §2 metadata document into the same [`NewClient`]; it never lets a
-//! request choose what the server assigns (`client_id`, the secret, their timestamps).
+//! request choose what the server assigns (`client_id`, the secret, their timestamps). The response shapes
+//! of registration and of the CLI listing are built in the HTTP layer and the CLI from [`Client`].
 
 use serde_json::{Map, Value};
 
+use super::client::Client;
+use super::types::{AuthMethod, GrantType};
 use crate::clock::UnixTime;
 use crate::crypto;
 use crate::scope::Scopes;
-use crate::store::clients::Client;
+use crate::secret::ClientSecret;
 
 /// Why a client description was refused. The message names the field and says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,13 +30,13 @@ pub enum ClientError {
 pub struct NewClient {
     pub client_id: String,
     /// The secret in clear; `None` makes a public client.
-    pub secret: Option<String>,
-    /// `client_secret_basic` (default for confidential clients), `client_secret_post` or `none`.
-    pub auth_method: Option<String>,
+    pub secret: Option<ClientSecret>,
+    /// Defaults to `client_secret_basic` for a confidential client and `none` for a public one.
+    pub auth_method: Option<AuthMethod>,
     pub client_name: Option<String>,
     pub redirect_uris: Vec<String>,
     pub claims_redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<GrantType>,
     pub metadata: Map<String, Value>,
 }
 
@@ -81,24 +84,15 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), ClientError> {
     Ok(())
 }
 
-const AUTHORIZATION_CODE: &str = "authorization_code";
-const CLIENT_CREDENTIALS: &str = "client_credentials";
-const REFRESH_TOKEN: &str = "refresh_token";
-const UMA_TICKET: &str = "urn:ietf:params:oauth:grant-type:uma-ticket";
-
-const GRANT_TYPES: &[&str] = &[
-    AUTHORIZATION_CODE,
-    CLIENT_CREDENTIALS,
-    REFRESH_TOKEN,
-    UMA_TICKET,
-];
-
-const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+const AUTHORIZATION_CODE: GrantType = GrantType::AuthorizationCode;
+const CLIENT_CREDENTIALS: GrantType = GrantType::ClientCredentials;
+const REFRESH_TOKEN: GrantType = GrantType::RefreshToken;
+const UMA_TICKET: GrantType = GrantType::UmaTicket;
 
 /// Checks that an explicit list of grant types fits the rest of the description (RFC 7591 §2.1). An empty
 /// list is the admin's "any grant the client type allows" and has nothing to contradict.
 fn check_consistency(
-    grant_types: &[String],
+    grant_types: &[GrantType],
     public: bool,
     redirect_uris: &[String],
     claims_redirect_uris: &[String],
@@ -106,7 +100,7 @@ fn check_consistency(
     if grant_types.is_empty() {
         return Ok(());
     }
-    let has = |grant: &str| grant_types.iter().any(|g| g == grant);
+    let has = |grant: GrantType| grant_types.contains(&grant);
     if public && has(CLIENT_CREDENTIALS) {
         return Err(ClientError::Metadata(
             "a public client (token_endpoint_auth_method `none`) cannot use the `client_credentials` \
@@ -142,34 +136,24 @@ impl NewClient {
         for uri in self.redirect_uris.iter().chain(&self.claims_redirect_uris) {
             check_redirect_uri(uri)?;
         }
-        if let Some(unknown) = self
-            .grant_types
-            .iter()
-            .find(|g| !GRANT_TYPES.contains(&g.as_str()))
-        {
+        if let Some(unknown) = self.grant_types.iter().find(|g| !g.is_supported()) {
             return Err(ClientError::Metadata(format!(
                 "grant type `{unknown}` is not supported (supported: {})",
-                GRANT_TYPES.join(", ")
+                GrantType::supported_list()
             )));
         }
-        let auth_method = match (self.auth_method.as_deref(), &self.secret) {
-            (None, Some(_)) => "client_secret_basic".to_owned(),
-            (None | Some("none"), None) => "none".to_owned(),
-            (Some(m @ ("client_secret_basic" | "client_secret_post")), Some(_)) => m.to_owned(),
-            (Some("none"), Some(_)) => {
+        let auth_method = match (self.auth_method, self.secret.is_some()) {
+            (None, true) => AuthMethod::ClientSecretBasic,
+            (None | Some(AuthMethod::None), false) => AuthMethod::None,
+            (Some(AuthMethod::None), true) => {
                 return Err(ClientError::Metadata(
                     "a client with token_endpoint_auth_method `none` cannot have a secret".into(),
                 ));
             }
-            (Some(m @ ("client_secret_basic" | "client_secret_post")), None) => {
+            (Some(method), true) => method,
+            (Some(method), false) => {
                 return Err(ClientError::Metadata(format!(
-                    "auth method `{m}` needs a client secret"
-                )));
-            }
-            (Some(other), _) => {
-                return Err(ClientError::Metadata(format!(
-                    "token_endpoint_auth_method `{other}` is not supported (supported: {})",
-                    AUTH_METHODS.join(", ")
+                    "auth method `{method}` needs a client secret"
                 )));
             }
         };
@@ -180,13 +164,16 @@ impl NewClient {
         }
         check_consistency(
             &self.grant_types,
-            auth_method == "none",
+            auth_method == AuthMethod::None,
             &self.redirect_uris,
             &self.claims_redirect_uris,
         )?;
         Ok(Client {
             client_id: self.client_id,
-            secret_hash: self.secret.as_deref().map(crypto::hash_secret),
+            secret_hash: self
+                .secret
+                .as_ref()
+                .map(|secret| crypto::hash_secret(secret.secret())),
             auth_method,
             client_name: self.client_name,
             redirect_uris: self.redirect_uris,
@@ -231,12 +218,12 @@ const RESPONSE_TYPES: &[&str] = &["code"];
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registration {
     /// `token_endpoint_auth_method`, defaulting to `client_secret_basic`.
-    pub auth_method: String,
+    pub auth_method: AuthMethod,
     pub client_name: Option<String>,
     pub redirect_uris: Vec<String>,
     pub claims_redirect_uris: Vec<String>,
     /// Never empty: the server's "no list means any grant" reading is for admin-created clients only.
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<GrantType>,
     /// Everything else that is stored and returned: `response_types`, `scope`, `contacts`, the URLs and any
     /// extension member.
     pub metadata: Map<String, Value>,
@@ -309,11 +296,20 @@ impl Registration {
         // `claims_redirect_uris` is a UMA client (UMA Grant §2), so it gets the UMA grant as well, or alone
         // when it registers no plain redirect URI.
         let grant_types = take_strings(&mut body, "grant_types", ClientError::Metadata)?
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|name| {
+                        let Ok(grant) = name.parse::<GrantType>();
+                        grant
+                    })
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_else(
                 || match (redirect_uris.is_empty(), claims_redirect_uris.is_empty()) {
-                    (true, false) => vec![UMA_TICKET.to_owned()],
-                    (false, false) => vec![AUTHORIZATION_CODE.to_owned(), UMA_TICKET.to_owned()],
-                    _ => vec![AUTHORIZATION_CODE.to_owned()],
+                    (true, false) => vec![UMA_TICKET],
+                    (false, false) => vec![AUTHORIZATION_CODE, UMA_TICKET],
+                    _ => vec![AUTHORIZATION_CODE],
                 },
             );
         if grant_types.is_empty() {
@@ -324,19 +320,15 @@ impl Registration {
         }
 
         let auth_method = string_member(&body, "token_endpoint_auth_method")?
-            .unwrap_or("client_secret_basic")
-            .to_owned();
+            .map(str::parse::<AuthMethod>)
+            .transpose()
+            .map_err(|e| ClientError::Metadata(e.to_string()))?
+            .unwrap_or_default();
         body.remove("token_endpoint_auth_method");
-        if !AUTH_METHODS.contains(&auth_method.as_str()) {
-            return Err(ClientError::Metadata(format!(
-                "token_endpoint_auth_method `{auth_method}` is not supported (supported: {})",
-                AUTH_METHODS.join(", ")
-            )));
-        }
         let client_name = string_member(&body, "client_name")?.map(str::to_owned);
         body.remove("client_name");
 
-        let uses_code = grant_types.iter().any(|g| g == AUTHORIZATION_CODE);
+        let uses_code = grant_types.contains(&AUTHORIZATION_CODE);
         let response_types = match body.get("response_types") {
             Some(value) => strings(value)
                 .ok_or_else(|| ClientError::Metadata(not_strings("response_types")))?,
@@ -404,11 +396,11 @@ impl Registration {
 
     /// A public client gets no secret.
     pub fn is_public(&self) -> bool {
-        self.auth_method == "none"
+        self.auth_method == AuthMethod::None
     }
 
     /// The client to build once the server has chosen its id and (for a confidential client) its secret.
-    pub fn into_new_client(self, client_id: String, secret: Option<String>) -> NewClient {
+    pub fn into_new_client(self, client_id: String, secret: Option<ClientSecret>) -> NewClient {
         NewClient {
             client_id,
             secret,
@@ -422,38 +414,6 @@ impl Registration {
     }
 }
 
-/// The registered metadata of a client as RFC 7591 §3.2.1 returns it, without the secret (which only the
-/// registration response carries, in clear, once).
-pub fn registered_metadata(client: &Client) -> Map<String, Value> {
-    let mut doc = client.metadata.clone();
-    doc.insert("client_id".into(), Value::from(client.client_id.as_str()));
-    doc.insert("client_id_issued_at".into(), Value::from(client.created_at));
-    doc.insert(
-        "token_endpoint_auth_method".into(),
-        Value::from(client.auth_method.as_str()),
-    );
-    doc.insert(
-        "grant_types".into(),
-        Value::from(client.grant_types.clone()),
-    );
-    if !client.redirect_uris.is_empty() {
-        doc.insert(
-            "redirect_uris".into(),
-            Value::from(client.redirect_uris.clone()),
-        );
-    }
-    if !client.claims_redirect_uris.is_empty() {
-        doc.insert(
-            "claims_redirect_uris".into(),
-            Value::from(client.claims_redirect_uris.clone()),
-        );
-    }
-    if let Some(name) = &client.client_name {
-        doc.insert("client_name".into(), Value::from(name.as_str()));
-    }
-    doc
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,7 +421,7 @@ mod tests {
     fn base() -> NewClient {
         NewClient {
             client_id: "rs1".into(),
-            secret: Some("0123456789abcdef".into()),
+            secret: Some(ClientSecret::new("0123456789abcdef")),
             redirect_uris: vec!["https://rs.example/cb".into()],
             ..Default::default()
         }
@@ -470,7 +430,7 @@ mod tests {
     #[test]
     fn confidential_client_gets_basic_and_a_hashed_secret() {
         let client = base().build(5).expect("valid");
-        assert_eq!(client.auth_method, "client_secret_basic");
+        assert_eq!(client.auth_method, AuthMethod::ClientSecretBasic);
         assert_eq!(
             client.secret_hash,
             Some(crypto::hash_secret("0123456789abcdef"))
@@ -486,7 +446,7 @@ mod tests {
         .build(5)
         .expect("valid");
         assert!(client.is_public());
-        assert_eq!(client.auth_method, "none");
+        assert_eq!(client.auth_method, AuthMethod::None);
     }
 
     #[test]
@@ -509,19 +469,15 @@ mod tests {
                 ..base()
             },
             NewClient {
-                secret: Some("short".into()),
+                secret: Some(ClientSecret::new("short")),
                 ..base()
             },
             NewClient {
-                grant_types: vec!["password".into()],
+                grant_types: vec![GrantType::Unknown("password".into())],
                 ..base()
             },
             NewClient {
-                auth_method: Some("private_key_jwt".into()),
-                ..base()
-            },
-            NewClient {
-                auth_method: Some("client_secret_post".into()),
+                auth_method: Some(AuthMethod::ClientSecretPost),
                 secret: None,
                 ..base()
             },
@@ -583,7 +539,7 @@ mod tests {
     fn explicit_grant_types_must_fit_the_rest() {
         let public_cc = NewClient {
             secret: None,
-            grant_types: vec!["client_credentials".into()],
+            grant_types: vec![CLIENT_CREDENTIALS],
             ..base()
         };
         assert!(
@@ -591,7 +547,7 @@ mod tests {
         );
         let code_without_redirect = NewClient {
             redirect_uris: vec![],
-            grant_types: vec!["authorization_code".into()],
+            grant_types: vec![AUTHORIZATION_CODE],
             ..base()
         };
         assert!(matches!(
@@ -599,13 +555,13 @@ mod tests {
             Err(ClientError::RedirectUri(_))
         ));
         let lone_refresh = NewClient {
-            grant_types: vec!["refresh_token".into()],
+            grant_types: vec![REFRESH_TOKEN],
             ..base()
         };
         assert!(lone_refresh.build(0).is_err());
         let claims_without_uma = NewClient {
             claims_redirect_uris: vec!["https://rs.example/claims".into()],
-            grant_types: vec!["authorization_code".into()],
+            grant_types: vec![AUTHORIZATION_CODE],
             ..base()
         };
         assert!(claims_without_uma.build(0).is_err());
@@ -650,8 +606,8 @@ mod tests {
             "client_secret": "chosen-by-the-client",
         }))
         .expect("valid");
-        assert_eq!(reg.auth_method, "client_secret_basic");
-        assert_eq!(reg.grant_types, vec!["authorization_code"]);
+        assert_eq!(reg.auth_method, AuthMethod::ClientSecretBasic);
+        assert_eq!(reg.grant_types, vec![AUTHORIZATION_CODE]);
         assert_eq!(reg.client_name.as_deref(), Some("App"));
         assert_eq!(reg.metadata["response_types"], serde_json::json!(["code"]));
         assert_eq!(
@@ -671,17 +627,11 @@ mod tests {
         let reg = parse(serde_json::json!({"grant_types": ["client_credentials"]})).expect("valid");
         assert_eq!(reg.metadata["response_types"], serde_json::json!([]));
         let client = reg
-            .into_new_client("abc".into(), Some("0123456789abcdef".into()))
+            .into_new_client("abc".into(), Some(ClientSecret::new("0123456789abcdef")))
             .build(7)
             .expect("builds");
-        let doc = registered_metadata(&client);
-        assert_eq!(doc["client_id"], "abc");
-        assert_eq!(doc["client_id_issued_at"], 7);
-        assert_eq!(
-            doc["grant_types"],
-            serde_json::json!(["client_credentials"])
-        );
-        assert!(!doc.contains_key("redirect_uris"));
+        assert_eq!(client.grant_types, vec![CLIENT_CREDENTIALS]);
+        assert!(client.redirect_uris.is_empty());
     }
 
     #[test]

@@ -18,7 +18,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{self, FileSettings, Settings, SettingsInput};
 use crate::crypto::{keys::Alg, password};
 use crate::keyring;
-use crate::registration::NewClient;
+use crate::oauth::registration::NewClient;
+use crate::oauth::{AuthMethod, ClientSecret, GrantType};
+use crate::secret::InitialAccessToken;
 use crate::store::{self, Store, clients, users};
 
 mod policies;
@@ -160,7 +162,7 @@ impl ServeArgs {
             signing_alg: self.signing_alg,
             access_token_ttl: number("access_token_ttl", self.access_token_ttl)?,
             ticket_ttl: number("ticket_ttl", self.ticket_ttl)?,
-            initial_access_token: self.initial_access_token,
+            initial_access_token: self.initial_access_token.map(InitialAccessToken::new),
             schema: self.schema,
             allow_open_data_dir: self.allow_open_data_dir.then_some(true),
             login_max_failures: number("login_max_failures", self.login_max_failures)?,
@@ -178,7 +180,11 @@ impl ServeArgs {
                 self.max_concurrent_password_hashes,
             )?,
         };
-        Ok(input.resolve(file, self.data_dir)?)
+        let settings = input.resolve(file, self.data_dir)?;
+        // Checked again when the server starts; here so a bad entry is refused before the data directory
+        // is touched.
+        crate::claims::issuers::parse_trusted_issuers(&settings.trusted_issuers, &settings.issuer)?;
+        Ok(settings)
     }
 }
 
@@ -225,7 +231,11 @@ pub enum ClientCommand {
         name: Option<String>,
         /// Restrict the client to these grant types (repeatable; default: any its type allows)
         #[arg(long = "grant-type")]
-        grant_types: Vec<String>,
+        grant_types: Vec<GrantType>,
+        /// How the client authenticates at the token, introspection and revocation endpoints, and the only
+        /// way it may (default: client_secret_basic with a secret, none for --public)
+        #[arg(long)]
+        token_endpoint_auth_method: Option<AuthMethod>,
     },
     /// List clients
     List {
@@ -338,7 +348,7 @@ failure_from!(
     crate::store::StoreError,
     crate::keyring::KeyError,
     crate::crypto::CryptoError,
-    crate::registration::ClientError,
+    crate::oauth::registration::ClientError,
     crate::server::ServeError
 );
 
@@ -383,7 +393,9 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
                 crate::server::ServeError::Bind { .. } => Some(format!(
                     "is another process using {listen}? Choose another address with --listen"
                 )),
-                crate::server::ServeError::Start(crate::app::StartError::Claims(_)) => Some(
+                crate::server::ServeError::Start(
+                    crate::app::StartError::Claims(_) | crate::app::StartError::Config(_),
+                ) => Some(
                     "fix the `[[trusted_issuers]]` entry's `jwks_uri` file in the config file"
                         .to_owned(),
                 ),
@@ -458,6 +470,7 @@ fn client(cmd: ClientCommand) -> Result<(), Failure> {
             claims_redirect_uris,
             name,
             grant_types,
+            token_endpoint_auth_method,
         } => {
             let secret = match (secret, secret_stdin, public) {
                 (Some(s), _, _) => Some(s),
@@ -470,7 +483,8 @@ fn client(cmd: ClientCommand) -> Result<(), Failure> {
             };
             let record = NewClient {
                 client_id: id.clone(),
-                secret,
+                secret: secret.map(ClientSecret::new),
+                auth_method: token_endpoint_auth_method,
                 client_name: name,
                 redirect_uris,
                 claims_redirect_uris,
@@ -548,7 +562,7 @@ fn user(cmd: UserCommand) -> Result<(), Failure> {
             email,
             name,
         } => {
-            crate::registration::check_client_id(&username)
+            crate::oauth::registration::check_client_id(&username)
                 .map_err(|_| Failure::new(format!("username `{username}` must be 1 to 128 printable ASCII characters without spaces or `:`")))?;
             let password = read_secret_line("password")?;
             if password.chars().count() < 8 {
