@@ -131,23 +131,32 @@ pub(crate) fn prescan_schema(name: &str, text: &str) -> Result<(), Diagnostic> {
         .with_help(Some("declare fewer types or attributes".into())));
     }
     scan(text, false).map(drop).map_err(|b| {
-        Diagnostic::at(
+        breach_diagnostic(
             name,
             text,
-            b.offset,
-            b.length,
-            Severity::Error,
-            Kind::Limit,
-            b.message,
+            b,
+            format!(
+                "at most {MAX_NESTING} brackets may be open at once; declare nested record types as named \
+                 common types (`type Address = {{ ... }};`)"
+            ),
         )
-        .with_help(Some(format!(
-            "at most {MAX_NESTING} brackets may be open at once; declare nested record types as named \
-             common types (`type Address = {{ ... }};`)"
-        )))
     })
 }
 
 fn limit_diagnostic(name: &str, text: &str, b: Breach) -> Diagnostic {
+    breach_diagnostic(
+        name,
+        text,
+        b,
+        format!(
+            "policies may nest at most {MAX_NESTING} brackets and {MAX_EXPR_DEPTH} levels of operators, and \
+             hold at most {MAX_POLICY_BYTES} bytes each; {RESTRUCTURE}"
+        ),
+    )
+}
+
+/// A located `limit` error at the breach, with `help`.
+fn breach_diagnostic(name: &str, text: &str, b: Breach, help: String) -> Diagnostic {
     Diagnostic::at(
         name,
         text,
@@ -157,10 +166,7 @@ fn limit_diagnostic(name: &str, text: &str, b: Breach) -> Diagnostic {
         Kind::Limit,
         b.message,
     )
-    .with_help(Some(format!(
-        "policies may nest at most {MAX_NESTING} brackets and {MAX_EXPR_DEPTH} levels of operators, and \
-         hold at most {MAX_POLICY_BYTES} bytes each; {RESTRUCTURE}"
-    )))
+    .with_help(Some(help))
 }
 
 /// The byte length of the string literal starting at `start` (a `"`), escapes included; to the end of the
