@@ -18,27 +18,12 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from uma_support import (
-    ID_TOKEN_FORMAT, JWS_ALGORITHMS, PERMIT_ALL, LoopbackIssuer, introspect_rpt, make_scene,
+    ID_TOKEN_FORMAT, JWS_ALGORITHMS, PERMIT_ALL, introspect_rpt, make_scene,
 )
+from uma_support import idp, server  # noqa: F401  (fixtures: a trusted loopback issuer, a server trusting it)
 
 ACCESS_TOKEN_TYPES = {"at+jwt", "application/at+jwt"}
 LEEWAY = 60
-
-
-@pytest.fixture
-def idp():
-    provider = LoopbackIssuer(max_lifetime=300).start()
-    try:
-        yield provider
-    finally:
-        provider.stop()
-
-
-@pytest.fixture
-def server(make_server, idp, tmp_path):
-    config = tmp_path / "trusted-issuers.toml"
-    config.write_text(idp.config())
-    return make_server("--config", str(config))
 
 
 @pytest.fixture

@@ -12,22 +12,7 @@ from uma_support import (
     ID_TOKEN_FORMAT, LoopbackIssuer, assert_active_rpt, assert_need_info, assert_request_denied,
     assert_rpt_claims, email_policy, introspect_rpt, make_scene, required_claim,
 )
-
-
-@pytest.fixture
-def idp():
-    provider = LoopbackIssuer(max_lifetime=300).start()
-    try:
-        yield provider
-    finally:
-        provider.stop()
-
-
-@pytest.fixture
-def server(make_server, idp, tmp_path):
-    config = tmp_path / "trusted-issuers.toml"
-    config.write_text(idp.config())
-    return make_server("--config", str(config))
+from uma_support import idp, server  # noqa: F401  (fixtures: a trusted loopback issuer, a server trusting it)
 
 
 @pytest.fixture

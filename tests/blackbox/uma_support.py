@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 import requests
 from authlib.integrations.base_client import OAuthError
 from joserfc import jwt
@@ -445,3 +446,24 @@ def make_scene(server: UmaServer, directory: Path) -> Scene:
     pat = consent_flow(server, rs, alice, scope="uma_protection").token["access_token"]
     app = server.admin.add_client("app", name="Budget App")
     return Scene(server, directory, alice, rs, pat, ProtectionApi(server, pat), app, UmaClient(server, app))
+
+
+# Fixtures for the tests that trust a loopback issuer; a test module imports `idp` and `server` by name.
+
+
+@pytest.fixture
+def idp():
+    """A trusted OpenID provider on loopback, stopped after the test."""
+    provider = LoopbackIssuer(max_lifetime=300).start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def server(make_server, idp, tmp_path):
+    """This server, configured to trust `idp`."""
+    config = tmp_path / "trusted-issuers.toml"
+    config.write_text(idp.config())
+    return make_server("--config", str(config))
