@@ -17,6 +17,7 @@ pub mod pages;
 pub mod permission;
 pub mod policies;
 pub mod register;
+pub mod requests;
 pub mod resources;
 pub mod revoke;
 pub mod token;
@@ -58,6 +59,8 @@ pub mod paths {
     /// The owners' policy API (an extension, not UMA).
     pub const POLICIES: &str = "/uma/policies";
     pub const DECISIONS: &str = "/uma/decisions";
+    /// Requests held for the owner's decision (an extension, not UMA).
+    pub const REQUESTS: &str = "/uma/requests";
 }
 
 /// Everything a request handler needs; built by the composition root ([`crate::app::open`]). Cheap to clone.
@@ -127,7 +130,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(resources::routes)
             .configure(permission::routes)
             .configure(decisions::routes)
-            .configure(policies::routes);
+            .configure(policies::routes)
+            .configure(requests::routes);
         if dcr {
             cfg.configure(register::routes);
         }

@@ -9,6 +9,7 @@
 pub mod assess;
 pub mod grant;
 pub mod permission;
+pub mod requests;
 pub mod resources;
 pub mod rpt;
 pub mod wire;
