@@ -2,8 +2,9 @@
 //!
 //! A client presents a permission ticket, optionally with a claim token (an OpenID Connect ID token), a PCT,
 //! an RPT to upgrade, and a `scope` ([`UmaGrantRequest`], parsed at the HTTP edge). The ticket is consumed in
-//! the same transaction that stores what it produces: an RPT, a rotated ticket (`need_info`), or nothing
-//! (`request_denied`, `invalid_scope`). Each requested (resource, scope) is decided by the resource owner's
+//! the same transaction that stores what it produces: an RPT, a rotated ticket (`need_info`), a request held
+//! for the owner with a ticket to poll it (`request_submitted`, see [`crate::uma::requests`]), or nothing
+//! (`request_denied`, `invalid_scope`); a poll sooner than the interval (`slow_down`) consumes nothing. Each requested (resource, scope) is decided by the resource owner's
 //! Cedar policies alone; see [`crate::uma::assess`] for how the decisions combine. PCTs (G §3.3.1, §3.3.5) are
 //! read and issued here, and RPTs are signed and stored here.
 //!
@@ -246,12 +247,16 @@ impl UmaGrant<'_> {
                 )));
             }
             Poll::Pending(ids) => {
-                let pending: Vec<&AccessRequest> = linked
+                // The new ticket stands for every request of the old one (those decided too, so their
+                // permissions are not held again), and expires with the first pending one.
+                let all: Vec<&AccessRequest> = linked.iter().map(|(r, _)| r).collect();
+                let expires_at = all
                     .iter()
-                    .map(|(r, _)| r)
                     .filter(|r| ids.contains(&r.id))
-                    .collect();
-                let new_ticket = self.held_ticket(tx, &ticket, client, &pending, now)?;
+                    .map(|r| r.expires_at)
+                    .min()
+                    .unwrap_or(now);
+                let new_ticket = self.held_ticket(tx, &ticket, client, &all, expires_at, now)?;
                 return Ok(Outcome::commit_then(submitted(new_ticket, interval, true)));
             }
             Poll::Decided { decided: d } => {
@@ -282,23 +287,19 @@ impl UmaGrant<'_> {
         presented.decide(tx, &ticket)
     }
 
-    /// A new ticket, bound to `client`, for polling the `held` requests: it expires with the first of them to
-    /// expire (a poll after that is `invalid_grant`, as for any expired ticket).
+    /// A new ticket, bound to `client`, for polling the `held` requests until `expires_at` (a poll after that
+    /// is `invalid_grant`, as for any expired ticket).
     fn held_ticket(
         &self,
         tx: &(impl TicketStore + RequestStore),
         old: &Ticket,
         client: &Client,
         held: &[&AccessRequest],
+        expires_at: UnixTime,
         now: UnixTime,
     ) -> Result<String, OAuthError> {
         let value = self.ctx.token()?;
         let hash = crypto::hash_secret(&value);
-        let expires_at = held
-            .iter()
-            .map(|r| r.expires_at)
-            .min()
-            .unwrap_or(now + self.ctx.settings.request_ttl);
         tx.insert_ticket(&Ticket {
             hash: hash.clone(),
             owner: old.owner.clone(),
@@ -588,7 +589,8 @@ impl Presented<'_> {
                     )?);
                 }
                 let refs: Vec<&AccessRequest> = held.iter().collect();
-                let new_ticket = grant.held_ticket(tx, ticket, client, &refs, now)?;
+                let expires_at = held.iter().map(|r| r.expires_at).min().unwrap_or(now);
+                let new_ticket = grant.held_ticket(tx, ticket, client, &refs, expires_at, now)?;
                 Ok(Outcome::commit_then(submitted(
                     new_ticket,
                     grant.ctx.settings.poll_interval,
