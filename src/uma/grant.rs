@@ -29,7 +29,7 @@ use crate::crypto;
 use crate::crypto::keys::KeySet;
 use crate::error::{ErrorCode, OAuthError};
 use crate::policy::{Claims, Compiled, Decision};
-use crate::sharing::Policies;
+use crate::owner::Policies;
 use crate::store::clients::Client;
 use crate::store::decisions::Decision as Logged;
 use crate::store::pcts::Pct;
