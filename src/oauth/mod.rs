@@ -5,6 +5,8 @@
 pub mod authorization_code;
 pub mod client_auth;
 pub mod client_credentials;
+pub mod introspection;
+pub mod presented;
 pub mod refresh;
 pub mod registration;
 pub mod token;
