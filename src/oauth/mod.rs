@@ -9,6 +9,7 @@ pub mod introspection;
 pub mod presented;
 pub mod refresh;
 pub mod registration;
+pub mod revocation;
 pub mod token;
 
 pub use crate::protocol::{client, types};
