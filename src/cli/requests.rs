@@ -7,8 +7,8 @@ use clap::Subcommand;
 use super::policies::{OwnerArg, check_owner};
 use super::{DataDir, Failure, Format, open_store, print_json};
 use crate::clock::{Clock, SystemClock};
+use crate::owner::Policies;
 use crate::policy::PolicySchema;
-use crate::sharing::Policies;
 use crate::uma::requests::{self, OwnerRequests, RequestView};
 
 #[derive(Debug, Subcommand)]

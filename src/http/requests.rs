@@ -18,7 +18,7 @@ use super::forms::read_body;
 use super::policies::require_owner;
 use super::{AppState, method_not_allowed, no_store_json, paths};
 use crate::error::OAuthError;
-use crate::sharing::SharingError;
+use crate::owner::PolicyError;
 use crate::uma::requests::{self, OwnerRequests, RequestError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -45,10 +45,10 @@ fn from_request_error(err: RequestError) -> OAuthError {
         RequestError::Closed { .. } | RequestError::UntilPast | RequestError::BadUntil(_) => {
             OAuthError::invalid_request(err.to_string())
         }
-        RequestError::Policy(SharingError::UnknownOwner(_)) => {
+        RequestError::Policy(PolicyError::UnknownOwner(_)) => {
             OAuthError::invalid_token("the token's subject no longer exists")
         }
-        RequestError::Policy(SharingError::Store(e)) | RequestError::Store(e) => {
+        RequestError::Policy(PolicyError::Store(e)) | RequestError::Store(e) => {
             OAuthError::server_error(&e)
         }
         RequestError::Policy(_) => OAuthError::invalid_request(err.to_string()),

@@ -20,11 +20,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::clock::UnixTime;
+use crate::owner::{Policies, PolicyError};
 use crate::policy::{Approval, Source, approval_policy};
-use crate::sharing::{Policies, SharingError};
 use crate::store::decisions::Decision as Logged;
 use crate::store::requests::{AccessRequest, RequestState};
-use crate::store::{DecisionLog, RequestRead, RequestStore, Store, StoreError};
+use crate::store::{DecisionLog, RequestRead, RequestStore, Store, StoreError, WriteTx};
 
 /// How many of an owner's requests a list shows, newest first.
 pub const LIST_LIMIT: usize = 500;
@@ -234,7 +234,7 @@ pub enum RequestError {
     #[error("`until` is {0}: write a date (`2027-01-01`, midnight UTC) or an RFC 3339 time")]
     BadUntil(String),
     #[error("the approval policy was refused: {0}")]
-    Policy(#[from] SharingError),
+    Policy(#[from] PolicyError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -320,17 +320,35 @@ impl OwnerRequests<'_> {
             until,
         });
         let name = format!("{APPROVAL_PREFIX}{}", request.id);
-        self.policies
-            .push(self.store, owner, &[Source::new(&name, &text)], now)?;
-        self.finish(owner, request, RequestState::Approved, vec![name], now)
+        let source = Source::new(&name, &text);
+        self.finish(
+            owner,
+            request,
+            RequestState::Approved,
+            vec![name],
+            now,
+            |tx| {
+                self.policies.push_in(tx, owner, &[source], now)?;
+                Ok(())
+            },
+        )
     }
 
     /// Denies: the next poll is `request_denied`.
     pub fn deny(&self, owner: &str, id: &str, now: UnixTime) -> Result<RequestView, RequestError> {
         let request = self.pending(owner, id, now)?;
-        self.finish(owner, request, RequestState::Denied, Vec::new(), now)
+        self.finish(
+            owner,
+            request,
+            RequestState::Denied,
+            Vec::new(),
+            now,
+            |_| Ok(()),
+        )
     }
 
+    /// Marks the request decided, logs the decision and runs `also` (the approval's policy write), all in one
+    /// transaction: the approval policy exists exactly when the request is approved.
     fn finish(
         &self,
         owner: &str,
@@ -338,11 +356,13 @@ impl OwnerRequests<'_> {
         state: RequestState,
         policies: Vec<String>,
         now: UnixTime,
+        also: impl FnOnce(&WriteTx<'_>) -> Result<(), RequestError>,
     ) -> Result<RequestView, RequestError> {
         let decided = self.store.write(|tx| {
             if !tx.decide_access_request(owner, &request.id, state, now)? {
                 return Ok(false);
             }
+            also(tx)?;
             tx.record_decision(&Logged {
                 time: now,
                 owner: owner.to_owned(),
@@ -355,7 +375,7 @@ impl OwnerRequests<'_> {
                 policies,
                 detail: Some(format!("request {}", request.id)),
             })?;
-            Ok::<_, StoreError>(true)
+            Ok::<_, RequestError>(true)
         })?;
         if !decided {
             // Decided or expired between the look-up and now.

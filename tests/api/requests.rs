@@ -18,19 +18,19 @@ const ID_TOKEN: &str = "http%3A%2F%2Fopenid.net%2Fspecs%2Fopenid-connect-core-1_
 const ASK: &str = "@ask\npermit (principal, action, resource);";
 
 /// Alice owns `Photos` (registered by `rs1`) and asks to decide every request; `app` is Bob's client.
-struct Held {
-    t: TestApp,
+struct Held<'a> {
+    t: &'a TestApp,
     pat: String,
     resource: String,
 }
 
-impl Held {
-    async fn new<S, B>(t: TestApp, app: &S) -> Self
+impl<'a> Held<'a> {
+    async fn new<S, B>(t: &'a TestApp, app: &S) -> Self
     where
         S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
         B: MessageBody,
     {
-        let pat = user_pat(&t, "alice", "rs1");
+        let pat = user_pat(t, "alice", "rs1");
         let resource = register(
             app,
             &pat,
@@ -96,7 +96,11 @@ where
     B: MessageBody,
 {
     let body = format!("grant_type={UMA}&ticket={ticket}{extra}");
-    send(app, form("/token", &body).insert_header(basic("app", SECRET))).await
+    send(
+        app,
+        form("/token", &body).insert_header(basic("app", SECRET)),
+    )
+    .await
 }
 
 fn setup() -> TestApp {
@@ -131,7 +135,7 @@ fn owner_post(path: &str, token: &str) -> TestRequest {
 async fn a_held_request_is_polled_then_approved_over_http_into_an_rpt() {
     let t = setup();
     let app = t.service().await;
-    let w = Held::new(t, &app).await;
+    let w = Held::new(&t, &app).await;
     let ticket = submitted(&w.ask(&app, "bob", &["view"]).await);
 
     // Too soon: slow_down, and the ticket stays good.
@@ -141,8 +145,8 @@ async fn a_held_request_is_polled_then_approved_over_http_into_an_rpt() {
     w.t.clock.advance(5);
     let ticket = submitted(&poll(&app, &ticket, "").await);
 
-    let alice = user_token(&w.t, "alice", "console", "uma_policy");
-    let carol = user_token(&w.t, "carol", "console", "uma_policy");
+    let alice = user_token(w.t, "alice", "console", "uma_policy");
+    let carol = user_token(w.t, "carol", "console", "uma_policy");
     let resp = send(&app, owner_get(&alice)).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     let list = resp.json();
@@ -196,7 +200,12 @@ async fn a_held_request_is_polled_then_approved_over_http_into_an_rpt() {
         .as_str()
         .expect("rpt")
         .to_owned();
-    let claims = w.t.state.key_set().expect("keys").verify(&rpt).expect("rpt");
+    let claims =
+        w.t.state
+            .key_set()
+            .expect("keys")
+            .verify(&rpt)
+            .expect("rpt");
     assert_eq!(claims["permissions"][0]["resource_scopes"], json!(["view"]));
 }
 
@@ -204,8 +213,8 @@ async fn a_held_request_is_polled_then_approved_over_http_into_an_rpt() {
 async fn a_denied_request_is_request_denied_and_an_expired_one_invalid_grant() {
     let t = setup();
     let app = t.service().await;
-    let w = Held::new(t, &app).await;
-    let alice = user_token(&w.t, "alice", "console", "uma_policy");
+    let w = Held::new(&t, &app).await;
+    let alice = user_token(w.t, "alice", "console", "uma_policy");
 
     let denied = submitted(&w.ask(&app, "bob", &["view"]).await);
     let id = send(&app, owner_get(&alice)).await.json()[0]["id"]
@@ -237,13 +246,27 @@ async fn a_denied_request_is_request_denied_and_an_expired_one_invalid_grant() {
 async fn the_same_party_asking_again_joins_the_pending_request() {
     let t = setup();
     let app = t.service().await;
-    let w = Held::new(t, &app).await;
-    let alice = user_token(&w.t, "alice", "console", "uma_policy");
+    let w = Held::new(&t, &app).await;
+    let alice = user_token(w.t, "alice", "console", "uma_policy");
     submitted(&w.ask(&app, "bob", &["view"]).await);
     submitted(&w.ask(&app, "bob", &["view"]).await);
-    assert_eq!(send(&app, owner_get(&alice)).await.json().as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        send(&app, owner_get(&alice))
+            .await
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     // Other scopes, or another party, are requests of their own.
     submitted(&w.ask(&app, "bob", &["edit"]).await);
     submitted(&w.ask(&app, "erin", &["view"]).await);
-    assert_eq!(send(&app, owner_get(&alice)).await.json().as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        send(&app, owner_get(&alice))
+            .await
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
 }
