@@ -1316,9 +1316,16 @@ permit (principal, action, resource) when { principal has groups && principal.gr
             }
         );
         // Not in the family: no permit applies, so no question for the owner either.
+        let friend =
+            claims(json!({"iss": "https://as.example", "sub": "bob", "groups": ["friends"]}));
+        assert!(matches!(
+            decide(&c, Some(&friend), &checking(), "view", &ctx()),
+            Decision::Deny { .. }
+        ));
+        // Without a `groups` claim, the claim that could make the `@ask` permit apply is asked for first.
         assert!(matches!(
             decide(&c, Some(&bob()), &checking(), "view", &ctx()),
-            Decision::Deny { .. }
+            Decision::NeedInfo { claims, .. } if claims == vec!["groups".to_owned()]
         ));
     }
 

@@ -238,8 +238,17 @@ async fn a_denied_request_is_request_denied_and_an_expired_one_invalid_grant() {
     poll(&app, &expiring, "")
         .await
         .assert_error(400, "invalid_grant");
+    // A week later the owner signs in again and sees it expired.
+    let alice = user_token(w.t, "alice", "console", "uma_policy");
     let list = send(&app, owner_get(&alice)).await.json();
     assert_eq!(list[0]["state"], "expired", "{list}");
+    let id = list[0]["id"].as_str().expect("id");
+    send(
+        &app,
+        owner_post(&format!("/uma/requests/{id}/approve"), &alice),
+    )
+    .await
+    .assert_error(400, "invalid_request");
 }
 
 #[actix_web::test]
