@@ -177,7 +177,7 @@ mod tests {
     use crate::store::resources::{Description, Resource};
     use crate::store::testing::{public_client, temp_store};
     use crate::store::traits::{PolicyStore, ResourceStore, RptStore};
-    use crate::store::{Store, clients};
+    use crate::store::{Store, clients, users};
 
     const NOW: UnixTime = 1_000;
 
@@ -203,6 +203,16 @@ mod tests {
                 for id in ["app", "rs1", "c1"] {
                     clients::insert(tx, &public_client(id))?;
                 }
+                users::insert(
+                    tx,
+                    &crate::protocol::user::User {
+                        username: "alice".into(),
+                        password_hash: "$argon2id$unused".into(),
+                        email: None,
+                        name: None,
+                        created_at: 0,
+                    },
+                )?;
                 let grant_id = tx.create_grant(
                     &NewGrant {
                         client_id: "app",
