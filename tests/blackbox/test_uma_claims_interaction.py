@@ -74,7 +74,8 @@ def test_need_info_redirect_user_sign_in_new_ticket_rpt(uma, scene, app):
     # The old ticket was spent by the sign-in; the new one gives the RPT.
     assert client.grant(answer["ticket"]).json().get("error") == "invalid_grant"
     token = client.rpt(new_ticket)
-    assert_rpt_claims(uma, token, rs=scene.rs, client=app, expected={checking: {"view"}})
+    rpt = assert_rpt_claims(uma, token, rs=scene.rs, client=app, expected={checking: {"view"}})
+    assert rpt.get("sub") == bob.username, "the RPT names the party who signed in"
     # And only once.
     assert client.grant(new_ticket).json().get("error") == "invalid_grant"
 
