@@ -7,6 +7,7 @@
 
 pub mod authorize;
 pub mod bearer;
+pub mod claims;
 pub mod client_auth;
 pub mod decisions;
 pub mod discovery;
@@ -61,6 +62,10 @@ pub mod paths {
     pub const DECISIONS: &str = "/uma/decisions";
     /// Requests held for the owner's decision (an extension, not UMA).
     pub const REQUESTS: &str = "/uma/requests";
+    /// The claims interaction endpoint (UMA Grant §3.3.2) and its two form posts.
+    pub const CLAIMS: &str = crate::uma::interaction::ENDPOINT_PATH;
+    pub const CLAIMS_LOGIN: &str = "/uma/claims/login";
+    pub const CLAIMS_DECISION: &str = "/uma/claims/decision";
 }
 
 /// Everything a request handler needs; built by the composition root ([`crate::app::open`]). Cheap to clone.
@@ -130,6 +135,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(resources::routes)
             .configure(permission::routes)
             .configure(decisions::routes)
+            .configure(claims::routes)
             .configure(policies::routes)
             .configure(requests::routes);
         if dcr {
