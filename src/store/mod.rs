@@ -15,6 +15,7 @@ pub(crate) mod contract;
 pub mod decisions;
 pub mod keys;
 pub mod oauth;
+pub mod outbox;
 pub mod pcts;
 pub mod policies;
 pub mod resources;
@@ -33,8 +34,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use traits::{
-    DecisionLog, DecisionRead, PctRead, PctStore, PolicyRead, PolicyStore, ResourceRead,
-    ResourceStore, RptRead, RptStore, TicketStore,
+    DecisionLog, DecisionRead, OutboxRead, OutboxStore, PctRead, PctStore, PolicyRead, PolicyStore,
+    ResourceRead, ResourceStore, RptRead, RptStore, TicketStore,
 };
 pub use tx::{Outcome, ReadTx, WriteTx};
 
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_policies.sql"),
     include_str!("migrations/0003_client_auth_method.sql"),
+    include_str!("migrations/0006_outbox.sql"),
 ];
 
 /// How many idle connections are kept for reuse.
