@@ -13,6 +13,7 @@
 //! - [`config`], [`clock`], [`scope`], [`protocol`], [`secret`], [`issue`], [`keyring`], [`sharing`],
 //!   [`throttle`]: plain Rust in between;
 //! - [`claims`]: verification of claim tokens pushed to the UMA grant (ureq only in [`claims::fetch`]);
+//! - [`notify`]: owners' notifications by webhook from a durable outbox (ureq only in [`notify::send`]);
 //! - [`cli`]: the admin commands behind the `uma-cedar` binary.
 
 pub mod app;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod http;
 pub mod issue;
 pub mod keyring;
+pub mod notify;
 pub mod oauth;
 pub mod policy;
 pub mod protocol;
