@@ -33,6 +33,8 @@ pub enum ServeError {
     },
     #[error("server stopped with an error: {0}")]
     Run(std::io::Error),
+    #[error("cannot start the webhook delivery thread: {0}")]
+    Notifications(std::io::Error),
 }
 
 fn open_to(mode: u32) -> &'static str {
@@ -103,6 +105,11 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         state.settings.data_dir.display()
     );
     spawn_housekeeping(state.clone());
+    let notifications = app::start_notifications(&state).map_err(ServeError::Notifications)?;
+    log::info!(
+        "delivering notifications to {} webhook(s)",
+        state.settings.webhooks.len()
+    );
     let server = HttpServer::new(move || {
         App::new()
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
@@ -110,7 +117,10 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     })
     .listen(listener)
     .map_err(|source| ServeError::Bind { addr, source })?;
-    server.run().await.map_err(ServeError::Run)
+    let served = server.run().await.map_err(ServeError::Run);
+    // What is still queued stays in the outbox for the next start.
+    notifications.stop();
+    served
 }
 
 /// How often expired rows are deleted.

@@ -11,6 +11,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::clock::UnixTime;
+use crate::notify::{
+    self, Event,
+    event::{PolicyChange, PolicyChanged},
+};
 use crate::policy::{
     self, Claims, Compiled, ContextFacts, Decision, Diagnostic, PolicyCache, PolicySchema,
     ResourceFacts, ScopeCheck, Source, Validation,
@@ -74,6 +78,11 @@ pub fn check_name(name: &str) -> Result<(), SharingError> {
         return bad("a name holds only letters, digits, `.`, `_` and `-`");
     }
     Ok(())
+}
+
+/// The `policy.changed` event, raised in the transaction that writes the policies.
+fn policy_changed(change: PolicyChange, names: Vec<String>) -> Event {
+    Event::PolicyChanged(PolicyChanged { change, names })
 }
 
 /// The facts a policy sees about a registered resource.
@@ -165,6 +174,8 @@ impl Policies {
                     policies: *count,
                 });
             }
+            let names = pushed.iter().map(|p| p.name.clone()).collect();
+            notify::enqueue(tx, now, owner, &policy_changed(PolicyChange::Stored, names))?;
             Ok(pushed)
         })?;
         self.cache.forget(owner);
@@ -174,13 +185,29 @@ impl Policies {
         })
     }
 
-    /// Removes `owner`'s policy `name`. False when there is none.
-    pub fn remove(&self, store: &Store, owner: &str, name: &str) -> Result<bool, SharingError> {
+    /// Removes `owner`'s policy `name` at `now`. False when there is none.
+    pub fn remove(
+        &self,
+        store: &Store,
+        owner: &str,
+        name: &str,
+        now: UnixTime,
+    ) -> Result<bool, SharingError> {
         let removed = store.write(|tx| {
             if !tx.owner_exists(owner)? {
                 return Err(SharingError::UnknownOwner(owner.to_owned()));
             }
-            Ok(tx.remove_policy(owner, name)?)
+            let removed = tx.remove_policy(owner, name)?;
+            if removed {
+                let names = vec![name.to_owned()];
+                notify::enqueue(
+                    tx,
+                    now,
+                    owner,
+                    &policy_changed(PolicyChange::Removed, names),
+                )?;
+            }
+            Ok(removed)
         })?;
         self.cache.forget(owner);
         Ok(removed)
@@ -413,7 +440,7 @@ mod tests {
             Arc::ptr_eq(&after, &again),
             "unchanged version: served from the cache"
         );
-        assert!(cli.remove(&store, "alice", "bob").expect("remove"));
+        assert!(cli.remove(&store, "alice", "bob", 2).expect("remove"));
         assert!(!decide(&server, &store, "checking", "alice").is_permit());
     }
 
@@ -581,7 +608,7 @@ mod tests {
             Err(SharingError::UnknownOwner(_))
         ));
         assert!(matches!(
-            p.remove(&store, "nobody", "a"),
+            p.remove(&store, "nobody", "a", 1),
             Err(SharingError::UnknownOwner(_))
         ));
     }
