@@ -291,10 +291,13 @@ mod tests {
     use crate::secret::WebhookSecret;
     use crate::store::outbox::DeliveryState;
 
+    /// A request as the fake sender saw it: URL, headers, body.
+    type Sent = (String, Vec<(String, String)>, Vec<u8>);
+
     /// Records what it was asked to send; fails while `down` is set.
     #[derive(Default)]
     struct FakeSender {
-        sent: Mutex<Vec<(String, Vec<(String, String)>, Vec<u8>)>>,
+        sent: Mutex<Vec<Sent>>,
         down: Mutex<bool>,
     }
 
