@@ -76,7 +76,7 @@ pub fn run(settings: Settings) -> Result<(), Failure> {
             ServeError::Start(_) | ServeError::DataDir { .. } => Some(
                 "check that the data directory is readable and writable by this user".to_owned(),
             ),
-            ServeError::Run(_) => None,
+            ServeError::Run(_) | ServeError::Notifications(_) => None,
         };
         let failure = Failure::new(e.to_string());
         match hint {
