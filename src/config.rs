@@ -11,6 +11,9 @@ use crate::protocol::alg::Alg;
 use crate::secret::InitialAccessToken;
 use crate::throttle::{Limit, Limits};
 
+mod webhooks;
+pub use webhooks::{Webhook, WebhookEntry, check_webhooks};
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "uma-cedar-data";
 
@@ -59,6 +62,8 @@ pub struct Settings {
     pub client_auth_failure_window: i64,
     /// How many password hashes may run at once.
     pub max_concurrent_password_hashes: usize,
+    /// Where owners' notifications are delivered ([`crate::notify`]), checked.
+    pub webhooks: Vec<Webhook>,
 }
 
 /// One `[[trusted_issuers]]` table as written in the config file.
@@ -145,6 +150,7 @@ fn defaults(data_dir: &Path) -> Settings {
         client_auth_max_failures: 10,
         client_auth_failure_window: 900,
         max_concurrent_password_hashes: default_password_hashes(),
+        webhooks: Vec::new(),
     }
 }
 
@@ -178,6 +184,9 @@ pub struct FileSettings {
     pub client_auth_max_failures: Option<u32>,
     pub client_auth_failure_window: Option<i64>,
     pub max_concurrent_password_hashes: Option<usize>,
+    /// `[[webhooks]]` tables: `url`, `secret` and optionally `events` each.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookEntry>,
 }
 
 impl FileSettings {
@@ -232,6 +241,9 @@ impl ConfigError {
                 "the file must be TOML with the keys listed under Configuration in the README"
                     .to_owned()
             }
+            Self::Invalid {
+                name: "webhooks", ..
+            } => "fix the `[[webhooks]]` tables of the config file (docs/webhooks.md)".to_owned(),
             Self::Invalid { name, .. } => {
                 let flag = name.replace('_', "-");
                 let env = name.to_ascii_uppercase();
@@ -366,6 +378,7 @@ impl SettingsInput {
         }
 
         let trusted_issuers = file.trusted_issuers;
+        let webhooks = check_webhooks(file.webhooks)?;
 
         let max_concurrent_password_hashes = self
             .max_concurrent_password_hashes
@@ -453,6 +466,7 @@ impl SettingsInput {
                     .unwrap_or(defaults.client_auth_failure_window),
             )?,
             max_concurrent_password_hashes,
+            webhooks,
         })
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Map;
 
 use super::decisions::Decision;
 use super::interaction::{Gathered, Interaction, InteractionStore};
+use super::outbox::{Attempt, DeliveryState, NewEvent};
 use super::pcts::Pct;
 use super::requests::{AccessRequest, RequestState};
 use super::resources::{Description, Resource};
@@ -30,9 +31,16 @@ pub trait Backend: Sync {
         + DecisionLog
         + PolicyStore
         + RequestStore
+        + OutboxStore
     where
         Self: 'a;
-    type Read<'a>: RptRead + PctRead + ResourceRead + DecisionRead + PolicyRead + RequestRead
+    type Read<'a>: RptRead
+        + PctRead
+        + ResourceRead
+        + DecisionRead
+        + PolicyRead
+        + RequestRead
+        + OutboxRead
     where
         Self: 'a;
     fn write(&self) -> Self::Write<'_>;
@@ -446,6 +454,158 @@ pub fn decision_and_policy_contract<B: Backend>(make: impl Fn() -> B) {
     );
 }
 
+fn new_event(owner: &str, time: UnixTime) -> NewEvent {
+    NewEvent {
+        kind: "policy.changed".into(),
+        owner: owner.into(),
+        time,
+        data: r#"{"names":["p"]}"#.into(),
+    }
+}
+
+/// The outbox: an event exists exactly when the transaction that enqueued it committed, ids are distinct,
+/// fan-out writes one delivery per webhook once, a delivery is due only from its retry time, finished
+/// deliveries are not attempted again, and purging keeps what is still pending.
+pub fn outbox_contract<B: Backend>(make: impl Fn() -> B) {
+    let backend = seeded(&make);
+    {
+        let tx = backend.write();
+        tx.enqueue_event(&new_event("rs1", 10)).expect("enqueue");
+        // Dropped: rolled back with the change that raised it.
+    }
+    assert!(
+        backend
+            .read()
+            .waiting_events(10)
+            .expect("waiting")
+            .is_empty()
+    );
+
+    let tx = backend.write();
+    let first = tx.enqueue_event(&new_event("rs1", 10)).expect("enqueue");
+    let second = tx.enqueue_event(&new_event("rs2", 11)).expect("enqueue");
+    B::commit(tx);
+    assert_ne!(first, second);
+    assert!(first.len() >= 32, "an unguessable id: {first}");
+    let waiting = backend.read().waiting_events(10).expect("waiting");
+    let ids: Vec<&str> = waiting.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, [first.as_str(), second.as_str()], "oldest first");
+    assert_eq!(
+        waiting.first().map(|e| e.data.as_str()),
+        Some(r#"{"names":["p"]}"#)
+    );
+    assert_eq!(backend.read().waiting_events(1).expect("waiting").len(), 1);
+
+    let hooks = ["http://a/".to_owned(), "http://b/".to_owned()];
+    let tx = backend.write();
+    tx.fan_out(&first, &hooks, 20).expect("fan out");
+    // Fanning out again (a worker that crashed before it committed, say) adds nothing.
+    tx.fan_out(&first, &hooks, 21).expect("fan out again");
+    tx.fan_out(&second, &[], 20).expect("fan out to none");
+    B::commit(tx);
+    assert!(
+        backend
+            .read()
+            .waiting_events(10)
+            .expect("waiting")
+            .is_empty()
+    );
+    let deliveries = backend.read().deliveries_of(&first).expect("deliveries");
+    assert_eq!(deliveries.len(), 2);
+    assert!(deliveries.iter().all(|d| d.state == DeliveryState::Pending
+        && d.attempts == 0
+        && d.next_attempt_at == 20
+        && d.event.owner == "rs1"));
+    assert!(
+        backend
+            .read()
+            .due_deliveries(19, 10)
+            .expect("due")
+            .is_empty()
+    );
+    assert_eq!(backend.read().due_deliveries(20, 10).expect("due").len(), 2);
+
+    let tx = backend.write();
+    let failed = Attempt::Failed {
+        error: "HTTP 503".into(),
+        retry_at: Some(30),
+    };
+    assert!(
+        tx.record_attempt(&first, "http://a/", &failed, 20)
+            .expect("attempt")
+    );
+    assert!(
+        tx.record_attempt(&first, "http://b/", &Attempt::Delivered, 20)
+            .expect("attempt")
+    );
+    assert!(
+        !tx.record_attempt(&first, "http://b/", &Attempt::Delivered, 21)
+            .expect("attempt"),
+        "a delivered row is not attempted again"
+    );
+    assert!(
+        !tx.record_attempt("nope", "http://a/", &Attempt::Delivered, 21)
+            .expect("attempt")
+    );
+    B::commit(tx);
+    let due: Vec<_> = backend.read().due_deliveries(29, 10).expect("due");
+    assert!(due.is_empty(), "not before its retry time");
+    let due = backend.read().due_deliveries(30, 10).expect("due");
+    assert_eq!(due.len(), 1);
+    let again = due.first().expect("one");
+    assert_eq!(again.webhook, "http://a/");
+    assert_eq!(again.attempts, 1);
+    assert_eq!(again.last_error.as_deref(), Some("HTTP 503"));
+
+    let tx = backend.write();
+    let dead = Attempt::Failed {
+        error: "HTTP 500".into(),
+        retry_at: None,
+    };
+    assert!(
+        tx.record_attempt(&first, "http://a/", &dead, 30)
+            .expect("attempt")
+    );
+    B::commit(tx);
+    let states: Vec<DeliveryState> = backend
+        .read()
+        .deliveries_of(&first)
+        .expect("deliveries")
+        .iter()
+        .map(|d| d.state)
+        .collect();
+    assert_eq!(states, [DeliveryState::Dead, DeliveryState::Delivered]);
+    assert!(
+        backend
+            .read()
+            .due_deliveries(1_000, 10)
+            .expect("due")
+            .is_empty()
+    );
+
+    // A pending delivery survives purging; finished ones and their event go once old enough.
+    let tx = backend.write();
+    let third = tx.enqueue_event(&new_event("rs1", 40)).expect("enqueue");
+    tx.fan_out(&third, std::slice::from_ref(&hooks[0]), 40)
+        .expect("fan out");
+    B::commit(tx);
+    let tx = backend.write();
+    assert_eq!(
+        tx.purge_outbox(25).expect("purge"),
+        2,
+        "the delivery finished at 20, and the event fanned out to no webhook"
+    );
+    B::commit(tx);
+    let tx = backend.write();
+    tx.purge_outbox(1_000).expect("purge");
+    B::commit(tx);
+    let read = backend.read();
+    assert_eq!(read.outbox_event(&first).expect("event"), None);
+    assert_eq!(read.outbox_event(&second).expect("event"), None);
+    assert!(read.outbox_event(&third).expect("event").is_some());
+    assert_eq!(read.deliveries_of(&third).expect("deliveries").len(), 1);
+}
+
 /// The SQLite store runs the whole contract.
 mod sqlite {
     use super::super::testing::{public_client, temp_store};
@@ -515,6 +675,11 @@ mod sqlite {
     #[test]
     fn decisions_and_policies() {
         decision_and_policy_contract(make);
+    }
+
+    #[test]
+    fn outbox() {
+        outbox_contract(make);
     }
 }
 fn held(id: &str, owner: &str, scopes: &[&str]) -> AccessRequest {

@@ -13,6 +13,7 @@
 use std::collections::BTreeSet;
 
 use super::decisions::{self, Decision};
+use super::outbox::{self, Attempt, Delivery, NewEvent, StoredEvent};
 use super::pcts::{self, Pct};
 use super::policies::{self, PolicyInfo, StoredPolicy};
 use super::requests::{self, AccessRequest, RequestState};
@@ -344,5 +345,70 @@ impl RequestStore for WriteTx<'_> {
         now: UnixTime,
     ) -> Result<bool> {
         requests::decide(self, owner, id, state, now)
+    }
+}
+
+/// Reading the notification outbox.
+pub trait OutboxRead {
+    /// Events the worker has not fanned out to the webhooks yet, oldest first, at most `limit`.
+    fn waiting_events(&self, limit: usize) -> Result<Vec<StoredEvent>>;
+    /// Pending deliveries due at `now`, the longest waiting first, at most `limit`.
+    fn due_deliveries(&self, now: UnixTime, limit: usize) -> Result<Vec<Delivery>>;
+    /// Every delivery of one event, by webhook.
+    fn deliveries_of(&self, event_id: &str) -> Result<Vec<Delivery>>;
+    fn outbox_event(&self, id: &str) -> Result<Option<StoredEvent>>;
+}
+
+/// Writing the notification outbox. Events are enqueued in the transaction of the change that raises them.
+pub trait OutboxStore: OutboxRead {
+    /// Stores an event and returns the fresh, unguessable id it was given.
+    fn enqueue_event(&self, event: &NewEvent) -> Result<String>;
+    /// Writes one pending delivery per webhook (due at `now`) and marks the event fanned out.
+    fn fan_out(&self, event_id: &str, webhooks: &[String], now: UnixTime) -> Result<()>;
+    /// Records an attempt at a pending delivery; false when there is no such pending delivery.
+    fn record_attempt(
+        &self,
+        event_id: &str,
+        webhook: &str,
+        attempt: &Attempt,
+        now: UnixTime,
+    ) -> Result<bool>;
+    /// Deletes deliveries finished (delivered or dead) before `before`, and events left with none.
+    fn purge_outbox(&self, before: UnixTime) -> Result<usize>;
+}
+
+impl<T: Reads> OutboxRead for T {
+    fn waiting_events(&self, limit: usize) -> Result<Vec<StoredEvent>> {
+        outbox::waiting_events(self.reader(), limit)
+    }
+    fn due_deliveries(&self, now: UnixTime, limit: usize) -> Result<Vec<Delivery>> {
+        outbox::due(self.reader(), now, limit)
+    }
+    fn deliveries_of(&self, event_id: &str) -> Result<Vec<Delivery>> {
+        outbox::deliveries_of(self.reader(), event_id)
+    }
+    fn outbox_event(&self, id: &str) -> Result<Option<StoredEvent>> {
+        outbox::event(self.reader(), id)
+    }
+}
+
+impl OutboxStore for WriteTx<'_> {
+    fn enqueue_event(&self, event: &NewEvent) -> Result<String> {
+        outbox::insert_event(self, event)
+    }
+    fn fan_out(&self, event_id: &str, webhooks: &[String], now: UnixTime) -> Result<()> {
+        outbox::fan_out(self, event_id, webhooks, now)
+    }
+    fn record_attempt(
+        &self,
+        event_id: &str,
+        webhook: &str,
+        attempt: &Attempt,
+        now: UnixTime,
+    ) -> Result<bool> {
+        outbox::record_attempt(self, event_id, webhook, attempt, now)
+    }
+    fn purge_outbox(&self, before: UnixTime) -> Result<usize> {
+        outbox::purge(self, before)
     }
 }
