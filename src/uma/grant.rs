@@ -42,8 +42,8 @@ use crate::store::resources::Resource;
 use crate::store::rpts::{GrantedPermission, Rpt};
 use crate::store::tickets::{Consumed, Ticket};
 use crate::store::{
-    DecisionLog, InteractionStore, Outcome, PctStore, PolicyRead, RequestStore, ResourceRead,
-    RptStore, StoreError, TicketStore,
+    DecisionLog, InteractionStore, OutboxStore, Outcome, PctStore, PolicyRead, RequestStore,
+    ResourceRead, RptStore, StoreError, TicketStore,
 };
 use crate::uma::assess::{self, Answer, Verdict};
 use crate::uma::requests::{self, Poll};
@@ -198,6 +198,7 @@ impl UmaGrant<'_> {
              + PolicyRead
              + DecisionLog
              + RequestStore
+             + OutboxStore
          ),
         keys: &KeySet,
         client: &Client,
@@ -500,6 +501,7 @@ impl Presented<'_> {
              + PolicyRead
              + DecisionLog
              + RequestStore
+             + OutboxStore
          ),
         ticket: &Ticket,
     ) -> Result<GrantOutcome, OAuthError> {

@@ -8,7 +8,9 @@
 //! denied, or a fresh assessment once approved, where the approval, a Cedar policy `approved-<id>` in the
 //! owner's set, grants like any other permit. An expired request's ticket expires with it (`invalid_grant`).
 //!
-//! The two events a notifier needs leave from one place each: [`request_held`] and [`request_decided`].
+//! The two webhook events leave from one place each, queued in the transaction of the change they report:
+//! `request.submitted` when a request is held (not when a duplicate is merged), `request.decided` when the
+//! owner decides.
 //!
 //! What this module must never do: let an owner see or decide another owner's request (every lookup names
 //! the owner, and answers "not found" otherwise), decide a request twice, or grant anything itself: an
@@ -20,11 +22,15 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::clock::UnixTime;
+use crate::notify::event::{Party, RequestDecided, RequestDecision, RequestSubmitted};
+use crate::notify::{self, Event};
 use crate::owner::{Policies, PolicyError};
 use crate::policy::{Approval, Source, approval_policy};
 use crate::store::decisions::Decision as Logged;
 use crate::store::requests::{AccessRequest, RequestState};
-use crate::store::{DecisionLog, RequestRead, RequestStore, Store, StoreError, WriteTx};
+use crate::store::{
+    DecisionLog, OutboxStore, RequestRead, RequestStore, Store, StoreError, WriteTx,
+};
 
 /// How many of an owner's requests a list shows, newest first.
 pub const LIST_LIMIT: usize = 500;
@@ -93,64 +99,71 @@ pub fn poll(linked: &[(AccessRequest, UnixTime)], now: UnixTime, interval: i64) 
     }
 }
 
-/// What a notifier needs to tell an owner about a request: held, approved or denied.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RequestEvent {
-    pub owner: String,
-    pub request_id: String,
-    pub resource_server: String,
-    pub resource_id: String,
-    pub scopes: Vec<String>,
-    /// The requesting party's issuer and subject.
-    pub party: Value,
-    pub client_id: String,
-    /// `submitted`, `approved` or `denied`.
-    pub decision: String,
-}
-
-impl RequestEvent {
-    fn of(request: &AccessRequest, decision: &str) -> Self {
-        Self {
-            owner: request.owner.clone(),
-            request_id: request.id.clone(),
-            resource_server: request.resource_server.clone(),
-            resource_id: request.resource_id.clone(),
-            scopes: request.scopes.clone(),
-            party: serde_json::from_str(&request.party).unwrap_or(Value::Null),
-            client_id: request.client_id.clone(),
-            decision: decision.to_owned(),
-        }
-    }
+/// The requesting party of a stored request, as a notification names it: the `[iss, sub]` pair that
+/// [`crate::uma::party_id`] wrote, or nothing when the stored value is not one.
+fn notified_party(party: &str) -> Option<Party> {
+    let (iss, sub): (String, String) = serde_json::from_str(party).ok()?;
+    Some(Party { iss, sub })
 }
 
 /// THE call site of the `request.submitted` notification: a request was held (not when a duplicate was
-/// merged into one already pending). Today it only logs; the webhook outbox plugs in here.
-pub fn request_held(event: &RequestEvent) {
+/// merged into one already pending). The event is queued in the same transaction as the request.
+fn request_held(
+    tx: &impl OutboxStore,
+    request: &AccessRequest,
+    now: UnixTime,
+) -> Result<(), StoreError> {
     log::info!(
         "request `{}` held for `{}`: {} on `{}` by client `{}`",
-        event.request_id,
-        event.owner,
-        event.scopes.join(" "),
-        event.resource_id,
-        event.client_id
+        request.id,
+        request.owner,
+        request.scopes.join(" "),
+        request.resource_id,
+        request.client_id
     );
+    let event = Event::RequestSubmitted(RequestSubmitted {
+        request_id: request.id.clone(),
+        client_id: request.client_id.clone(),
+        party: notified_party(&request.party),
+        resource_id: request.resource_id.clone(),
+        scopes: request.scopes.clone(),
+    });
+    notify::enqueue(tx, now, &request.owner, &event).map(drop)
 }
 
-/// THE call site of the `request.decided` notification: the owner approved or denied a request. Today it
-/// only logs; the webhook outbox plugs in here.
-pub fn request_decided(event: &RequestEvent) {
+/// THE call site of the `request.decided` notification: the owner approved or denied a request. The event
+/// is queued in the same transaction as the decision.
+fn request_decided(
+    tx: &impl OutboxStore,
+    request: &AccessRequest,
+    state: RequestState,
+    now: UnixTime,
+) -> Result<(), StoreError> {
     log::info!(
         "request `{}` of `{}` {}",
-        event.request_id,
-        event.owner,
-        event.decision
+        request.id,
+        request.owner,
+        state.as_str()
     );
+    let (decision, policy) = match state {
+        RequestState::Approved => (
+            RequestDecision::Approved,
+            Some(format!("{APPROVAL_PREFIX}{}", request.id)),
+        ),
+        _ => (RequestDecision::Denied, None),
+    };
+    let event = Event::RequestDecided(RequestDecided {
+        request_id: request.id.clone(),
+        decision,
+        policy,
+    });
+    notify::enqueue(tx, now, &request.owner, &event).map(drop)
 }
 
 /// Holds `request` (its id, times and state aside, which this sets) or merges it into a pending duplicate;
 /// returns the id the ticket is to be linked with. Runs inside the grant's transaction.
 pub fn hold(
-    tx: &(impl RequestStore + DecisionLog),
+    tx: &(impl RequestStore + DecisionLog + OutboxStore),
     mut request: AccessRequest,
     new_id: String,
     now: UnixTime,
@@ -165,7 +178,7 @@ pub fn hold(
     request.state = RequestState::Pending;
     request.decided_at = None;
     tx.insert_access_request(&request)?;
-    request_held(&RequestEvent::of(&request, "submitted"));
+    request_held(tx, &request, now)?;
     Ok(request)
 }
 
@@ -363,6 +376,7 @@ impl OwnerRequests<'_> {
                 return Ok(false);
             }
             also(tx)?;
+            request_decided(tx, &request, state, now)?;
             tx.record_decision(&Logged {
                 time: now,
                 owner: owner.to_owned(),
@@ -386,7 +400,6 @@ impl OwnerRequests<'_> {
         }
         request.state = state;
         request.decided_at = Some(now);
-        request_decided(&RequestEvent::of(&request, state.as_str()));
         Ok(RequestView::of(&request, now))
     }
 }
@@ -453,5 +466,71 @@ mod tests {
         assert_eq!(state_at(&pending, 999), "pending");
         assert_eq!(state_at(&pending, 1_000), "expired");
         assert_eq!(poll(&[(pending, 100)], 1_000, 5), Poll::Denied);
+    }
+
+    /// Webhook events leave in the transaction of the change: one `request.submitted` when a request is held
+    /// (none for a merged duplicate), one `request.decided` when the owner decides.
+    #[test]
+    fn holding_and_deciding_queue_their_webhook_events() {
+        use crate::policy::PolicySchema;
+        use crate::store::OutboxRead;
+        use crate::store::clients;
+        use crate::store::testing::{public_client, temp_store};
+
+        let (_dir, store) = temp_store();
+        store
+            .write(|tx| {
+                clients::insert(tx, &public_client("alice"))?;
+                clients::insert(tx, &public_client("app"))
+            })
+            .expect("principals");
+        let held = store
+            .write(|tx| {
+                hold(
+                    tx,
+                    req("", RequestState::Pending, &["view"]),
+                    "q1".into(),
+                    100,
+                    600,
+                )
+            })
+            .expect("hold");
+        assert_eq!(held.id, "q1");
+        let merged = store
+            .write(|tx| {
+                hold(
+                    tx,
+                    req("", RequestState::Pending, &["view"]),
+                    "q2".into(),
+                    110,
+                    600,
+                )
+            })
+            .expect("hold again");
+        assert_eq!(merged.id, "q1", "a duplicate joins the pending request");
+        let events = store.read(|r| r.waiting_events(10)).expect("events");
+        assert_eq!(events.len(), 1, "a merged duplicate raises nothing");
+        let first = events.first().expect("one event");
+        assert_eq!(first.kind, "request.submitted");
+        assert_eq!(first.owner, "alice");
+        let data: Value = serde_json::from_str(&first.data).expect("json");
+        assert_eq!(data["request_id"], "q1");
+        assert_eq!(data["party"]["sub"], "bob");
+        assert_eq!(data["party"]["iss"], "https://as.example");
+        assert_eq!(data["scopes"], serde_json::json!(["view"]));
+
+        let policies = Policies::new(PolicySchema::base().expect("schema"));
+        let owner = OwnerRequests {
+            store: &store,
+            policies: &policies,
+        };
+        owner.deny("alice", "q1", 200).expect("deny");
+        let events = store.read(|r| r.waiting_events(10)).expect("events");
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["request.submitted", "request.decided"]);
+        let decided: Value =
+            serde_json::from_str(&events.get(1).expect("second").data).expect("json");
+        assert_eq!(decided["request_id"], "q1");
+        assert_eq!(decided["decision"], "denied");
     }
 }
