@@ -209,3 +209,35 @@ def test_bad_webhook_settings_stop_the_server_with_the_reason(uma_binary, tmp_pa
     assert done.returncode != 0
     assert "webhooks" in done.stderr and "16 to 512" in done.stderr, done.stderr
     assert "tiny-s3cret" not in done.stderr, "the secret is never printed"
+
+
+def test_held_and_decided_requests_notify_the_owner(make_server, receivers, tmp_path):
+    """Issue 8 §3: a request held by an `@ask` policy raises `request.submitted` for its owner, and the owner's
+    decision raises `request.decided`, each signed like any delivery."""
+    from uma_support import make_scene
+
+    secret = secrets.token_urlsafe(24)
+    receiver = receivers(secret)
+    server = server_with_webhooks(make_server, tmp_path, (receiver.url, secret, ["request.submitted",
+                                                                                  "request.decided"]))
+    scene = make_scene(server, tmp_path)
+    scene.share("ask-anyone", "@ask\npermit (principal, action, resource);\n")
+    resource = scene.register(["view"], name="Diary")
+    bob = scene.party("bob")
+    held = scene.client.with_id_token(scene.ticket((resource, ["view"])), scene.id_token(bob))
+    assert held.status_code == 403 and held.json().get("error") == "request_submitted", held.text
+
+    [submitted] = receiver.wait_for("request.submitted", scene.alice.username)
+    assert submitted["data"]["resource_id"] == resource, submitted
+    assert submitted["data"]["scopes"] == ["view"], submitted
+    assert submitted["data"]["client_id"] == scene.app.client_id, submitted
+    assert submitted["data"]["party"] == {"iss": server.issuer, "sub": bob.username}, submitted
+    request_id = submitted["data"]["request_id"]
+
+    server.admin.run("requests", "deny", "--data-dir", str(server.data_dir), "--owner", scene.alice.username,
+                     request_id)
+    [decided] = receiver.wait_for("request.decided", scene.alice.username)
+    assert decided["data"] == {"request_id": request_id, "decision": "denied"}, decided
+    for delivery in receiver.deliveries:
+        assert verify(secret, delivery["headers"]["uma-cedar-signature"], delivery["body"]), delivery["headers"]
+    assert not receiver.events("policy.changed"), "the webhook asked only for request events"
