@@ -17,6 +17,8 @@ mod policies;
 mod register;
 mod resources;
 mod revoke;
+mod shapes;
+mod snapshot;
 mod throttle;
 mod token;
 mod uma_grant;
