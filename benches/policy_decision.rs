@@ -13,8 +13,8 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
+use uma_cedar::owner::policies::{Policies, resource_facts};
 use uma_cedar::policy::{self, Claims, PolicySchema, Source};
-use uma_cedar::sharing::{Policies, resource_facts};
 use uma_cedar::store::clients::{self, Client};
 use uma_cedar::store::resources::{Description, Resource};
 use uma_cedar::store::{PolicyStore, ResourceStore, Store, StoreError, users};

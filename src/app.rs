@@ -3,7 +3,7 @@
 //! the claims verifier, the OS clock and RNG); everything below it is handed what it needs.
 //!
 //! Layers, top to bottom (a module imports only from layers below it):
-//! `app` → `http` (actix-web only here) → `oauth`, `uma` (protocol logic; no actix-web, no rusqlite) →
+//! `app` → `http` (actix-web only here) → `oauth`, `uma`, `owner` (domain logic; no actix-web, no rusqlite) →
 //! `policy` (Cedar), `crypto`, `claims`, `store` traits → plain values, `clock`, `context`, `error`.
 //! `store` implements the traits on SQLite and is the only module with rusqlite.
 
@@ -16,8 +16,8 @@ use crate::context::{OsRandom, Random};
 use crate::crypto::password::HashGate;
 use crate::http::AppState;
 use crate::keyring::{self, KeyError, KeyRing};
+use crate::owner::Policies;
 use crate::policy::PolicySchema;
-use crate::sharing::Policies;
 use crate::store::{Store, StoreError};
 use crate::throttle::Throttle;
 
@@ -80,7 +80,7 @@ pub fn open_with(
 /// The server does not start on stored policies that no longer validate (after a schema change, say): it
 /// would otherwise deny, on every request, what their owners meant to share, with no one told why.
 fn refuse_invalid_policies(policies: &Policies, store: &Store) -> Result<(), StartError> {
-    let failing = policies.check_stored(store)?;
+    let failing = store.read(|c| policies.check_stored(c))?;
     if failing.is_empty() {
         return Ok(());
     }

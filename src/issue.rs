@@ -8,8 +8,8 @@ use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::crypto;
 use crate::error::OAuthError;
+use crate::protocol::tokens::TokenKind;
 use crate::store::oauth::{NewToken, TokenStore};
-use crate::store::tokens::TokenKind;
 
 /// Tokens just issued, in clear, for the response.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,8 +10,9 @@
 //! - [`policy`]: cedar-policy (schema, validation, decisions);
 //! - [`oauth`]: the OAuth side of the domain layer (grant types, auth methods, typed token requests, the
 //!   client model and its rules, client authentication), without HTTP or SQL;
-//! - [`config`], [`clock`], [`scope`], [`protocol`], [`secret`], [`issue`], [`keyring`], [`sharing`],
-//!   [`throttle`]: plain Rust in between;
+//! - [`config`], [`clock`], [`scope`], [`protocol`], [`secret`], [`issue`], [`keyring`], [`throttle`]: plain
+//!   Rust in between;
+//! - [`owner`]: the owner's services (sharing policies, the decision log), against the storage traits;
 //! - [`claims`]: verification of claim tokens pushed to the UMA grant (ureq only in [`claims::fetch`]);
 //! - [`cli`]: the admin commands behind the `uma-cedar` binary.
 
@@ -27,12 +28,12 @@ pub mod http;
 pub mod issue;
 pub mod keyring;
 pub mod oauth;
+pub mod owner;
 pub mod policy;
 pub mod protocol;
 pub mod scope;
 pub mod secret;
 pub mod server;
-pub mod sharing;
 pub mod store;
 pub mod throttle;
 pub mod uma;

@@ -5,7 +5,6 @@
 //! Errors are printed as `error: ...` with a `help:` line a person can act on; the exit code is 1 for a
 //! failed command and 2 for a usage error.
 
-use crate::store::DecisionRead;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,6 +19,7 @@ use crate::crypto::{keys::Alg, password};
 use crate::keyring;
 use crate::oauth::registration::NewClient;
 use crate::oauth::{AuthMethod, ClientSecret, GrantType};
+use crate::owner::decisions::{self, Limit};
 use crate::secret::InitialAccessToken;
 use crate::store::{self, Store, clients, users};
 
@@ -69,9 +69,9 @@ pub enum DecisionsCommand {
         dir: DataDir,
         #[command(flatten)]
         owner: policies::OwnerArg,
-        /// How many to show
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        /// How many to show (1 to 1000)
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
@@ -680,7 +680,8 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
     } = cmd;
     let store = open_store(&dir.data_dir)?;
     policies::check_owner(&store, &owner.owner)?;
-    let log = store.read(|c| c.decisions_of_owner(&owner.owner, limit))?;
+    let limit = Limit::new(usize::from(limit)).unwrap_or_default();
+    let log = store.read(|c| decisions::recent(c, &owner.owner, limit))?;
     match format {
         Format::Json => print_json(&serde_json::to_value(&log).unwrap_or_default()),
         Format::Text => {

@@ -5,7 +5,6 @@
 //! Diagnostics go to standard error, drawn over the source with file:line:column; results go to standard
 //! output, as text or (`--format json`) for tools. Nothing here may store a policy that did not validate.
 
-use crate::store::PolicyRead;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -16,11 +15,11 @@ use serde_json::{Map, Value, json};
 use super::{DataDir, Failure, Format, open_store, print_json};
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::config::FileSettings;
+use crate::owner::policies::{self as service, Policies, PolicyError};
 use crate::policy::{
     self, Claims, ContextFacts, Decision, Diagnostic, PolicySchema, ResourceFacts, SchemaError,
     ScopeCheck, Source,
 };
-use crate::sharing::{Policies, SharingError};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -502,7 +501,7 @@ fn unknown_owner(owner: &str) -> Failure {
 }
 
 pub(super) fn check_owner(store: &crate::store::Store, owner: &str) -> Result<(), Failure> {
-    if store.read(|c| c.owner_exists(owner))? {
+    if store.read(|c| service::owner_exists(c, owner))? {
         Ok(())
     } else {
         Err(unknown_owner(owner))
@@ -521,7 +520,7 @@ pub fn policy(cmd: PolicyCommand) -> Result<(), Failure> {
         PolicyCommand::List { dir, owner, format } => {
             let store = open_store(&dir.data_dir)?;
             check_owner(&store, &owner.owner)?;
-            let list = store.read(|c| c.list_policies(&owner.owner))?;
+            let list = store.read(|c| service::list(c, &owner.owner))?;
             match format {
                 Format::Json => print_json(&Value::Array(
                     list.iter()
@@ -542,7 +541,7 @@ pub fn policy(cmd: PolicyCommand) -> Result<(), Failure> {
         PolicyCommand::Show { dir, owner, name } => {
             let store = open_store(&dir.data_dir)?;
             check_owner(&store, &owner.owner)?;
-            match store.read(|c| c.policy(&owner.owner, &name))? {
+            match store.read(|c| service::get(c, &owner.owner, &name))? {
                 Some(p) => {
                     print!("{}", p.text);
                     if !p.text.ends_with('\n') {
@@ -562,7 +561,7 @@ pub fn policy(cmd: PolicyCommand) -> Result<(), Failure> {
                     Ok(())
                 }
                 Ok(false) => Err(no_such_policy(&owner.owner, &name)),
-                Err(SharingError::UnknownOwner(o)) => Err(unknown_owner(&o)),
+                Err(PolicyError::UnknownOwner(o)) => Err(unknown_owner(&o)),
                 Err(e) => Err(Failure::new(e.to_string())),
             }
         }
@@ -647,7 +646,7 @@ fn push(
             );
             Ok(())
         }
-        Err(SharingError::Invalid(validation)) => {
+        Err(PolicyError::Invalid(validation)) => {
             let (diagnostics, texts) = located(&validation.diagnostics);
             eprint!("{}", render_over(&diagnostics, &texts));
             let files_failing: BTreeSet<&str> =
@@ -659,13 +658,13 @@ fn push(
             ))
             .help("fix the files and push again; `uma-cedar validate` checks them offline"))
         }
-        Err(SharingError::UnknownOwner(o)) => Err(unknown_owner(&o)),
-        Err(e @ (SharingError::BadName { .. } | SharingError::DuplicateName(_))) => {
+        Err(PolicyError::UnknownOwner(o)) => Err(unknown_owner(&o)),
+        Err(e @ (PolicyError::BadName { .. } | PolicyError::DuplicateName(_))) => {
             Err(Failure::new(e.to_string()).help(
                 "a file's name without `.cedar` names the policy: 1 to 64 letters, digits, `.`, `_` or `-`, \
                  unique within a push",
             ))
         }
-        Err(SharingError::Store(e)) => Err(Failure::from(e)),
+        Err(PolicyError::Store(e)) => Err(Failure::from(e)),
     }
 }

@@ -4,7 +4,6 @@
 //!
 //! This endpoint must never show one owner's decisions to another.
 
-use crate::store::DecisionRead;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -12,10 +11,7 @@ use super::forms;
 use super::policies::require_owner;
 use super::{AppState, method_not_allowed, no_store_json, paths};
 use crate::error::OAuthError;
-
-/// Entries returned when `limit` is not given, and the most ever returned.
-pub const DEFAULT_LIMIT: usize = 100;
-pub const MAX_LIMIT: usize = 1000;
+use crate::owner::decisions::{self, Limit};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -25,24 +21,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn limit(req: &HttpRequest) -> Result<usize, OAuthError> {
-    match forms::query(req)?.get("limit") {
-        None => Ok(DEFAULT_LIMIT),
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(OAuthError::invalid_request(format!(
-                "`limit` must be a number from 1 to {MAX_LIMIT}, got {}",
-                crate::error::quoted(text)
-            ))),
-        },
-    }
+fn limit(req: &HttpRequest) -> Result<Limit, OAuthError> {
+    let query = forms::query(req)?;
+    Limit::parse(query.get("limit")).map_err(|e| OAuthError::invalid_request(e.to_string()))
 }
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
     let limit = limit(&req)?;
     let owner = require_owner(&req, &state).await?;
     let log = state
-        .run(move |st| Ok(st.store.read(|c| c.decisions_of_owner(&owner, limit))?))
+        .run(move |st| Ok(st.store.read(|c| decisions::recent(c, &owner, limit))?))
         .await?;
     let body = serde_json::to_value(&log).map_err(|e| OAuthError::server_error(&e))?;
     Ok(no_store_json(StatusCode::OK, &body))

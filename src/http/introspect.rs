@@ -4,27 +4,22 @@
 //! Authorization §5) or with its client credentials (RFC 7662 §2.1, HTTP Basic or `client_secret_post`).
 //! Public clients cannot introspect: with nothing to prove, anyone could scan tokens (RFC 7662 §4).
 //!
-//! This endpoint must never tell a caller anything about a token that is not both active and meant for it:
-//! unknown, expired, revoked, rotated-away tokens and other clients' tokens all get the same bare
-//! `{"active": false}` (RFC 7662 §2.2), so the answer cannot be used to probe for tokens.
+//! What a token is and what the caller may learn about it is decided by [`crate::oauth::introspection`]; this
+//! file reads the proof, checks it, and renders the answer with `Cache-Control: no-store`.
 //!
 //! `token_type_hint` is accepted and not needed: one lookup by hash finds access and refresh tokens alike,
 //! and RFC 7662 §2.1 requires searching every type anyway, so an unknown hint is simply ignored.
 
-use crate::store::RptRead;
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use super::forms::{self, Params};
 use super::{AppState, bearer, client_auth, method_not_allowed, no_store_json, paths};
-use crate::clock::UnixTime;
-use crate::crypto;
 use crate::error::OAuthError;
-use crate::store::rpts::{GrantedPermission, Rpt};
-use crate::store::tokens::{self, SubjectKind, TokenKind, TokenRecord};
-use crate::uma::{self, requesting_party, rpt_subject};
+use crate::oauth::introspection::{self, Caller};
+use crate::oauth::presented::PresentedToken;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -71,148 +66,20 @@ fn proof(req: &HttpRequest, params: &Params) -> Result<Proof, OAuthError> {
 
 /// Checks the proof and returns the client id of the caller (blocking).
 fn caller(state: &AppState, proof: &Proof) -> Result<String, OAuthError> {
-    match proof {
-        Proof::Pat(token) => Ok(bearer::check_pat(state, token)?.client_id),
-        Proof::Client(creds) => {
-            let client = client_auth::authenticate(state, creds)?;
-            if client.is_public() {
-                return Err(OAuthError::invalid_client(
-                    "public clients cannot introspect tokens; use a confidential client or a PAT",
-                    false,
-                ));
-            }
-            Ok(client.client_id)
-        }
-    }
+    let caller = match proof {
+        Proof::Pat(token) => Caller::Pat {
+            client_id: bearer::check_pat(state, token)?.client_id,
+        },
+        Proof::Client(creds) => Caller::Client(client_auth::authenticate(state, creds)?),
+    };
+    introspection::caller_id(caller)
 }
 
-/// What a presented token turned out to be.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Presented {
-    /// An access or refresh token of an OAuth grant: PATs and users' access tokens.
-    Grant(TokenRecord),
-    /// An RPT, with the permissions the owner's policies still grant now: answered with `permissions` and
-    /// never `scope` (Federated Authorization §5.1.1), and visible to the resource server that is its
-    /// audience rather than to the client holding it.
-    Rpt {
-        rpt: Rpt,
-        permissions: Vec<GrantedPermission>,
-    },
-}
-
-/// The stored RPT a token stands for: a JWT whose signature verifies with one of our published keys and
-/// whose `jti` we issued. Anything else (an ID token, a foreign JWT, a tampered RPT) is not an RPT.
-pub fn find_rpt(state: &AppState, token: &str) -> Result<Option<Rpt>, OAuthError> {
-    match rpt_jti(state, token)? {
-        Some(jti) => Ok(state.store.read(|c| c.rpt(&jti))?),
-        None => Ok(None),
-    }
-}
-
-/// The `jti` of a JWT signed with one of our published keys (the RPT's key in the `rpts` table).
-pub fn rpt_jti(state: &AppState, token: &str) -> Result<Option<String>, OAuthError> {
-    Ok(uma::rpt::rpt_jti(&*state.key_set()?, token))
-}
-
-/// Finds what `token` is. `None` when this server never issued it (or has purged it).
-pub fn classify(state: &AppState, token: &str) -> Result<Option<Presented>, OAuthError> {
-    if let Some(rpt) = find_rpt(state, token)? {
-        let now = state.now();
-        let permissions = if rpt.is_active(now) {
-            let compiled = state.policies.compiled_for(&state.store, &rpt.owner)?;
-            state
-                .store
-                .read(|r| uma::rpt::current_permissions(&compiled, r, &rpt, now))?
-        } else {
-            Vec::new()
-        };
-        return Ok(Some(Presented::Rpt { rpt, permissions }));
-    }
-    let hash = crypto::hash_secret(token);
-    Ok(state
-        .store
-        .read(|c| tokens::find(c, &hash))?
-        .map(Presented::Grant))
-}
-
-impl Presented {
-    fn is_active(&self, now: UnixTime) -> bool {
-        match self {
-            Self::Grant(record) => record.is_active(now),
-            // An RPT whose every permission was narrowed away grants nothing: inactive.
-            Self::Rpt { rpt, permissions } => rpt.is_active(now) && !permissions.is_empty(),
-        }
-    }
-
-    /// Whether the client `caller` may learn about this token: an OAuth token only to the client it was
-    /// issued to, since nobody else has a use for its metadata.
-    fn visible_to(&self, caller: &str) -> bool {
-        match self {
-            Self::Grant(record) => record.client_id == caller,
-            Self::Rpt { rpt, .. } => rpt.resource_server == caller,
-        }
-    }
-
-    /// The RFC 7662 §2.2 members of an active token.
-    fn claims(&self, issuer: &str) -> Map<String, Value> {
-        match self {
-            Self::Grant(record) => {
-                let token_type = match record.kind {
-                    TokenKind::Access => "Bearer",
-                    TokenKind::Refresh => "refresh_token",
-                };
-                let mut claims = Map::new();
-                claims.insert("active".into(), Value::Bool(true));
-                claims.insert("scope".into(), Value::from(record.scope.as_str()));
-                claims.insert("client_id".into(), Value::from(record.client_id.as_str()));
-                claims.insert("sub".into(), Value::from(record.subject.as_str()));
-                if record.subject_kind == SubjectKind::User {
-                    claims.insert("username".into(), Value::from(record.subject.as_str()));
-                }
-                claims.insert("token_type".into(), Value::from(token_type));
-                claims.insert("exp".into(), Value::from(record.expires_at));
-                claims.insert("iat".into(), Value::from(record.issued_at));
-                claims.insert("iss".into(), Value::from(issuer));
-                claims
-            }
-            Self::Rpt { rpt, permissions } => {
-                let mut claims = Map::new();
-                claims.insert("active".into(), Value::Bool(true));
-                claims.insert(
-                    "permissions".into(),
-                    crate::uma::wire::permissions(permissions),
-                );
-                claims.insert("client_id".into(), Value::from(rpt.client_id.as_str()));
-                claims.insert("aud".into(), Value::from(rpt.resource_server.as_str()));
-                // The same `sub` and `requesting_party` as the RPT itself carries.
-                let text = |name: &str| rpt.claims.get(name).and_then(Value::as_str);
-                let party = text("iss").zip(text("sub"));
-                claims.insert(
-                    "sub".into(),
-                    Value::from(rpt_subject(issuer, party, &rpt.client_id)),
-                );
-                if let Some((iss, sub)) = party {
-                    claims.insert("requesting_party".into(), requesting_party(iss, sub));
-                }
-                claims.insert("token_type".into(), Value::from("Bearer"));
-                claims.insert("exp".into(), Value::from(rpt.expires_at));
-                claims.insert("iat".into(), Value::from(rpt.issued_at));
-                claims.insert("iss".into(), Value::from(issuer));
-                claims
-            }
-        }
-    }
-}
-
-/// The introspection answer for `token` as seen by the client `caller`.
-pub fn answer(state: &AppState, caller: &str, token: &str) -> Result<Value, OAuthError> {
-    let (issuer, now) = (state.settings.issuer.as_str(), state.now());
-    Ok(match classify(state, token)? {
-        Some(found) if found.is_active(now) && found.visible_to(caller) => {
-            Value::Object(found.claims(issuer))
-        }
-        _ => json!({"active": false}),
-    })
+/// The introspection answer for `token` as seen by the client `caller` (blocking).
+fn answer(state: &AppState, caller: &str, token: &str) -> Result<Value, OAuthError> {
+    let token = PresentedToken::read(&*state.key_set()?, token);
+    let reader = state.store.begin_read()?;
+    introspection::answer(&reader, &state.context(), &state.policies, caller, &token)
 }
 
 async fn introspect(

@@ -35,7 +35,7 @@ use crate::crypto::keys::KeySet;
 use crate::crypto::password::HashGate;
 use crate::error::OAuthError;
 use crate::keyring::KeyRing;
-use crate::sharing::Policies;
+use crate::owner::Policies;
 use crate::store::Store;
 use crate::throttle::Throttle;
 

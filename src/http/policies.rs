@@ -14,7 +14,6 @@
 //! `insufficient_scope`: a resource server must never rewrite an owner's policies. This module must never read
 //! or change the policies of anyone but the token's subject.
 
-use crate::store::PolicyRead;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -24,9 +23,9 @@ use super::bearer::{active_access_token, bearer_token};
 use super::forms::read_body;
 use super::{AppState, method_not_allowed, paths};
 use crate::error::OAuthError;
+use crate::owner::policies::{self, PolicyError};
 use crate::policy::Source;
 use crate::scope::UMA_POLICY;
-use crate::sharing::{self, SharingError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -69,9 +68,9 @@ fn not_found(name: &str) -> OAuthError {
     OAuthError::not_found(format!("you have no policy named `{name}`"))
 }
 
-fn from_sharing(err: SharingError) -> OAuthError {
+fn from_policy_error(err: PolicyError) -> OAuthError {
     match err {
-        SharingError::Invalid(validation) => {
+        PolicyError::Invalid(validation) => {
             let first = validation
                 .errors()
                 .next()
@@ -86,20 +85,20 @@ fn from_sharing(err: SharingError) -> OAuthError {
                 Value::Array(validation.diagnostics.iter().map(|d| d.to_json()).collect()),
             )
         }
-        SharingError::BadName { .. } | SharingError::DuplicateName(_) => {
+        PolicyError::BadName { .. } | PolicyError::DuplicateName(_) => {
             OAuthError::invalid_request(err.to_string())
         }
-        SharingError::UnknownOwner(_) => {
+        PolicyError::UnknownOwner(_) => {
             OAuthError::invalid_token("the token's subject no longer exists")
         }
-        SharingError::Store(e) => OAuthError::server_error(&e),
+        PolicyError::Store(e) => OAuthError::server_error(&e),
     }
 }
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
     let owner = require_owner(&req, &state).await?;
     let list = state
-        .run(move |st| Ok(st.store.read(|c| c.list_policies(&owner))?))
+        .run(move |st| Ok(st.store.read(|c| policies::list(c, &owner))?))
         .await?;
     let body: Vec<Value> = list
         .iter()
@@ -118,7 +117,7 @@ async fn read(
     let found = {
         let name = name.clone();
         state
-            .run(move |st| Ok(st.store.read(|c| c.policy(&owner, &name))?))
+            .run(move |st| Ok(st.store.read(|c| policies::get(c, &owner, &name))?))
             .await?
     };
     let policy = found.ok_or_else(|| not_found(&name))?;
@@ -166,14 +165,14 @@ async fn put(
 ) -> Result<HttpResponse, OAuthError> {
     let owner = require_owner(&req, &state).await?;
     let name = name.into_inner();
-    sharing::check_name(&name).map_err(from_sharing)?;
+    policies::check_name(&name).map_err(from_policy_error)?;
     let body = read_body(payload, &state).await?;
     let text = policy_text(&req, &body)?;
     let outcome = state
         .run(move |st| {
             st.policies
                 .push(&st.store, &owner, &[Source::new(name, text)], st.now())
-                .map_err(from_sharing)
+                .map_err(from_policy_error)
         })
         .await?;
     let Some(pushed) = outcome.pushed.first() else {
@@ -207,7 +206,7 @@ async fn remove(
             .run(move |st| {
                 st.policies
                     .remove(&st.store, &owner, &name)
-                    .map_err(from_sharing)
+                    .map_err(from_policy_error)
             })
             .await?
     };

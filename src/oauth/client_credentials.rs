@@ -10,9 +10,9 @@ use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::error::OAuthError;
 use crate::issue::{self, Issued};
+use crate::protocol::tokens::{NewGrant, SubjectKind};
 use crate::scope::{Scopes, UMA_POLICY, UMA_PROTECTION};
 use crate::store::oauth::TokenStore;
-use crate::store::tokens::{NewGrant, SubjectKind};
 
 use super::client::Client;
 

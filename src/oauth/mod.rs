@@ -2,10 +2,14 @@
 //! SQL. Nothing here may import the web framework or the SQLite driver, nor any module of the HTTP layer: the web layer
 //! parses requests into these types and the store maps its rows to them.
 
+pub mod authorization_code;
 pub mod client_auth;
 pub mod client_credentials;
+pub mod introspection;
+pub mod presented;
 pub mod refresh;
 pub mod registration;
+pub mod revocation;
 pub mod token;
 
 pub use crate::protocol::{client, types};

@@ -11,10 +11,10 @@ use crate::config::Settings;
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::issue::{self, Issued};
+use crate::protocol::tokens::TokenKind;
 use crate::scope::Scopes;
 use crate::store::Outcome;
 use crate::store::oauth::{NewToken, TokenStore};
-use crate::store::tokens::TokenKind;
 
 use super::client::Client;
 
@@ -96,9 +96,9 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
     use crate::oauth::AuthMethod;
+    use crate::protocol::tokens::{NewGrant, SubjectKind};
     use crate::store::oauth::TokenRead;
     use crate::store::testing::temp_store;
-    use crate::store::tokens::{NewGrant, SubjectKind};
     use crate::store::{Store, clients};
 
     const NOW: UnixTime = 1_000;

@@ -128,22 +128,7 @@ pub fn get_session(conn: &ReadTx<'_>, id_hash: &str) -> Result<Option<Session>> 
         .optional()?)
 }
 
-/// An authorization code and everything it is bound to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthCode {
-    pub client_id: String,
-    pub username: String,
-    pub redirect_uri: String,
-    pub redirect_uri_sent: bool,
-    pub scope: String,
-    pub code_challenge: Option<String>,
-    pub nonce: Option<String>,
-    pub auth_time: UnixTime,
-    pub expires_at: UnixTime,
-    /// The grant the code was redeemed for, once it was.
-    pub grant_id: Option<i64>,
-    pub used: bool,
-}
+pub use crate::protocol::tokens::AuthCode;
 
 pub fn insert_code(tx: &WriteTx<'_>, hash: &str, code: &AuthCode) -> Result<()> {
     tx.conn()?.execute(

@@ -1,15 +1,17 @@
 //! The narrow storage interfaces the OAuth domain ([`crate::oauth`]) works against, in the style of
 //! [`super::traits`]: no SQL type in them, read interfaces on both transaction types, write interfaces only on
-//! [`WriteTx`]. A future store implements them on its own transactions and must pass `clients_contract` and
-//! `tokens_contract`.
+//! [`WriteTx`]. A future store implements them on its own transactions and must pass `clients_contract`,
+//! `tokens_contract`, `codes_contract` and `users_contract`.
 //!
 //! What these interfaces must never offer: a way to read a token or secret in clear (callers pass SHA-256
 //! hashes), or a grant without the client it was issued to.
 
-use super::clients::{self, Client};
-use super::tokens::{self, NewGrant, TokenKind, TokenRecord};
 use super::{ReadTx, Result, WriteTx};
+use super::{auth, clients, tokens, users};
 use crate::clock::UnixTime;
+use crate::protocol::client::Client;
+use crate::protocol::tokens::{AuthCode, NewGrant, TokenKind, TokenRecord};
+use crate::protocol::user::User;
 
 /// Looking up registered clients.
 pub trait ClientRead {
@@ -41,6 +43,49 @@ pub trait TokenStore: TokenRead {
     fn mark_token_used(&self, hash: &str) -> Result<bool>;
     /// Revokes every token of the grant.
     fn revoke_grant(&self, grant_id: i64) -> Result<()>;
+    /// Revokes one token and leaves the rest of its grant alone; false when there is none.
+    fn revoke_token(&self, hash: &str) -> Result<bool>;
+}
+
+/// Authorization codes (RFC 6749 §4.1.2), by hash: stored once, redeemed at most once, kept after
+/// redemption with the grant they produced so a replay can revoke it.
+pub trait AuthCodeStore {
+    fn insert_auth_code(&self, hash: &str, code: &AuthCode) -> Result<()>;
+    fn auth_code(&self, hash: &str) -> Result<Option<AuthCode>>;
+    /// Marks the code redeemed for `grant_id`; false when it already was (two concurrent calls never both
+    /// succeed).
+    fn redeem_auth_code(&self, hash: &str, grant_id: i64) -> Result<bool>;
+}
+
+/// Looking up local accounts.
+pub trait UserRead {
+    fn user(&self, username: &str) -> Result<Option<User>>;
+}
+
+impl UserRead for ReadTx<'_> {
+    fn user(&self, username: &str) -> Result<Option<User>> {
+        users::get(self, username)
+    }
+}
+
+impl UserRead for WriteTx<'_> {
+    fn user(&self, username: &str) -> Result<Option<User>> {
+        users::get(self, username)
+    }
+}
+
+impl AuthCodeStore for WriteTx<'_> {
+    fn insert_auth_code(&self, hash: &str, code: &AuthCode) -> Result<()> {
+        auth::insert_code(self, hash, code)
+    }
+
+    fn auth_code(&self, hash: &str) -> Result<Option<AuthCode>> {
+        auth::get_code(self, hash)
+    }
+
+    fn redeem_auth_code(&self, hash: &str, grant_id: i64) -> Result<bool> {
+        auth::redeem_code(self, hash, grant_id)
+    }
 }
 
 impl ClientRead for ReadTx<'_> {
@@ -91,6 +136,10 @@ impl TokenStore for WriteTx<'_> {
     fn revoke_grant(&self, grant_id: i64) -> Result<()> {
         tokens::revoke_grant(self, grant_id)
     }
+
+    fn revoke_token(&self, hash: &str) -> Result<bool> {
+        tokens::revoke_token(self, hash)
+    }
 }
 
 /// The contract of [`ClientRead`]: an unknown id is `None`, a known one comes back as it was registered.
@@ -108,7 +157,7 @@ pub(crate) fn clients_contract<R: ClientRead>(client: &Client, reader: &R) {
 /// scope and expiry; another hash finds nothing.
 #[cfg(test)]
 pub(crate) fn tokens_contract<W: TokenStore>(tx: &W, client_id: &str) {
-    use super::tokens::SubjectKind;
+    use crate::protocol::tokens::SubjectKind;
     let grant_id = tx
         .create_grant(
             &NewGrant {
@@ -145,12 +194,93 @@ pub(crate) fn tokens_contract<W: TokenStore>(tx: &W, client_id: &str) {
         "used at most once"
     );
     assert!(tx.token("h-access").expect("read").is_some_and(|t| t.used));
+    tx.insert_token(&NewToken {
+        hash: "h-refresh",
+        kind: TokenKind::Refresh,
+        grant_id,
+        scope: "uma_protection",
+        issued_at: 10,
+        expires_at: 90,
+    })
+    .expect("token");
+    assert!(tx.revoke_token("h-refresh").expect("revoke one"));
+    assert!(!tx.revoke_token("h-none").expect("revoke none"));
+    assert!(
+        tx.token("h-refresh")
+            .expect("read")
+            .is_some_and(|t| t.revoked)
+    );
+    assert!(
+        tx.token("h-access")
+            .expect("read")
+            .is_some_and(|t| !t.revoked),
+        "revoking one token leaves the others of its grant alone"
+    );
     tx.revoke_grant(grant_id).expect("revoke");
     assert!(
         tx.token("h-access")
             .expect("read")
             .is_some_and(|t| t.revoked)
     );
+}
+
+/// The contract of [`AuthCodeStore`]: a code is found by its hash as it was stored, is redeemed at most once,
+/// and remembers the grant it was redeemed for. `client_id` and `username` are registered in the backend.
+#[cfg(test)]
+pub(crate) fn codes_contract<W: AuthCodeStore + TokenStore>(
+    tx: &W,
+    client_id: &str,
+    username: &str,
+) {
+    use crate::protocol::tokens::SubjectKind;
+    let code = AuthCode {
+        client_id: client_id.to_owned(),
+        username: username.to_owned(),
+        redirect_uri: "https://app.example/cb".into(),
+        redirect_uri_sent: true,
+        scope: "openid".into(),
+        code_challenge: Some("challenge".into()),
+        nonce: Some("n-1".into()),
+        auth_time: 5,
+        expires_at: 70,
+        grant_id: None,
+        used: false,
+    };
+    tx.insert_auth_code("h-code", &code).expect("insert");
+    assert_eq!(tx.auth_code("h-code").expect("read"), Some(code.clone()));
+    assert_eq!(tx.auth_code("h-other").expect("read"), None);
+    let grant_id = tx
+        .create_grant(
+            &NewGrant {
+                client_id,
+                subject: username,
+                subject_kind: SubjectKind::User,
+                scope: "openid",
+                auth_time: Some(5),
+                nonce: Some("n-1"),
+            },
+            10,
+        )
+        .expect("grant");
+    assert!(tx.redeem_auth_code("h-code", grant_id).expect("redeem"));
+    assert!(
+        !tx.redeem_auth_code("h-code", grant_id).expect("redeem"),
+        "redeemed at most once"
+    );
+    let redeemed = tx.auth_code("h-code").expect("read").expect("kept");
+    assert!(redeemed.used);
+    assert_eq!(redeemed.grant_id, Some(grant_id));
+    assert!(!tx.redeem_auth_code("h-other", grant_id).expect("redeem"));
+}
+
+/// The contract of [`UserRead`]: an unknown name is `None`, a known account comes back as it was created.
+#[cfg(test)]
+pub(crate) fn users_contract<R: UserRead>(user: &User, reader: &R) {
+    assert_eq!(
+        reader.user(&user.username).expect("read"),
+        Some(user.clone())
+    );
+    assert_eq!(reader.user("nobody").expect("read"), None);
 }
 
 #[cfg(test)]
@@ -178,6 +308,34 @@ mod tests {
                 Ok::<_, crate::store::StoreError>(())
             })
             .expect("write");
+    }
+
+    #[test]
+    fn sqlite_passes_the_code_and_user_contracts() {
+        let (_dir, store) = temp_store();
+        let client = Client::for_tests("web", AuthMethod::ClientSecretBasic, "0123456789abcdef");
+        let user = User {
+            username: "alice".into(),
+            password_hash: "$argon2id$not-checked-here".into(),
+            email: Some("alice@example.com".into()),
+            name: None,
+            created_at: 3,
+        };
+        store
+            .write(|tx| {
+                clients::insert(tx, &client)?;
+                users::insert(tx, &user)?;
+                codes_contract(tx, "web", "alice");
+                users_contract(&user, tx);
+                Ok::<_, crate::store::StoreError>(())
+            })
+            .expect("contract");
+        store
+            .read(|tx| {
+                users_contract(&user, tx);
+                Ok(())
+            })
+            .expect("read");
     }
 
     #[test]

@@ -2,27 +2,11 @@
 //! requesting party. The PCT value reveals nothing; only its SHA-256 is stored.
 
 use rusqlite::{OptionalExtension, params};
-use serde_json::{Map, Value};
 
 use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pct {
-    pub hash: String,
-    pub client_id: String,
-    pub party: String,
-    pub claims: Map<String, Value>,
-    pub created_at: UnixTime,
-    pub expires_at: UnixTime,
-    pub revoked: bool,
-}
-
-impl Pct {
-    pub fn is_active(&self, now: UnixTime) -> bool {
-        !self.revoked && now < self.expires_at
-    }
-}
+pub use crate::protocol::uma::Pct;
 
 pub(super) fn insert(tx: &WriteTx<'_>, pct: &Pct) -> Result<()> {
     tx.conn()?.execute(
@@ -89,6 +73,8 @@ pub fn purge_expired(tx: &WriteTx<'_>, cutoff: UnixTime) -> Result<usize> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Map, Value};
+
     use super::*;
     use crate::store::StoreError;
     use crate::store::clients;

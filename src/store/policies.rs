@@ -1,7 +1,7 @@
 //! Owners' sharing policies: named Cedar sources per owner, and the per-owner version every change bumps.
 //!
 //! This module stores text and checks nothing about it: callers validate a policy against the schema before
-//! they write it (see `crate::sharing`), in the same transaction as the write. It must never return one owner's
+//! they write it (see `crate::owner::policies`), in the same transaction as the write. It must never return one owner's
 //! policies from a query about another.
 
 use rusqlite::{OptionalExtension, params};

@@ -4,19 +4,12 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
-/// A permission granted by an RPT (Federated Authorization §5.1.1), each with its own expiry. What resource
-/// servers receive is shaped by `uma::wire`, not by this row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrantedPermission {
-    pub resource_id: String,
-    pub resource_scopes: Vec<String>,
-    pub exp: UnixTime,
-}
+pub use crate::protocol::uma::{GrantedPermission, Rpt};
 
 /// How a granted permission is kept in the `permissions` JSON column.
 #[derive(Serialize, Deserialize)]
@@ -48,39 +41,6 @@ fn permissions_from_column(text: &str) -> Result<Vec<GrantedPermission>> {
             exp: p.exp,
         })
         .collect())
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rpt {
-    pub jti: String,
-    /// The client the RPT was issued to.
-    pub client_id: String,
-    /// The requesting party (see `uma::party_id`).
-    pub party: String,
-    pub owner: String,
-    /// The resource server: the RPT's audience.
-    pub resource_server: String,
-    pub permissions: Vec<GrantedPermission>,
-    /// The verified claims the decision used, kept to re-evaluate when the owner's policies change.
-    pub claims: Map<String, Value>,
-    pub issued_at: UnixTime,
-    pub expires_at: UnixTime,
-    pub revoked: bool,
-}
-
-impl Rpt {
-    pub fn is_active(&self, now: UnixTime) -> bool {
-        !self.revoked && now < self.expires_at
-    }
-
-    /// The permissions still in force at `now`.
-    pub fn live_permissions(&self, now: UnixTime) -> Vec<GrantedPermission> {
-        self.permissions
-            .iter()
-            .filter(|p| now < p.exp)
-            .cloned()
-            .collect()
-    }
 }
 
 const COLUMNS: &str = "jti, client_id, party, owner, resource_server, permissions, claims, issued_at, \
@@ -196,6 +156,8 @@ pub fn purge_expired(tx: &WriteTx<'_>, cutoff: UnixTime) -> Result<usize> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
     use crate::store::StoreError;
     use crate::store::clients::{self, Client};

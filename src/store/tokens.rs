@@ -6,83 +6,14 @@ use rusqlite::{OptionalExtension, params};
 use super::{ReadTx, Result, WriteTx};
 use crate::clock::UnixTime;
 
-/// Who a grant's tokens speak for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubjectKind {
-    /// A local user who consented at the authorization endpoint.
-    User,
-    /// The client itself (client credentials): an organisation owning its own resources.
-    Client,
-}
+pub use crate::protocol::tokens::{NewGrant, SubjectKind, TokenKind, TokenRecord};
 
-impl SubjectKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Client => "client",
-        }
-    }
-
-    fn parse(text: &str) -> Self {
-        if text == "user" {
-            Self::User
-        } else {
-            Self::Client
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
-    Access,
-    Refresh,
-}
-
-impl TokenKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Access => "access",
-            Self::Refresh => "refresh",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewGrant<'a> {
-    pub client_id: &'a str,
-    pub subject: &'a str,
-    pub subject_kind: SubjectKind,
-    pub scope: &'a str,
-    pub auth_time: Option<UnixTime>,
-    pub nonce: Option<&'a str>,
-}
-
-/// A stored token joined with its grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
-    pub kind: TokenKind,
-    pub grant_id: i64,
-    pub client_id: String,
-    pub subject: String,
-    pub subject_kind: SubjectKind,
-    pub scope: String,
-    pub issued_at: UnixTime,
-    pub expires_at: UnixTime,
-    pub auth_time: Option<UnixTime>,
-    pub nonce: Option<String>,
-    pub used: bool,
-    /// The token or its grant was revoked.
-    pub revoked: bool,
-}
-
-impl TokenRecord {
-    /// Usable now: not revoked, not expired and (for refresh tokens) not yet rotated.
-    pub fn is_active(&self, now: UnixTime) -> bool {
-        !self.revoked && !self.used && now < self.expires_at
-    }
-
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scope.split(' ').any(|s| s == scope)
+/// The stored spelling of a subject kind; anything unexpected reads as a client, the narrower of the two.
+fn stored_subject_kind(text: &str) -> SubjectKind {
+    if text == "user" {
+        SubjectKind::User
+    } else {
+        SubjectKind::Client
     }
 }
 
@@ -135,7 +66,7 @@ pub fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<TokenRecord>> {
                     grant_id: r.get(1)?,
                     client_id: r.get(2)?,
                     subject: r.get(3)?,
-                    subject_kind: SubjectKind::parse(&subject_kind),
+                    subject_kind: stored_subject_kind(&subject_kind),
                     scope: r.get(5)?,
                     issued_at: r.get(6)?,
                     expires_at: r.get(7)?,

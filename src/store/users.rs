@@ -3,17 +3,8 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{ReadTx, Result, StoreError, WriteTx, is_unique_violation};
-use crate::clock::UnixTime;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub username: String,
-    /// An argon2id PHC string.
-    pub password_hash: String,
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub created_at: UnixTime,
-}
+pub use crate::protocol::user::User;
 
 /// Claims a principal identifier (username or client id) in the namespace they share.
 pub(crate) fn claim_principal(tx: &WriteTx<'_>, id: &str, kind: &str) -> Result<()> {

@@ -10,8 +10,8 @@
 
 use crate::clock::UnixTime;
 use crate::crypto::keys::KeySet;
+use crate::owner::Policies;
 use crate::policy::{Claims, Compiled};
-use crate::sharing::Policies;
 use crate::store::rpts::{GrantedPermission, Rpt};
 use crate::store::{ResourceRead, StoreError};
 

@@ -3,10 +3,11 @@
 //! set cached per owner and checked against the owner's policy version (one indexed read) before each use,
 //! so a change made by any process takes effect on the next decision.
 //!
-//! Plain Rust between the store and the policy module. It must never store a policy that failed validation,
-//! and never decide on a resource with policies of anyone but the resource's owner.
+//! Each change has two forms: one inside a write transaction the caller holds (`push_in`, `remove_in`), for a
+//! change that must commit with others (an approval, an outbox entry), and one that opens its own (`push`,
+//! `remove`). The policy module does the Cedar work; this one never stores a policy that failed validation,
+//! and never decides on a resource with policies of anyone but the resource's owner.
 
-use crate::store::{PolicyRead, PolicyStore, ResourceRead};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -15,14 +16,15 @@ use crate::policy::{
     self, Claims, Compiled, ContextFacts, Decision, Diagnostic, PolicyCache, PolicySchema,
     ResourceFacts, ScopeCheck, Source, Validation,
 };
+use crate::store::policies::{PolicyInfo, StoredPolicy};
 use crate::store::resources::Resource;
-use crate::store::{Store, StoreError};
+use crate::store::{PolicyRead, PolicyStore, ResourceRead, Store, StoreError};
 
 /// The longest policy name.
 pub const MAX_NAME_LEN: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SharingError {
+pub enum PolicyError {
     #[error("there is no user or client `{0}` to own policies")]
     UnknownOwner(String),
     #[error("`{name}` cannot name a policy: {reason}")]
@@ -54,9 +56,9 @@ pub struct PushOutcome {
 
 /// Checks a policy name: 1 to 64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit, so it is safe in a
 /// URL path segment and as a file name.
-pub fn check_name(name: &str) -> Result<(), SharingError> {
+pub fn check_name(name: &str) -> Result<(), PolicyError> {
     let bad = |reason: &str| {
-        Err(SharingError::BadName {
+        Err(PolicyError::BadName {
             name: name.to_owned(),
             reason: reason.to_owned(),
         })
@@ -87,7 +89,8 @@ pub fn resource_facts(resource: &Resource) -> ResourceFacts {
     }
 }
 
-/// The schema and the per-owner cache of compiled sets. One per server (in `AppState`) or CLI command.
+/// The owner's policy service: the schema and the per-owner cache of compiled sets. One per server (in
+/// `AppState`) or CLI command.
 #[derive(Debug)]
 pub struct Policies {
     schema: Arc<PolicySchema>,
@@ -115,24 +118,27 @@ impl Policies {
         owner: &str,
         sources: &[Source],
         now: UnixTime,
-    ) -> Result<PushOutcome, SharingError> {
-        let mut names = BTreeSet::new();
-        for source in sources {
-            check_name(&source.name)?;
-            if !names.insert(source.name.as_str()) {
-                return Err(SharingError::DuplicateName(source.name.clone()));
-            }
+    ) -> Result<PushOutcome, PolicyError> {
+        // The names are checked before the write lock is taken.
+        check_names(sources)?;
+        store.write(|tx| self.push_in(tx, owner, sources, now))
+    }
+
+    /// As [`Policies::push`], inside the write transaction `tx`: nothing is stored unless `tx` commits, and
+    /// on an error the caller must roll it back (return the error from [`Store::write`]).
+    pub fn push_in(
+        &self,
+        tx: &(impl PolicyStore + ResourceRead),
+        owner: &str,
+        sources: &[Source],
+        now: UnixTime,
+    ) -> Result<PushOutcome, PolicyError> {
+        let names = check_names(sources)?;
+        if !tx.owner_exists(owner)? {
+            return Err(PolicyError::UnknownOwner(owner.to_owned()));
         }
-        let known = store.read(|c| {
-            if c.owner_exists(owner)? {
-                Ok(Some((c.scopes_of_owner(owner)?, c.policy_texts(owner)?)))
-            } else {
-                Ok(None)
-            }
-        })?;
-        let Some((known, stored)) = known else {
-            return Err(SharingError::UnknownOwner(owner.to_owned()));
-        };
+        let known = tx.scopes_of_owner(owner)?;
+        let stored = tx.policy_texts(owner)?;
         // The set after the push (the stored sources not replaced, then the pushed ones) must stay within the
         // size a set may have, or every decision with it would deny.
         let kept = stored
@@ -141,32 +147,25 @@ impl Policies {
             .map(|(name, text)| (name.as_str(), text.as_str()));
         let pushed = sources.iter().map(|s| (s.name.as_str(), s.text.as_str()));
         if let Err(d) = policy::check_set_size(kept.chain(pushed)) {
-            return Err(SharingError::Invalid(Validation {
+            return Err(PolicyError::Invalid(Validation {
                 diagnostics: vec![d],
                 policy_counts: vec![0; sources.len()],
             }));
         }
         let validation = policy::validate(&self.schema, sources, ScopeCheck::Warn(&known));
         if !validation.is_valid() {
-            return Err(SharingError::Invalid(validation));
+            return Err(PolicyError::Invalid(validation));
         }
-        let pushed = store.write(|tx| {
-            // The owner may have been removed since the check; the foreign key would refuse the rows anyway,
-            // but this says why.
-            if !tx.owner_exists(owner)? {
-                return Err(SharingError::UnknownOwner(owner.to_owned()));
-            }
-            let mut pushed = Vec::with_capacity(sources.len());
-            for (source, count) in sources.iter().zip(&validation.policy_counts) {
-                let replaced = tx.put_policy(owner, &source.name, &source.text, now)?;
-                pushed.push(Pushed {
-                    name: source.name.clone(),
-                    replaced,
-                    policies: *count,
-                });
-            }
-            Ok(pushed)
-        })?;
+        let mut pushed = Vec::with_capacity(sources.len());
+        for (source, count) in sources.iter().zip(&validation.policy_counts) {
+            let replaced = tx.put_policy(owner, &source.name, &source.text, now)?;
+            pushed.push(Pushed {
+                name: source.name.clone(),
+                replaced,
+                policies: *count,
+            });
+        }
+        // Only memory: a cached set is used only while the stored version matches, and the write bumps it.
         self.cache.forget(owner);
         Ok(PushOutcome {
             pushed,
@@ -175,13 +174,21 @@ impl Policies {
     }
 
     /// Removes `owner`'s policy `name`. False when there is none.
-    pub fn remove(&self, store: &Store, owner: &str, name: &str) -> Result<bool, SharingError> {
-        let removed = store.write(|tx| {
-            if !tx.owner_exists(owner)? {
-                return Err(SharingError::UnknownOwner(owner.to_owned()));
-            }
-            Ok(tx.remove_policy(owner, name)?)
-        })?;
+    pub fn remove(&self, store: &Store, owner: &str, name: &str) -> Result<bool, PolicyError> {
+        store.write(|tx| self.remove_in(tx, owner, name))
+    }
+
+    /// As [`Policies::remove`], inside the write transaction `tx`.
+    pub fn remove_in(
+        &self,
+        tx: &impl PolicyStore,
+        owner: &str,
+        name: &str,
+    ) -> Result<bool, PolicyError> {
+        if !tx.owner_exists(owner)? {
+            return Err(PolicyError::UnknownOwner(owner.to_owned()));
+        }
+        let removed = tx.remove_policy(owner, name)?;
         self.cache.forget(owner);
         Ok(removed)
     }
@@ -273,11 +280,14 @@ impl Policies {
 
     /// Validates every stored policy against the schema: the server refuses to start on policies that no
     /// longer validate (after a schema change, say). Returns the owners whose sets fail, with the diagnostics.
-    pub fn check_stored(&self, store: &Store) -> Result<Vec<(String, Validation)>, StoreError> {
+    pub fn check_stored(
+        &self,
+        reader: &impl PolicyRead,
+    ) -> Result<Vec<(String, Validation)>, StoreError> {
         let mut failing = Vec::new();
-        for owner in store.read(|c| c.policy_owners())? {
-            let sources: Vec<Source> = store
-                .read(|c| c.policy_texts(&owner))?
+        for owner in reader.policy_owners()? {
+            let sources: Vec<Source> = reader
+                .policy_texts(&owner)?
                 .into_iter()
                 .map(|(name, text)| Source::new(name, text))
                 .collect();
@@ -288,6 +298,37 @@ impl Policies {
         }
         Ok(failing)
     }
+}
+
+/// True when `owner` names a user or a client, who may own policies.
+pub fn owner_exists(reader: &impl PolicyRead, owner: &str) -> Result<bool, StoreError> {
+    reader.owner_exists(owner)
+}
+
+/// `owner`'s policies: name, last change and size, by name.
+pub fn list(reader: &impl PolicyRead, owner: &str) -> Result<Vec<PolicyInfo>, StoreError> {
+    reader.list_policies(owner)
+}
+
+/// `owner`'s policy `name`, if there is one.
+pub fn get(
+    reader: &impl PolicyRead,
+    owner: &str,
+    name: &str,
+) -> Result<Option<StoredPolicy>, StoreError> {
+    reader.policy(owner, name)
+}
+
+/// Checks every name of a push and that no two are the same; the set of names.
+fn check_names(sources: &[Source]) -> Result<BTreeSet<&str>, PolicyError> {
+    let mut names = BTreeSet::new();
+    for source in sources {
+        check_name(&source.name)?;
+        if !names.insert(source.name.as_str()) {
+            return Err(PolicyError::DuplicateName(source.name.clone()));
+        }
+    }
+    Ok(names)
 }
 
 #[cfg(test)]
@@ -418,6 +459,31 @@ mod tests {
     }
 
     #[test]
+    fn a_push_inside_a_transaction_that_rolls_back_leaves_nothing() {
+        let (_dir, store) = setup();
+        let p = policies();
+        assert!(!decide(&p, &store, "checking", "alice").is_permit());
+        let result = store.write(|tx| {
+            let out = p.push_in(tx, "alice", &[Source::new("bob", BOB_VIEWS)], 1)?;
+            assert_eq!(out.pushed.len(), 1);
+            // What the caller did next failed: the whole transaction goes.
+            Err::<(), _>(PolicyError::UnknownOwner("a later step".into()))
+        });
+        assert!(result.is_err());
+        assert!(
+            store
+                .read(|c| c.policy_texts("alice"))
+                .expect("texts")
+                .is_empty()
+        );
+        assert!(!decide(&p, &store, "checking", "alice").is_permit());
+        store
+            .write(|tx| p.push_in(tx, "alice", &[Source::new("bob", BOB_VIEWS)], 2))
+            .expect("committed push");
+        assert!(decide(&p, &store, "checking", "alice").is_permit());
+    }
+
+    #[test]
     fn an_invalid_push_stores_nothing() {
         let (_dir, store) = setup();
         let p = policies();
@@ -438,7 +504,7 @@ mod tests {
                 2,
             )
             .expect_err("invalid");
-        let SharingError::Invalid(validation) = err else {
+        let PolicyError::Invalid(validation) = err else {
             panic!("expected Invalid, got {err:?}")
         };
         assert_eq!(
@@ -487,7 +553,7 @@ mod tests {
                 2,
             )
             .expect_err("too large");
-        let SharingError::Invalid(validation) = err else {
+        let PolicyError::Invalid(validation) = err else {
             panic!("expected Invalid, got {err:?}")
         };
         let first = validation.errors().next().expect("an error");
@@ -561,7 +627,7 @@ mod tests {
             assert!(
                 matches!(
                     p.push(&store, "alice", &[Source::new(bad, "")], 1),
-                    Err(SharingError::BadName { .. })
+                    Err(PolicyError::BadName { .. })
                 ),
                 "{bad:?}"
             );
@@ -574,15 +640,15 @@ mod tests {
                 &[Source::new("a", ""), Source::new("a", "")],
                 1
             ),
-            Err(SharingError::DuplicateName(_))
+            Err(PolicyError::DuplicateName(_))
         ));
         assert!(matches!(
             p.push(&store, "nobody", &[Source::new("a", "")], 1),
-            Err(SharingError::UnknownOwner(_))
+            Err(PolicyError::UnknownOwner(_))
         ));
         assert!(matches!(
             p.remove(&store, "nobody", "a"),
-            Err(SharingError::UnknownOwner(_))
+            Err(PolicyError::UnknownOwner(_))
         ));
     }
 
@@ -599,7 +665,7 @@ mod tests {
                 )
             })
             .expect("raw put");
-        let failing = policies().check_stored(&store).expect("check");
+        let failing = store.read(|c| policies().check_stored(c)).expect("check");
         assert_eq!(failing.len(), 1);
         assert_eq!(failing.first().map(|(o, _)| o.as_str()), Some("alice"));
     }

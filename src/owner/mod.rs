@@ -1,0 +1,14 @@
+//! The owner's side of the server: the services a resource owner uses, whatever the door (the policy and
+//! decision-log HTTP APIs, the CLI, and the approvals and console built on them).
+//!
+//! - [`policies`]: the owner's sharing policies, validated on every write and cached per owner for decisions;
+//! - [`decisions`]: reading the decision log of the owner's resources.
+//!
+//! Plain Rust against the storage traits of [`crate::store::traits`]; Cedar only through [`crate::policy`].
+//! No actix-web and no rusqlite here. Nothing in this module may read or change one owner's data on behalf of
+//! another.
+
+pub mod decisions;
+pub mod policies;
+
+pub use policies::{Policies, PolicyError, PushOutcome, Pushed};
