@@ -3,8 +3,9 @@
 //! the claims verifier, the OS clock and RNG); everything below it is handed what it needs.
 //!
 //! Layers, top to bottom (a module imports only from layers below it):
-//! `app` → `http` (actix-web only here) → `oauth`, `uma`, `owner` (domain logic; no actix-web, no rusqlite) →
-//! `policy` (Cedar), `crypto`, `claims`, `store` traits → plain values, `clock`, `context`, `error`.
+//! `server` (the binary's entry point; it hands `cli` the way to serve) → `app`, `cli` → `http` (actix-web
+//! only here) → `oauth`, `uma`, `owner` (domain logic; no actix-web, no rusqlite) → `policy` (Cedar),
+//! `crypto`, `claims`, `store` traits → plain values (`protocol`, `config`), `clock`, `context`, `error`.
 //! `store` implements the traits on SQLite and is the only module with rusqlite.
 
 use std::sync::Arc;

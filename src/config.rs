@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::crypto::keys::Alg;
+use crate::protocol::alg::Alg;
 use crate::secret::InitialAccessToken;
 use crate::throttle::{Limit, Limits};
 

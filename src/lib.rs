@@ -2,6 +2,7 @@
 //! policies in Cedar.
 //!
 //! Layout (one external dependency per boundary; the README's Architecture section has the layering):
+//! - [`server`]: the top: the binary's entry point and the HTTP server, above [`app`] and [`cli`];
 //! - [`app`]: the composition root, which builds the [`http::AppState`] from the settings;
 //! - [`http`]: actix-web endpoints, request parsing and the mapping of [`error::OAuthError`] to responses;
 //! - [`uma`]: UMA protocol logic against the storage traits and a [`context::Context`], with no HTTP or SQL;

@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    uma_cedar::cli::main()
+    uma_cedar::server::main()
 }

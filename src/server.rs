@@ -1,11 +1,15 @@
-//! Starting the HTTP server on the configured address.
+//! The top of the program: the binary's entry point, and starting the HTTP server on the configured
+//! address. It sits above both the composition root ([`crate::app`]) and the admin commands ([`crate::cli`]),
+//! handing the latter the way to serve, so nothing below imports it.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer, middleware};
 
 use crate::app::{self, StartError};
+use crate::cli::{self, Failure};
 use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::http::{self, AppState};
@@ -43,14 +47,41 @@ fn open_to(mode: u32) -> &'static str {
     }
 }
 
-/// Files created from here on are readable and writable by this user only: the database, its WAL and
-/// shared-memory files hold the private signing keys, and SQLite creates the latter two itself.
-pub fn restrict_new_files() {
-    #[cfg(unix)]
-    {
-        use rustix::fs::Mode;
-        rustix::process::umask(Mode::from_raw_mode(0o077));
-    }
+/// The `uma-cedar` binary: the admin commands, with `serve` running [`serve`].
+pub fn main() -> ExitCode {
+    cli::main(run)
+}
+
+/// The `serve` command: serves until interrupted, or says why it could not, with a hint at the fix.
+pub fn run(settings: Settings) -> Result<(), Failure> {
+    let listen = settings.listen;
+    let data_dir = settings.data_dir.display().to_string();
+    let system = actix_web::rt::System::new();
+    system.block_on(serve(settings)).map_err(|e| {
+        let hint = match &e {
+            ServeError::Bind { .. } => Some(format!(
+                "is another process using {listen}? Choose another address with --listen"
+            )),
+            ServeError::Start(StartError::Claims(_) | StartError::Config(_)) => Some(
+                "fix the `[[trusted_issuers]]` entry's `jwks_uri` file in the config file"
+                    .to_owned(),
+            ),
+            ServeError::OpenDataDir { .. } => Some(format!(
+                "make it private with `chmod 700 {data_dir}`, or start anyway with \
+                 --allow-open-data-dir (UMA_CEDAR_ALLOW_OPEN_DATA_DIR=1, or \
+                 `allow_open_data_dir = true` in the config file)"
+            )),
+            ServeError::Start(_) | ServeError::DataDir { .. } => Some(
+                "check that the data directory is readable and writable by this user".to_owned(),
+            ),
+            ServeError::Run(_) => None,
+        };
+        let failure = Failure::new(e.to_string());
+        match hint {
+            Some(h) => failure.help(h),
+            None => failure,
+        }
+    })
 }
 
 /// Refuses (or, when `allow` is set, warns about) an existing data directory that group or others can read or

@@ -348,14 +348,18 @@ failure_from!(
     crate::store::StoreError,
     crate::keyring::KeyError,
     crate::crypto::CryptoError,
-    crate::oauth::registration::ClientError,
-    crate::server::ServeError
+    crate::oauth::registration::ClientError
 );
 
-pub fn main() -> ExitCode {
+/// How the `serve` command runs the server: handed down by the binary's entry point
+/// ([`crate::server::main`]), which sits above this module, so the admin commands never depend on the server.
+pub type Serve = fn(Settings) -> Result<(), Failure>;
+
+/// Parses the command line and runs the command, with `serve` running the server; the process's exit code.
+pub fn main(serve: Serve) -> ExitCode {
     let cli = Cli::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    match run(cli.command) {
+    match run(cli.command, serve) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("error: {}", failure.message);
@@ -367,9 +371,12 @@ pub fn main() -> ExitCode {
     }
 }
 
-pub fn run(command: Command) -> Result<(), Failure> {
+pub fn run(command: Command, serve: Serve) -> Result<(), Failure> {
     match command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => {
+            store::restrict_new_files();
+            serve(args.settings()?)
+        }
         Command::Client(cmd) => client(cmd),
         Command::User(cmd) => user(cmd),
         Command::Keys(cmd) => keys(cmd),
@@ -380,48 +387,8 @@ pub fn run(command: Command) -> Result<(), Failure> {
     }
 }
 
-fn serve(args: ServeArgs) -> Result<(), Failure> {
-    crate::server::restrict_new_files();
-    let settings = args.settings()?;
-    let listen = settings.listen;
-    let data_dir = settings.data_dir.display().to_string();
-    let system = actix_web::rt::System::new();
-    system
-        .block_on(crate::server::serve(settings))
-        .map_err(|e| {
-            let hint = match &e {
-                crate::server::ServeError::Bind { .. } => Some(format!(
-                    "is another process using {listen}? Choose another address with --listen"
-                )),
-                crate::server::ServeError::Start(
-                    crate::app::StartError::Claims(_) | crate::app::StartError::Config(_),
-                ) => Some(
-                    "fix the `[[trusted_issuers]]` entry's `jwks_uri` file in the config file"
-                        .to_owned(),
-                ),
-                crate::server::ServeError::OpenDataDir { .. } => Some(format!(
-                    "make it private with `chmod 700 {data_dir}`, or start anyway with \
-                     --allow-open-data-dir (UMA_CEDAR_ALLOW_OPEN_DATA_DIR=1, or \
-                     `allow_open_data_dir = true` in the config file)"
-                )),
-                crate::server::ServeError::Start(_) | crate::server::ServeError::DataDir { .. } => {
-                    Some(
-                        "check that the data directory is readable and writable by this user"
-                            .to_owned(),
-                    )
-                }
-                _ => None,
-            };
-            let failure = Failure::from(e);
-            match hint {
-                Some(h) => failure.help(h),
-                None => failure,
-            }
-        })
-}
-
 fn open_store(dir: &Path) -> Result<Store, Failure> {
-    crate::server::restrict_new_files();
+    store::restrict_new_files();
     Store::open(dir).map_err(|e| {
         Failure::from(e)
             .help("pass the data directory the server uses with --data-dir (or UMA_CEDAR_DATA_DIR)")

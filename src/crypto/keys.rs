@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::str::FromStr;
 
 use josekit::jwk::{Jwk, KeyPair};
 use josekit::jws::{ES256, JwsHeader, JwsSigner, JwsVerifier, RS256};
@@ -13,41 +12,7 @@ use serde_json::{Map, Value};
 use super::{CryptoError, random_string};
 use crate::clock::UnixTime;
 
-/// The JWS algorithms the server signs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Alg {
-    ES256,
-    RS256,
-}
-
-impl Alg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ES256 => "ES256",
-            Self::RS256 => "RS256",
-        }
-    }
-}
-
-impl fmt::Display for Alg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Alg {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ES256" => Ok(Self::ES256),
-            "RS256" => Ok(Self::RS256),
-            other => Err(format!(
-                "unsupported signing algorithm `{other}` (use ES256 or RS256)"
-            )),
-        }
-    }
-}
+pub use crate::protocol::alg::Alg;
 
 /// A private key as it is kept: PEM text with its id and publication window. The store keeps these rows;
 /// this module only reads and makes them, so it needs no storage of its own.

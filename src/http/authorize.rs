@@ -31,9 +31,10 @@ use super::{AppState, method_not_allowed, paths};
 use crate::crypto::{self, password};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::GrantType;
+use crate::oauth::authorize::{self, Answered, Consent};
 use crate::oauth::token::check_client_grant;
 use crate::scope::{self, Scopes};
-use crate::store::auth::{self, AuthCode, AuthRequest, RequestParams, Session};
+use crate::store::auth::{self, AuthRequest, RequestParams, Session};
 use crate::store::clients::{self, Client};
 use crate::store::users;
 use crate::throttle::Kind;
@@ -871,39 +872,27 @@ fn decide(state: &AppState, form: &Params, cookies: &BrowserCookies) -> Result<R
         }
     };
     let params = &pending.request.params;
-    let code = match decision {
-        Decision::Allow => Some(new_secret()?),
-        Decision::Deny => None,
+    let consent = Consent {
+        request_id: &pending.id,
+        client_id: &pending.client.client_id,
+        params,
+        username: &session.username,
+        auth_time: session.auth_time,
+        allow: decision == Decision::Allow,
     };
-    let now = state.now();
-    let answered_first = state.store.write(|tx| {
-        // Deleting the request is what makes a decision single use: a second submission finds nothing.
-        if !auth::delete_request(tx, &crypto::hash_secret(&pending.id))? {
-            return Ok::<_, OAuthError>(false);
+    let ctx = state.context();
+    let code = match state
+        .store
+        .write(|tx| authorize::answer(tx, &ctx, &consent))?
+    {
+        Answered::Code(code) => Some(code),
+        Answered::Denied => None,
+        Answered::AlreadyAnswered => {
+            return Ok(Reply::bad_request(
+                "This request was already answered. Return to the application and start again.",
+            ));
         }
-        if let Some(code) = &code {
-            let record = AuthCode {
-                client_id: pending.client.client_id.clone(),
-                username: session.username.clone(),
-                redirect_uri: params.redirect_uri.clone(),
-                redirect_uri_sent: params.redirect_uri_sent,
-                scope: params.scope.clone(),
-                code_challenge: params.code_challenge.clone(),
-                nonce: params.nonce.clone(),
-                auth_time: session.auth_time,
-                expires_at: now + state.settings.code_ttl,
-                grant_id: None,
-                used: false,
-            };
-            auth::insert_code(tx, &crypto::hash_secret(code), &record)?;
-        }
-        Ok(true)
-    })?;
-    if !answered_first {
-        return Ok(Reply::bad_request(
-            "This request was already answered. Return to the application and start again.",
-        ));
-    }
+    };
     match code {
         Some(code) => Ok(Reply::of(Answer::Redirect(redirect_to(
             state,

@@ -66,13 +66,18 @@ fn proof(req: &HttpRequest, params: &Params) -> Result<Proof, OAuthError> {
 
 /// Checks the proof and returns the client id of the caller (blocking).
 fn caller(state: &AppState, proof: &Proof) -> Result<String, OAuthError> {
-    let caller = match proof {
-        Proof::Pat(token) => Caller::Pat {
-            client_id: bearer::check_pat(state, token)?.client_id,
-        },
-        Proof::Client(creds) => Caller::Client(client_auth::authenticate(state, creds)?),
-    };
-    introspection::caller_id(caller)
+    match proof {
+        Proof::Pat(token) => {
+            let pat = bearer::check_pat(state, token)?;
+            introspection::caller_id(Caller::Pat {
+                client_id: &pat.client_id,
+            })
+        }
+        Proof::Client(creds) => {
+            let client = client_auth::authenticate(state, creds)?;
+            introspection::caller_id(Caller::Client(&client))
+        }
+    }
 }
 
 /// The introspection answer for `token` as seen by the client `caller` (blocking).

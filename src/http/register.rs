@@ -4,10 +4,11 @@
 //! the caller presents it as `Authorization: Bearer`. Open registration is not offered: a registered client
 //! can ask the resource owners of this server for consent, so who may register is the admin's call.
 //!
-//! The metadata rules live in [`crate::oauth::registration`], shared with the admin CLI. This module must never let
-//! the caller choose the client id or the secret, never store the secret in clear, and never answer a bad
-//! document with anything but RFC 7591 §3.2.2 `invalid_redirect_uri` / `invalid_client_metadata` (or
-//! `invalid_request` for a body that is not a JSON object).
+//! The metadata rules and the registration service live in [`crate::oauth::registration`], shared with the
+//! admin CLI; this module checks the initial access token, reads the JSON object, calls the service and
+//! renders the response. It must never let the caller choose the client id or the secret, never store the
+//! secret in clear, and never answer a bad document with anything but RFC 7591 §3.2.2 `invalid_redirect_uri`
+//! / `invalid_client_metadata` (or `invalid_request` for a body that is not a JSON object).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -18,13 +19,9 @@ use super::forms;
 use super::{AppState, bearer, method_not_allowed, no_store_json, paths};
 use crate::clock::UnixTime;
 use crate::crypto;
-use crate::error::{ErrorCode, OAuthError};
-use crate::oauth::registration::{ClientError, Registration};
+use crate::error::OAuthError;
+use crate::oauth::registration::{self, Registration};
 use crate::oauth::{AuthMethod, Client, ClientSecret, GrantType, InitialAccessToken};
-use crate::store::clients;
-
-/// Random bytes in a generated client id: unguessable enough that ids cannot be enumerated.
-const CLIENT_ID_BYTES: usize = 16;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -32,17 +29,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(register))
             .default_service(method_not_allowed("POST")),
     );
-}
-
-fn client_error(err: ClientError) -> OAuthError {
-    match err {
-        ClientError::RedirectUri(description) => {
-            OAuthError::new(ErrorCode::InvalidRedirectUri, description)
-        }
-        ClientError::Metadata(description) => {
-            OAuthError::new(ErrorCode::InvalidClientMetadata, description)
-        }
-    }
 }
 
 /// Checks the initial access token. Both sides are hashed first so the comparison takes the same time
@@ -76,12 +62,6 @@ fn check_initial_token(req: &HttpRequest, state: &AppState) -> Result<(), OAuthE
             "the initial access token is not valid",
         ))
     }
-}
-
-fn new_secret() -> Result<ClientSecret, OAuthError> {
-    crypto::random_token()
-        .map(ClientSecret::new)
-        .map_err(|e| OAuthError::server_error(&e))
 }
 
 /// The registration response (RFC 7591 §3.2.1): the registered metadata, and the secret in clear this once.
@@ -135,24 +115,21 @@ async fn register(
             "the body must be a JSON object of client metadata (RFC 7591 §2)",
         ));
     };
-    let registration = Registration::parse(body).map_err(client_error)?;
+    let registration = Registration::parse(body)?;
     let response = state
         .run(move |st| {
-            let client_id =
-                crypto::random_string(CLIENT_ID_BYTES).map_err(|e| OAuthError::server_error(&e))?;
-            let secret = if registration.is_public() {
-                None
-            } else {
-                Some(new_secret()?)
-            };
-            let client = registration
-                .into_new_client(client_id, secret.clone())
-                .build(st.now())
-                .map_err(client_error)?;
-            st.store.write(|tx| clients::insert(tx, &client))?;
-            log::info!("registered client `{}` dynamically", client.client_id);
-            serde_json::to_value(RegisteredClient::new(&client, secret.as_ref()))
-                .map_err(|e| OAuthError::server_error(&e))
+            let registered = st.store.write(|tx| {
+                registration::register(tx, st.random.as_ref(), registration, st.now())
+            })?;
+            log::info!(
+                "registered client `{}` dynamically",
+                registered.client.client_id
+            );
+            serde_json::to_value(RegisteredClient::new(
+                &registered.client,
+                registered.secret.as_ref(),
+            ))
+            .map_err(|e| OAuthError::server_error(&e))
         })
         .await?;
     Ok(no_store_json(StatusCode::CREATED, &response))

@@ -26,23 +26,23 @@ use super::Client;
 use super::presented::PresentedToken;
 
 /// How the caller proved itself, once the proof was checked.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Caller {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Caller<'a> {
     /// A valid PAT issued to this client (Federated Authorization §5).
-    Pat { client_id: String },
+    Pat { client_id: &'a str },
     /// Client authentication (RFC 7662 §2.1).
-    Client(Client),
+    Client(&'a Client),
 }
 
 /// The client id the answer is for. Public clients cannot introspect: they prove nothing.
-pub fn caller_id(caller: Caller) -> Result<String, OAuthError> {
+pub fn caller_id(caller: Caller<'_>) -> Result<String, OAuthError> {
     match caller {
-        Caller::Pat { client_id } => Ok(client_id),
+        Caller::Pat { client_id } => Ok(client_id.to_owned()),
         Caller::Client(client) if client.is_public() => Err(OAuthError::invalid_client(
             "public clients cannot introspect tokens; use a confidential client or a PAT",
             false,
         )),
-        Caller::Client(client) => Ok(client.client_id),
+        Caller::Client(client) => Ok(client.client_id.clone()),
     }
 }
 
@@ -177,7 +177,7 @@ mod tests {
     use crate::store::resources::{Description, Resource};
     use crate::store::testing::{public_client, temp_store};
     use crate::store::traits::{PolicyStore, ResourceStore, RptStore};
-    use crate::store::{Store, clients};
+    use crate::store::{Store, clients, users};
 
     const NOW: UnixTime = 1_000;
 
@@ -203,6 +203,16 @@ mod tests {
                 for id in ["app", "rs1", "c1"] {
                     clients::insert(tx, &public_client(id))?;
                 }
+                users::insert(
+                    tx,
+                    &crate::protocol::user::User {
+                        username: "alice".into(),
+                        password_hash: "$argon2id$unused".into(),
+                        email: None,
+                        name: None,
+                        created_at: 0,
+                    },
+                )?;
                 let grant_id = tx.create_grant(
                     &NewGrant {
                         client_id: "app",
@@ -326,19 +336,16 @@ mod tests {
 
     #[test]
     fn public_clients_cannot_introspect() {
-        let err = caller_id(Caller::Client(public_client("app"))).expect_err("public");
+        let err = caller_id(Caller::Client(&public_client("app"))).expect_err("public");
         assert_eq!(err.code, ErrorCode::InvalidClient);
         let confidential =
             Client::for_tests("rs1", AuthMethod::ClientSecretBasic, "0123456789abcdef");
         assert_eq!(
-            caller_id(Caller::Client(confidential)).expect("confidential"),
+            caller_id(Caller::Client(&confidential)).expect("confidential"),
             "rs1"
         );
         assert_eq!(
-            caller_id(Caller::Pat {
-                client_id: "rs1".into()
-            })
-            .expect("pat"),
+            caller_id(Caller::Pat { client_id: "rs1" }).expect("pat"),
             "rs1"
         );
     }

@@ -3,6 +3,7 @@
 //! parses requests into these types and the store maps its rows to them.
 
 pub mod authorization_code;
+pub mod authorize;
 pub mod client_auth;
 pub mod client_credentials;
 pub mod introspection;

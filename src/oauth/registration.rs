@@ -1,20 +1,27 @@
-//! Creating clients (domain rules, no I/O): the rules shared by the admin CLI (`uma-cedar client add`) and dynamic client
-//! registration (RFC 7591). Redirect URIs are absolute, have no fragment (RFC 6749 §3.1.2) and are later
+//! Creating clients (domain rules; storage only through a narrow trait): the rules shared by the admin CLI
+//! (`uma-cedar client add`) and dynamic client registration (RFC 7591). Redirect URIs are absolute, have no fragment (RFC 6749 §3.1.2) and are later
 //! matched exactly. A client's grant types, authentication method and redirect URIs must agree with each
 //! other (RFC 7591 §2.1) whoever registers it.
 //!
-//! [`Registration`] parses an RFC 7591 §2 metadata document into the same [`NewClient`]; it never lets a
-//! request choose what the server assigns (`client_id`, the secret, their timestamps). The response shapes
-//! of registration and of the CLI listing are built in the HTTP layer and the CLI from [`Client`].
+//! [`Registration`] checks an RFC 7591 §2 metadata document ([`RegistrationRequest`], a serde struct whose
+//! extension members ride along) into the same [`NewClient`]; it never lets a request choose what the server
+//! assigns (`client_id`, the secret, their timestamps). [`register`] is the registration service (RFC 7591
+//! §3.1) against the narrow [`ClientStore`]. The response shapes of registration and of the CLI listing are
+//! built in the HTTP layer and the CLI from [`Client`].
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::client::Client;
 use super::types::{AuthMethod, GrantType};
 use crate::clock::UnixTime;
+use crate::context::Random;
 use crate::crypto;
+use crate::error::{ErrorCode, OAuthError};
 use crate::scope::Scopes;
 use crate::secret::ClientSecret;
+use crate::store::clients::ClientStore;
 
 /// Why a client description was refused. The message names the field and says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -213,6 +220,62 @@ const STRING_MEMBERS: &[&str] = &["software_id", "software_version"];
 
 const RESPONSE_TYPES: &[&str] = &["code"];
 
+/// A member of a registration request as sent: absent (or JSON `null`, which counts as omitted), of the
+/// type RFC 7591 §2 gives it, or of another type. A member of the wrong type is reported with the error code
+/// that member calls for, so it is never a deserialization failure of the whole body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Member<T> {
+    #[default]
+    Absent,
+    Given(T),
+    WrongType,
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Member<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        if value.is_null() {
+            return Ok(Self::Absent);
+        }
+        Ok(T::deserialize(value).map_or(Self::WrongType, Self::Given))
+    }
+}
+
+impl<T> Member<T> {
+    /// The value, `None` when absent, or `wrong` when of another type.
+    fn read(self, wrong: impl FnOnce() -> ClientError) -> Result<Option<T>, ClientError> {
+        match self {
+            Self::Absent => Ok(None),
+            Self::Given(value) => Ok(Some(value)),
+            Self::WrongType => Err(wrong()),
+        }
+    }
+}
+
+/// The body of a registration request (RFC 7591 §2, §3.1) as sent: the members this server interprets, typed,
+/// and every other member kept in `other` (RFC 7591 §2: extension members are stored and echoed, not
+/// refused). Checked into a [`Registration`] by [`Registration::check`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct RegistrationRequest {
+    #[serde(default)]
+    pub redirect_uris: Member<Vec<String>>,
+    /// UMA Grant §2.
+    #[serde(default)]
+    pub claims_redirect_uris: Member<Vec<String>>,
+    #[serde(default)]
+    pub grant_types: Member<Vec<String>>,
+    #[serde(default)]
+    pub response_types: Member<Vec<String>>,
+    #[serde(default)]
+    pub token_endpoint_auth_method: Member<String>,
+    #[serde(default)]
+    pub client_name: Member<String>,
+    /// Every other member: `scope`, `contacts`, the URLs, `jwks`, software identifiers, extensions, and the
+    /// members the server assigns (dropped by the check).
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
 /// A dynamic registration request (RFC 7591 §2), parsed and checked, before the server assigns the client
 /// id and secret.
 #[derive(Debug, Clone, PartialEq)]
@@ -231,17 +294,6 @@ pub struct Registration {
 
 fn not_strings(name: &str) -> String {
     format!("`{name}` must be an array of strings")
-}
-
-/// Removes `name` from `body` and reads it as an array of strings; `fail` chooses the error kind.
-fn take_strings(
-    body: &mut Map<String, Value>,
-    name: &str,
-    fail: fn(String) -> ClientError,
-) -> Result<Option<Vec<String>>, ClientError> {
-    body.remove(name)
-        .map(|value| strings(&value).ok_or_else(|| fail(not_strings(name))))
-        .transpose()
 }
 
 fn strings(value: &Value) -> Option<Vec<String>> {
@@ -277,25 +329,43 @@ fn check_url_member(name: &str, text: &str) -> Result<(), ClientError> {
 }
 
 impl Registration {
-    /// Parses the members of a registration request. Omitted members take the RFC 7591 §2 defaults, except
+    /// Parses a registration request's JSON object (see [`Registration::check`]).
+    pub fn parse(body: Map<String, Value>) -> Result<Self, ClientError> {
+        let request = serde_json::from_value::<RegistrationRequest>(Value::Object(body))
+            .map_err(|e| ClientError::Metadata(format!("the client metadata do not parse: {e}")))?;
+        Self::check(request)
+    }
+
+    /// Checks the members of a registration request. Omitted members take the RFC 7591 §2 defaults, except
     /// that an omitted `response_types` follows `grant_types`, so a client that only uses client credentials
     /// need not send an empty list, and an omitted `grant_types` includes the UMA grant for a client that
     /// registers `claims_redirect_uris`. JSON `null` counts as omitted.
-    pub fn parse(mut body: Map<String, Value>) -> Result<Self, ClientError> {
+    pub fn check(request: RegistrationRequest) -> Result<Self, ClientError> {
+        let RegistrationRequest {
+            redirect_uris,
+            claims_redirect_uris,
+            grant_types,
+            response_types,
+            token_endpoint_auth_method,
+            client_name,
+            other: mut body,
+        } = request;
         for name in SERVER_MEMBERS {
             body.remove(*name);
         }
         body.retain(|_, value| !value.is_null());
 
-        let redirect_uris =
-            take_strings(&mut body, "redirect_uris", ClientError::RedirectUri)?.unwrap_or_default();
-        let claims_redirect_uris =
-            take_strings(&mut body, "claims_redirect_uris", ClientError::RedirectUri)?
-                .unwrap_or_default();
+        let redirect_uris = redirect_uris
+            .read(|| ClientError::RedirectUri(not_strings("redirect_uris")))?
+            .unwrap_or_default();
+        let claims_redirect_uris = claims_redirect_uris
+            .read(|| ClientError::RedirectUri(not_strings("claims_redirect_uris")))?
+            .unwrap_or_default();
         // RFC 7591 defaults an omitted `grant_types` to `authorization_code`; a client that registers
         // `claims_redirect_uris` is a UMA client (UMA Grant §2), so it gets the UMA grant as well, or alone
         // when it registers no plain redirect URI.
-        let grant_types = take_strings(&mut body, "grant_types", ClientError::Metadata)?
+        let grant_types = grant_types
+            .read(|| ClientError::Metadata(not_strings("grant_types")))?
             .map(|names| {
                 names
                     .iter()
@@ -319,22 +389,24 @@ impl Registration {
             ));
         }
 
-        let auth_method = string_member(&body, "token_endpoint_auth_method")?
+        let must_be_string =
+            |name: &str| ClientError::Metadata(format!("`{name}` must be a string"));
+        let auth_method = token_endpoint_auth_method
+            .read(|| must_be_string("token_endpoint_auth_method"))?
+            .as_deref()
             .map(str::parse::<AuthMethod>)
             .transpose()
             .map_err(|e| ClientError::Metadata(e.to_string()))?
             .unwrap_or_default();
-        body.remove("token_endpoint_auth_method");
-        let client_name = string_member(&body, "client_name")?.map(str::to_owned);
-        body.remove("client_name");
+        let client_name = client_name.read(|| must_be_string("client_name"))?;
 
         let uses_code = grant_types.contains(&AUTHORIZATION_CODE);
-        let response_types = match body.get("response_types") {
-            Some(value) => strings(value)
-                .ok_or_else(|| ClientError::Metadata(not_strings("response_types")))?,
-            None if uses_code => vec!["code".to_owned()],
-            None => Vec::new(),
-        };
+        let response_types =
+            match response_types.read(|| ClientError::Metadata(not_strings("response_types")))? {
+                Some(list) => list,
+                None if uses_code => vec!["code".to_owned()],
+                None => Vec::new(),
+            };
         if let Some(unknown) = response_types
             .iter()
             .find(|r| !RESPONSE_TYPES.contains(&r.as_str()))
@@ -412,6 +484,56 @@ impl Registration {
             metadata: self.metadata,
         }
     }
+}
+
+impl From<ClientError> for OAuthError {
+    /// RFC 7591 §3.2.2: a bad redirect URI is `invalid_redirect_uri`, any other bad member
+    /// `invalid_client_metadata`.
+    fn from(err: ClientError) -> Self {
+        match err {
+            ClientError::RedirectUri(description) => {
+                OAuthError::new(ErrorCode::InvalidRedirectUri, description)
+            }
+            ClientError::Metadata(description) => {
+                OAuthError::new(ErrorCode::InvalidClientMetadata, description)
+            }
+        }
+    }
+}
+
+/// Random bytes in a generated client id: unguessable enough that ids cannot be enumerated.
+pub const CLIENT_ID_BYTES: usize = 16;
+
+/// A client just registered: the stored record, and its secret in clear, to be returned this once.
+#[derive(Debug)]
+pub struct Registered {
+    pub client: Client,
+    pub secret: Option<ClientSecret>,
+}
+
+/// Registers a client (RFC 7591 §3.1): the server picks the client id and, for a confidential client, the
+/// secret, builds the record by the rules every client follows, and stores it in `tx`.
+pub fn register(
+    tx: &impl ClientStore,
+    random: &dyn Random,
+    registration: Registration,
+    now: UnixTime,
+) -> Result<Registered, OAuthError> {
+    let client_id = random
+        .string(CLIENT_ID_BYTES)
+        .map_err(|e| OAuthError::server_error(&e))?;
+    let secret = if registration.is_public() {
+        None
+    } else {
+        Some(ClientSecret::new(
+            random.token().map_err(|e| OAuthError::server_error(&e))?,
+        ))
+    };
+    let client = registration
+        .into_new_client(client_id, secret.clone())
+        .build(now)?;
+    tx.insert_client(&client)?;
+    Ok(Registered { client, secret })
 }
 
 #[cfg(test)]
@@ -682,5 +804,83 @@ mod tests {
             let err = parse(body.clone()).expect_err("refused");
             assert!(err.to_string().contains(needle), "{body}: {err}");
         }
+    }
+
+    #[test]
+    fn a_member_of_the_wrong_type_gets_the_code_it_calls_for_and_null_is_omitted() {
+        let redirect = [
+            serde_json::json!({"redirect_uris": 5}),
+            serde_json::json!({"claims_redirect_uris": {"a": 1}}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb", 7]}),
+        ];
+        for body in redirect {
+            assert!(
+                matches!(parse(body.clone()), Err(ClientError::RedirectUri(m)) if m.contains("array of strings")),
+                "{body}"
+            );
+        }
+        let metadata = [
+            serde_json::json!({"grant_types": "client_credentials"}),
+            serde_json::json!({"response_types": "code", "redirect_uris": ["https://a.example/cb"]}),
+            serde_json::json!({"token_endpoint_auth_method": ["none"], "redirect_uris": ["https://a.example/cb"]}),
+        ];
+        for body in metadata {
+            assert!(
+                matches!(parse(body.clone()), Err(ClientError::Metadata(_))),
+                "{body}"
+            );
+        }
+        let reg = parse(serde_json::json!({
+            "redirect_uris": ["https://a.example/cb"],
+            "grant_types": null,
+            "client_name": null,
+            "tos_uri": null,
+        }))
+        .expect("nulls are omitted members");
+        assert_eq!(reg.grant_types, vec![AUTHORIZATION_CODE]);
+        assert_eq!(reg.client_name, None);
+        assert!(!reg.metadata.contains_key("tos_uri"));
+    }
+
+    #[test]
+    fn register_stores_the_client_with_a_server_chosen_id_and_returns_the_secret_once() {
+        use crate::context::FixedRandom;
+        use crate::store::oauth::ClientRead;
+        let (_dir, store) = crate::store::testing::temp_store();
+        let random = FixedRandom::new("0123456789abcdef");
+        let confidential = parse(serde_json::json!({
+            "grant_types": ["client_credentials"],
+            "client_id": "chosen-by-the-client",
+        }))
+        .expect("valid");
+        let registered = store
+            .write(|tx| register(tx, &random, confidential, 7))
+            .expect("registered");
+        assert_ne!(registered.client.client_id, "chosen-by-the-client");
+        let secret = registered
+            .secret
+            .as_ref()
+            .expect("a confidential client has a secret");
+        let stored = store
+            .read(|r| r.client(&registered.client.client_id))
+            .expect("read")
+            .expect("stored");
+        assert_eq!(stored, registered.client);
+        assert_eq!(
+            stored.secret_hash,
+            Some(crypto::hash_secret(secret.secret()))
+        );
+        assert_eq!(stored.created_at, 7);
+
+        let public = parse(serde_json::json!({
+            "redirect_uris": ["https://app.example/cb"],
+            "token_endpoint_auth_method": "none",
+        }))
+        .expect("valid");
+        let registered = store
+            .write(|tx| register(tx, &random, public, 8))
+            .expect("registered");
+        assert!(registered.secret.is_none());
+        assert!(registered.client.secret_hash.is_none());
     }
 }

@@ -129,7 +129,7 @@ mod tests {
     use crate::store::oauth::{NewToken, TokenRead};
     use crate::store::testing::{public_client, temp_store};
     use crate::store::traits::{PctRead, RptRead};
-    use crate::store::{Store, clients};
+    use crate::store::{Store, clients, users};
 
     const NOW: UnixTime = 1_000;
 
@@ -141,6 +141,16 @@ mod tests {
             .write(|tx| {
                 clients::insert(tx, &public_client("app"))?;
                 clients::insert(tx, &public_client("other"))?;
+                users::insert(
+                    tx,
+                    &crate::protocol::user::User {
+                        username: "alice".into(),
+                        password_hash: "$argon2id$unused".into(),
+                        email: None,
+                        name: None,
+                        created_at: 0,
+                    },
+                )?;
                 let grant_id = tx.create_grant(
                     &NewGrant {
                         client_id: "app",

@@ -8,6 +8,7 @@ use super::types::GrantType;
 use crate::error::{ErrorCode, OAuthError};
 use crate::scope::Scopes;
 use crate::secret::{AccessToken, AuthCode, Pct, RefreshToken, Ticket};
+use crate::uma::grant::{ClaimToken, UmaGrantRequest};
 
 /// A PKCE code verifier (RFC 7636 §4.1): 43 to 128 unreserved characters. It is a one-time secret, so its
 /// `Debug` is redacted too.
@@ -40,24 +41,6 @@ impl std::fmt::Debug for CodeVerifier {
     }
 }
 
-/// A claim token pushed with the UMA grant (UMA Grant §3.3.1) and its declared format.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushedClaimToken {
-    pub token: AccessToken,
-    pub format: String,
-}
-
-/// The UMA grant's parameters (UMA Grant §3.3.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UmaTicketRequest {
-    pub ticket: Ticket,
-    pub claim_token: Option<PushedClaimToken>,
-    pub pct: Option<Pct>,
-    /// An RPT offered for upgrade (UMA Grant §3.3.1 `rpt`).
-    pub rpt: Option<AccessToken>,
-    pub scope: Option<Scopes>,
-}
-
 /// One request to the token endpoint, by grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenRequest {
@@ -75,7 +58,7 @@ pub enum TokenRequest {
     /// RFC 6749 §4.4.2.
     ClientCredentials { scope: Option<Scopes> },
     /// UMA Grant §3.3.1.
-    UmaTicket(UmaTicketRequest),
+    UmaTicket(UmaGrantRequest),
 }
 
 /// Where the parameters of a request come from: the form at the HTTP edge, a map in tests.
@@ -130,9 +113,9 @@ impl TokenRequest {
     }
 }
 
-fn parse_uma(params: &impl Parameters) -> Result<UmaTicketRequest, OAuthError> {
+fn parse_uma(params: &impl Parameters) -> Result<UmaGrantRequest, OAuthError> {
     let claim_token = match (params.get("claim_token"), params.get("claim_token_format")) {
-        (Some(token), Some(format)) => Some(PushedClaimToken {
+        (Some(token), Some(format)) => Some(ClaimToken {
             token: AccessToken::new(token),
             format: format.to_owned(),
         }),
@@ -150,7 +133,7 @@ fn parse_uma(params: &impl Parameters) -> Result<UmaTicketRequest, OAuthError> {
         }
     };
     let scope = scope(params)?;
-    Ok(UmaTicketRequest {
+    Ok(UmaGrantRequest {
         ticket: Ticket::new(params.require("ticket")?),
         claim_token,
         pct: params.get("pct").map(Pct::new),
@@ -275,6 +258,39 @@ mod tests {
                 scope: Some(Scopes::parse("email openid").expect("scope")),
             }
         );
+    }
+
+    #[test]
+    fn the_uma_grant_parses_into_the_domain_request() {
+        let request = TokenRequest::parse(
+            &GrantType::UmaTicket,
+            &params(&[
+                ("ticket", "t1"),
+                ("claim_token", "id.token.x"),
+                ("claim_token_format", crate::claims::ID_TOKEN_FORMAT),
+                ("pct", "p1"),
+                ("rpt", "r1"),
+                ("scope", "view edit"),
+            ]),
+        )
+        .expect("parsed");
+        let TokenRequest::UmaTicket(req) = request else {
+            panic!("expected the UMA grant, got {request:?}")
+        };
+        assert_eq!(req.ticket.secret(), "t1");
+        assert_eq!(
+            req.claim_token
+                .as_ref()
+                .map(|c| (c.token.secret(), c.format.as_str())),
+            Some(("id.token.x", crate::claims::ID_TOKEN_FORMAT))
+        );
+        assert_eq!(req.pct.as_ref().map(Pct::secret), Some("p1"));
+        assert_eq!(req.rpt.as_ref().map(AccessToken::secret), Some("r1"));
+        assert_eq!(
+            req.scopes().into_iter().collect::<Vec<_>>(),
+            vec!["edit".to_owned(), "view".to_owned()]
+        );
+        assert!(!format!("{req:?}").contains("t1"), "the ticket is redacted");
     }
 
     #[test]

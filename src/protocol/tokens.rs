@@ -2,6 +2,8 @@
 //! values. The store maps its rows to these and the OAuth domain works with them; nothing here knows how
 //! they are kept, and no value here holds a token or a code in clear.
 
+use serde::{Deserialize, Serialize};
+
 use crate::clock::UnixTime;
 
 /// Who a grant's tokens speak for.
@@ -92,4 +94,18 @@ pub struct AuthCode {
     /// The grant the code was redeemed for, once it was.
     pub grant_id: Option<i64>,
     pub used: bool,
+}
+
+/// A validated authorization request, as it waits between the redirect and the user's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestParams {
+    /// Where to send the browser back: the URI sent, or the client's only registered one.
+    pub redirect_uri: String,
+    /// Whether `redirect_uri` was sent, which makes it mandatory at the token endpoint.
+    pub redirect_uri_sent: bool,
+    pub scope: String,
+    pub state: Option<String>,
+    /// An S256 challenge (RFC 7636); no other method is accepted.
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
 }

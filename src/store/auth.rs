@@ -7,7 +7,6 @@
 //! traced to the grant it produced.
 
 use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 
 use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
@@ -15,20 +14,6 @@ use crate::clock::UnixTime;
 /// Used codes are kept this long after they expire, so a late replay is still recognised as a replay and
 /// revokes what the code produced, instead of passing for an unknown code.
 pub const USED_CODE_RETENTION: i64 = 24 * 3600;
-
-/// A validated authorization request, as it waits between the redirect and the user's decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestParams {
-    /// Where to send the browser back: the URI sent, or the client's only registered one.
-    pub redirect_uri: String,
-    /// Whether `redirect_uri` was sent, which makes it mandatory at the token endpoint.
-    pub redirect_uri_sent: bool,
-    pub scope: String,
-    pub state: Option<String>,
-    /// An S256 challenge (RFC 7636); no other method is accepted.
-    pub code_challenge: Option<String>,
-    pub nonce: Option<String>,
-}
 
 /// A pending authorization request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +113,7 @@ pub fn get_session(conn: &ReadTx<'_>, id_hash: &str) -> Result<Option<Session>> 
         .optional()?)
 }
 
-pub use crate::protocol::tokens::AuthCode;
+pub use crate::protocol::tokens::{AuthCode, RequestParams};
 
 pub fn insert_code(tx: &WriteTx<'_>, hash: &str, code: &AuthCode) -> Result<()> {
     tx.conn()?.execute(

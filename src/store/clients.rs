@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::oauth::ClientRead;
 use super::users::claim_principal;
 use super::{ReadTx, WriteTx};
 use super::{Result, StoreError, from_json, to_json};
@@ -12,6 +13,34 @@ pub use crate::protocol::client::Client;
 
 const COLUMNS: &str = "client_id, secret_hash, auth_method, client_name, redirect_uris, \
                        claims_redirect_uris, grant_types, metadata, created_at";
+
+/// Registering clients: the narrow interface client registration ([`crate::oauth::registration`]) works
+/// against, on write transactions only. A future store implements it and must pass `client_store_contract`.
+pub trait ClientStore: ClientRead {
+    /// Stores a new client; [`StoreError::Conflict`] when its id is already a client's or a user's.
+    fn insert_client(&self, client: &Client) -> Result<()>;
+}
+
+impl ClientStore for WriteTx<'_> {
+    fn insert_client(&self, client: &Client) -> Result<()> {
+        insert(self, client)
+    }
+}
+
+/// The contract of [`ClientStore`]: a stored client reads back as it was given, and a second client with the
+/// same id is a conflict that leaves the first as it was. `tx` is a write transaction on an empty backend.
+#[cfg(test)]
+pub(crate) fn client_store_contract<W: ClientStore>(tx: &W) {
+    let first = Client::for_tests("c1", AuthMethod::ClientSecretBasic, "0123456789abcdef");
+    tx.insert_client(&first).expect("insert");
+    assert_eq!(tx.client("c1").expect("read"), Some(first.clone()));
+    let again = Client::for_tests("c1", AuthMethod::ClientSecretPost, "fedcba9876543210");
+    assert!(matches!(
+        tx.insert_client(&again),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(tx.client("c1").expect("read"), Some(first));
+}
 
 /// The row as stored, decoded by column name; the JSON columns and the method are interpreted in [`decode`].
 struct StoredClient {
@@ -117,6 +146,17 @@ mod tests {
     use crate::store::testing::temp_store;
     use crate::store::users::{self, User};
     use serde_json::Map;
+
+    #[test]
+    fn sqlite_passes_the_client_store_contract() {
+        let (_dir, store) = temp_store();
+        store
+            .write(|tx| {
+                client_store_contract(tx);
+                Ok::<_, StoreError>(())
+            })
+            .expect("contract");
+    }
 
     pub(crate) fn sample(id: &str) -> Client {
         Client {

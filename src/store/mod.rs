@@ -218,6 +218,17 @@ impl Store {
     }
 }
 
+/// Files created from here on are readable and writable by this user only: the database, its WAL and
+/// shared-memory files hold the private signing keys, and SQLite creates the latter two itself. Call it
+/// before opening a store (the server and the admin commands both do).
+pub fn restrict_new_files() {
+    #[cfg(unix)]
+    {
+        use rustix::fs::Mode;
+        rustix::process::umask(Mode::from_raw_mode(0o077));
+    }
+}
+
 /// Returns `conn` to `pool` unless the pool is full.
 fn release_to(pool: &Mutex<Vec<Connection>>, conn: Connection) {
     if let Ok(mut pool) = pool.lock()

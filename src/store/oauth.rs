@@ -1,7 +1,7 @@
 //! The narrow storage interfaces the OAuth domain ([`crate::oauth`]) works against, in the style of
 //! [`super::traits`]: no SQL type in them, read interfaces on both transaction types, write interfaces only on
 //! [`WriteTx`]. A future store implements them on its own transactions and must pass `clients_contract`,
-//! `tokens_contract`, `codes_contract` and `users_contract`.
+//! `tokens_contract`, `codes_contract`, `requests_contract` and `users_contract`.
 //!
 //! What these interfaces must never offer: a way to read a token or secret in clear (callers pass SHA-256
 //! hashes), or a grant without the client it was issued to.
@@ -57,6 +57,13 @@ pub trait AuthCodeStore {
     fn redeem_auth_code(&self, hash: &str, grant_id: i64) -> Result<bool>;
 }
 
+/// Pending authorization requests, which the user answers at most once.
+pub trait AuthRequestStore {
+    /// Removes the pending request with this id hash; false when it was already gone (answered, or expired
+    /// and purged), so two answers racing each other can never both proceed.
+    fn take_auth_request(&self, id_hash: &str) -> Result<bool>;
+}
+
 /// Looking up local accounts.
 pub trait UserRead {
     fn user(&self, username: &str) -> Result<Option<User>>;
@@ -71,6 +78,12 @@ impl UserRead for ReadTx<'_> {
 impl UserRead for WriteTx<'_> {
     fn user(&self, username: &str) -> Result<Option<User>> {
         users::get(self, username)
+    }
+}
+
+impl AuthRequestStore for WriteTx<'_> {
+    fn take_auth_request(&self, id_hash: &str) -> Result<bool> {
+        auth::delete_request(self, id_hash)
     }
 }
 
@@ -273,6 +286,17 @@ pub(crate) fn codes_contract<W: AuthCodeStore + TokenStore>(
     assert!(!tx.redeem_auth_code("h-other", grant_id).expect("redeem"));
 }
 
+/// The contract of [`AuthRequestStore`]: `id_hash` names a pending request in the backend; it is taken once.
+#[cfg(test)]
+pub(crate) fn requests_contract<W: AuthRequestStore>(tx: &W, id_hash: &str) {
+    assert!(tx.take_auth_request(id_hash).expect("take"));
+    assert!(
+        !tx.take_auth_request(id_hash).expect("take"),
+        "taken at most once"
+    );
+    assert!(!tx.take_auth_request("h-none").expect("take"));
+}
+
 /// The contract of [`UserRead`]: an unknown name is `None`, a known account comes back as it was created.
 #[cfg(test)]
 pub(crate) fn users_contract<R: UserRead>(user: &User, reader: &R) {
@@ -327,6 +351,24 @@ mod tests {
                 users::insert(tx, &user)?;
                 codes_contract(tx, "web", "alice");
                 users_contract(&user, tx);
+                auth::insert_request(
+                    tx,
+                    "h-request",
+                    &auth::AuthRequest {
+                        csrf_hash: "h-csrf".into(),
+                        client_id: "web".into(),
+                        params: crate::protocol::tokens::RequestParams {
+                            redirect_uri: "https://app.example/cb".into(),
+                            redirect_uri_sent: false,
+                            scope: "openid".into(),
+                            state: None,
+                            code_challenge: None,
+                            nonce: None,
+                        },
+                        expires_at: 100,
+                    },
+                )?;
+                requests_contract(tx, "h-request");
                 Ok::<_, crate::store::StoreError>(())
             })
             .expect("contract");

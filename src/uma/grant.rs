@@ -1,7 +1,7 @@
 //! The UMA grant (UMA 2.0 Grant §3.3.1–§3.3.6): a client presents a permission ticket at the token endpoint.
 //!
 //! A client presents a permission ticket, optionally with a claim token (an OpenID Connect ID token), a PCT,
-//! an RPT to upgrade, and a `scope` ([`UmaGrantRequest`], parsed at the HTTP edge). The ticket is consumed in
+//! an RPT to upgrade, and a `scope` ([`UmaGrantRequest`], parsed with the token request). The ticket is consumed in
 //! the same transaction that stores what it produces: an RPT, a rotated ticket (`need_info`), or nothing
 //! (`request_denied`, `invalid_scope`). Each requested (resource, scope) is decided by the resource owner's
 //! Cedar policies alone; see [`crate::uma::assess`] for how the decisions combine. PCTs (G §3.3.1, §3.3.5) are
@@ -30,6 +30,8 @@ use crate::crypto::keys::KeySet;
 use crate::error::{ErrorCode, OAuthError};
 use crate::owner::Policies;
 use crate::policy::{Claims, Compiled, Decision};
+use crate::scope::Scopes;
+use crate::secret::{AccessToken, Pct as PctValue, Ticket as TicketValue};
 use crate::store::clients::Client;
 use crate::store::decisions::Decision as Logged;
 use crate::store::pcts::Pct;
@@ -48,20 +50,33 @@ pub const RPT_TYPE: &str = "at+jwt";
 /// A claim token pushed with the request (G §3.3.1 `claim_token`, `claim_token_format`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimToken {
-    pub token: String,
+    pub token: AccessToken,
     pub format: String,
 }
 
-/// The UMA grant request (G §3.3.1), as parsed from the token endpoint's form.
+/// The UMA grant request (G §3.3.1): the one typed form of it, parsed from the token endpoint's parameters by
+/// [`crate::oauth::token::TokenRequest::parse`]. Its secrets stay in their redacting wrappers until the
+/// service hashes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UmaGrantRequest {
-    pub ticket: String,
+    pub ticket: TicketValue,
     pub claim_token: Option<ClaimToken>,
-    pub pct: Option<String>,
+    pub pct: Option<PctValue>,
     /// An RPT offered for upgrade (G §3.3.5.1).
-    pub rpt: Option<String>,
-    /// The requested `scope`, empty when absent.
-    pub scopes: BTreeSet<String>,
+    pub rpt: Option<AccessToken>,
+    /// The requested `scope`, if sent.
+    pub scope: Option<Scopes>,
+}
+
+impl UmaGrantRequest {
+    /// The requested scopes, empty when `scope` was not sent.
+    pub fn scopes(&self) -> BTreeSet<String> {
+        self.scope
+            .iter()
+            .flat_map(|s| s.iter())
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 /// Where the requesting party's claims came from.
@@ -115,10 +130,12 @@ impl UmaGrant<'_> {
         let now = self.ctx.now();
         let mut note = None;
         if let Some(pushed) = &req.claim_token {
-            match self
-                .verifier
-                .verify(&pushed.token, &pushed.format, &client.client_id, now)
-            {
+            match self.verifier.verify(
+                pushed.token.secret(),
+                &pushed.format,
+                &client.client_id,
+                now,
+            ) {
                 Ok(verified) => {
                     let claims = Claims::from_json(verified.into_claims()).map_err(|e| {
                         OAuthError::invalid_request(format!("the claim token: {e}"))
@@ -142,7 +159,7 @@ impl UmaGrant<'_> {
         }
         if let Some(pct) = &req.pct {
             // G §3.3.1 defines no error for a bad PCT: an unknown, expired, revoked or foreign one is ignored.
-            let found = find_pct(&crypto::hash_secret(pct))?;
+            let found = find_pct(&crypto::hash_secret(pct.secret()))?;
             if let Some(found) =
                 found.filter(|p| p.is_active(now) && p.client_id == client.client_id)
                 && let Ok(claims) = Claims::from_json(found.claims)
@@ -172,7 +189,7 @@ impl UmaGrant<'_> {
         claims: &ResolvedClaims,
     ) -> Result<GrantOutcome, OAuthError> {
         let now = claims.now;
-        let ticket_hash = crypto::hash_secret(&req.ticket);
+        let ticket_hash = crypto::hash_secret(req.ticket.secret());
         let ticket = match tx.consume_ticket(&ticket_hash, now)? {
             Consumed::Valid(ticket) => ticket,
             Consumed::Unknown => {
@@ -212,8 +229,8 @@ impl UmaGrant<'_> {
         // An RPT offered for upgrade counts only if it is one of ours (it may have expired).
         let upgrade_jti = req
             .rpt
-            .as_deref()
-            .and_then(|rpt| uma::rpt::rpt_jti(keys, rpt));
+            .as_ref()
+            .and_then(|rpt| uma::rpt::rpt_jti(keys, rpt.secret()));
         let presented = Presented {
             grant: self,
             client,
@@ -373,7 +390,7 @@ impl Presented<'_> {
             &ticket_scopes,
             &registered,
             &client_scopes(client),
-            &self.req.scopes,
+            &self.req.scopes(),
         ) {
             Ok(requested) => requested,
             Err(err) => return Ok(Outcome::commit_then(err)),
@@ -767,11 +784,11 @@ when { principal has email && principal.email == "bob@example.com" };"#;
         /// finishes with it.
         fn present(&self, client_id: &str, ticket: &str) -> Result<GrantOutcome, OAuthError> {
             let req = UmaGrantRequest {
-                ticket: ticket.into(),
+                ticket: TicketValue::new(ticket),
                 claim_token: None,
                 pct: None,
                 rpt: None,
-                scopes: BTreeSet::new(),
+                scope: None,
             };
             let client = public_client(client_id);
             let service = self.service();
