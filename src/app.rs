@@ -17,6 +17,7 @@ use crate::context::{OsRandom, Random};
 use crate::crypto::password::HashGate;
 use crate::http::AppState;
 use crate::keyring::{self, KeyError, KeyRing};
+use crate::notify;
 use crate::owner::Policies;
 use crate::policy::PolicySchema;
 use crate::store::{Store, StoreError};
@@ -76,6 +77,18 @@ pub fn open_with(
         throttle,
         password_hashes,
     })
+}
+
+/// Starts the webhook delivery worker on its own thread, delivering the outbox of `state`'s store to the
+/// configured webhooks over HTTP. It runs until [`notify::worker::Running::stop`].
+pub fn start_notifications(state: &AppState) -> std::io::Result<notify::worker::Running> {
+    notify::worker::Worker::new(
+        state.store.clone(),
+        state.clock.clone(),
+        state.settings.webhooks.clone(),
+        Box::new(notify::send::HttpSender::default()),
+    )
+    .spawn()
 }
 
 /// The server does not start on stored policies that no longer validate (after a schema change, say): it

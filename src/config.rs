@@ -11,6 +11,9 @@ use crate::protocol::alg::Alg;
 use crate::secret::InitialAccessToken;
 use crate::throttle::{Limit, Limits};
 
+mod webhooks;
+pub use webhooks::{Webhook, WebhookEntry, check_webhooks};
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "uma-cedar-data";
 
@@ -34,6 +37,10 @@ pub struct Settings {
     pub rpt_ttl: i64,
     /// Lifetime of a persisted claims token.
     pub pct_ttl: i64,
+    /// How long a request held for the owner's decision (`@ask`) waits before it expires.
+    pub request_ttl: i64,
+    /// The `interval` (seconds) a client polling a held request must wait between polls (UMA Grant §3.3.6).
+    pub poll_interval: i64,
     /// Enables dynamic client registration (RFC 7591) for callers presenting this bearer token. Its `Debug`
     /// is redacted, so printing the settings never shows it.
     pub initial_access_token: Option<InitialAccessToken>,
@@ -55,6 +62,8 @@ pub struct Settings {
     pub client_auth_failure_window: i64,
     /// How many password hashes may run at once.
     pub max_concurrent_password_hashes: usize,
+    /// Where owners' notifications are delivered ([`crate::notify`]), checked.
+    pub webhooks: Vec<Webhook>,
 }
 
 /// One `[[trusted_issuers]]` table as written in the config file.
@@ -129,6 +138,8 @@ fn defaults(data_dir: &Path) -> Settings {
         session_ttl: 8 * 3600,
         rpt_ttl: 300,
         pct_ttl: 30 * 24 * 3600,
+        request_ttl: 7 * 24 * 3600,
+        poll_interval: 5,
         initial_access_token: None,
         max_body_bytes: 64 * 1024,
         schema: None,
@@ -139,6 +150,7 @@ fn defaults(data_dir: &Path) -> Settings {
         client_auth_max_failures: 10,
         client_auth_failure_window: 900,
         max_concurrent_password_hashes: default_password_hashes(),
+        webhooks: Vec::new(),
     }
 }
 
@@ -158,6 +170,8 @@ pub struct FileSettings {
     pub session_ttl: Option<i64>,
     pub rpt_ttl: Option<i64>,
     pub pct_ttl: Option<i64>,
+    pub request_ttl: Option<i64>,
+    pub poll_interval: Option<i64>,
     pub initial_access_token: Option<InitialAccessToken>,
     pub max_body_bytes: Option<usize>,
     pub schema: Option<PathBuf>,
@@ -170,6 +184,9 @@ pub struct FileSettings {
     pub client_auth_max_failures: Option<u32>,
     pub client_auth_failure_window: Option<i64>,
     pub max_concurrent_password_hashes: Option<usize>,
+    /// `[[webhooks]]` tables: `url`, `secret` and optionally `events` each.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookEntry>,
 }
 
 impl FileSettings {
@@ -224,6 +241,9 @@ impl ConfigError {
                 "the file must be TOML with the keys listed under Configuration in the README"
                     .to_owned()
             }
+            Self::Invalid {
+                name: "webhooks", ..
+            } => "fix the `[[webhooks]]` tables of the config file (docs/webhooks.md)".to_owned(),
             Self::Invalid { name, .. } => {
                 let flag = name.replace('_', "-");
                 let env = name.to_ascii_uppercase();
@@ -358,6 +378,7 @@ impl SettingsInput {
         }
 
         let trusted_issuers = file.trusted_issuers;
+        let webhooks = check_webhooks(file.webhooks)?;
 
         let max_concurrent_password_hashes = self
             .max_concurrent_password_hashes
@@ -400,6 +421,14 @@ impl SettingsInput {
             )?,
             rpt_ttl: positive("rpt_ttl", file.rpt_ttl.unwrap_or(defaults.rpt_ttl))?,
             pct_ttl: positive("pct_ttl", file.pct_ttl.unwrap_or(defaults.pct_ttl))?,
+            request_ttl: positive(
+                "request_ttl",
+                file.request_ttl.unwrap_or(defaults.request_ttl),
+            )?,
+            poll_interval: positive(
+                "poll_interval",
+                file.poll_interval.unwrap_or(defaults.poll_interval),
+            )?,
             session_ttl: positive(
                 "session_ttl",
                 file.session_ttl.unwrap_or(defaults.session_ttl),
@@ -437,6 +466,7 @@ impl SettingsInput {
                     .unwrap_or(defaults.client_auth_failure_window),
             )?,
             max_concurrent_password_hashes,
+            webhooks,
         })
     }
 }

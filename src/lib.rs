@@ -15,6 +15,7 @@
 //!   Rust in between;
 //! - [`owner`]: the owner's services (sharing policies, the decision log), against the storage traits;
 //! - [`claims`]: verification of claim tokens pushed to the UMA grant (ureq only in [`claims::fetch`]);
+//! - [`notify`]: owners' notifications by webhook from a durable outbox (ureq only in [`notify::send`]);
 //! - [`cli`]: the admin commands behind the `uma-cedar` binary.
 
 pub mod app;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod http;
 pub mod issue;
 pub mod keyring;
+pub mod notify;
 pub mod oauth;
 pub mod owner;
 pub mod policy;

@@ -1,7 +1,8 @@
 //! Secrets and bearer values as newtypes: client secrets, tokens, codes, tickets, PCTs, the initial access
-//! token and passwords. Their `Debug` prints `[redacted]`, so a derived `Debug` on anything holding one (a
-//! request, the settings, a log line) never leaks the value. They must never implement `Display`: reading
-//! the value is always the explicit [`secret`](ClientSecret::secret) call. Plain types: any layer may use them.
+//! token, passwords and webhook secrets. Their `Debug` prints `[redacted]`, so a derived `Debug` on anything
+//! holding one (a request, the settings, a log line) never leaks the value. They must never implement
+//! `Display`: reading the value is always the explicit [`secret`](ClientSecret::secret) call. Plain types: any
+//! layer may use them.
 
 use std::fmt;
 
@@ -90,6 +91,10 @@ secret_type!(
     /// A user's password in clear.
     Password
 );
+secret_type!(
+    /// The key a webhook's deliveries are signed with (HMAC-SHA256), shared with its receiver.
+    WebhookSecret
+);
 
 #[cfg(test)]
 mod tests {
@@ -97,7 +102,7 @@ mod tests {
 
     #[test]
     fn debug_never_prints_the_value() {
-        let values: [&dyn fmt::Debug; 8] = [
+        let values: [&dyn fmt::Debug; 9] = [
             &ClientSecret::new("s3cret-client-value"),
             &AccessToken::new("s3cret-access-value"),
             &RefreshToken::new("s3cret-refresh-value"),
@@ -106,6 +111,7 @@ mod tests {
             &Pct::new("s3cret-pct-value"),
             &InitialAccessToken::new("s3cret-iat-value"),
             &Password::new("s3cret-password"),
+            &WebhookSecret::new("s3cret-webhook"),
         ];
         for value in values {
             let printed = format!("{value:?} {value:#?}");

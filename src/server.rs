@@ -37,6 +37,8 @@ pub enum ServeError {
     },
     #[error("server stopped with an error: {0}")]
     Run(std::io::Error),
+    #[error("cannot start the webhook delivery thread: {0}")]
+    Notifications(std::io::Error),
 }
 
 fn open_to(mode: u32) -> &'static str {
@@ -74,7 +76,7 @@ pub fn run(settings: Settings) -> Result<(), Failure> {
             ServeError::Start(_) | ServeError::DataDir { .. } => Some(
                 "check that the data directory is readable and writable by this user".to_owned(),
             ),
-            ServeError::Run(_) => None,
+            ServeError::Run(_) | ServeError::Notifications(_) => None,
         };
         let failure = Failure::new(e.to_string());
         match hint {
@@ -134,6 +136,11 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         state.settings.data_dir.display()
     );
     spawn_housekeeping(state.clone());
+    let notifications = app::start_notifications(&state).map_err(ServeError::Notifications)?;
+    log::info!(
+        "delivering notifications to {} webhook(s)",
+        state.settings.webhooks.len()
+    );
     let server = HttpServer::new(move || {
         App::new()
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
@@ -141,7 +148,10 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     })
     .listen(listener)
     .map_err(|source| ServeError::Bind { addr, source })?;
-    server.run().await.map_err(ServeError::Run)
+    let served = server.run().await.map_err(ServeError::Run);
+    // What is still queued stays in the outbox for the next start.
+    notifications.stop();
+    served
 }
 
 /// How often expired rows are deleted.

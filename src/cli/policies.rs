@@ -470,6 +470,10 @@ pub fn authorize(args: AuthorizeArgs) -> Result<(), Failure> {
                     println!("decision: permit");
                     println!("decided by: {}", joined(policies));
                 }
+                Decision::Ask { policies } => {
+                    println!("decision: ask (held for the owner: only `@ask` permits apply)");
+                    println!("decided by: {}", joined(policies));
+                }
                 Decision::NeedInfo {
                     claims, policies, ..
                 } => {
@@ -555,7 +559,7 @@ pub fn policy(cmd: PolicyCommand) -> Result<(), Failure> {
         PolicyCommand::Remove { dir, owner, name } => {
             let store = open_store(&dir.data_dir)?;
             let policies = Policies::new(load_schema(None)?);
-            match policies.remove(&store, &owner.owner, &name) {
+            match policies.remove(&store, &owner.owner, &name, SystemClock.now()) {
                 Ok(true) => {
                     println!("removed policy `{name}` of `{}`", owner.owner);
                     Ok(())

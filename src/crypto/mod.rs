@@ -3,6 +3,7 @@
 //! - random secrets (tokens, codes, tickets, identifiers) from the OpenSSL CSPRNG;
 //! - SHA-256 hashes under which those secrets are stored, and constant-time comparison;
 //! - PKCE S256;
+//! - HMAC-SHA256, which signs webhook deliveries;
 //! - signing keys, JWT signing and verification, the JWKS ([`keys`]);
 //! - other issuers' JWK Sets and verification of their tokens ([`jwks`]);
 //! - password hashing with argon2id ([`password`]).
@@ -66,6 +67,19 @@ pub fn sha256_base64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(openssl::sha::sha256(bytes))
 }
 
+/// HMAC-SHA256 of `data` under `key` (RFC 2104), lowercase hex.
+pub fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> Result<String, CryptoError> {
+    let key = openssl::pkey::PKey::hmac(key)?;
+    let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)?;
+    signer.update(data)?;
+    let mac = signer.sign_to_vec()?;
+    let mut out = String::with_capacity(mac.len() * 2);
+    for byte in mac {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    Ok(out)
+}
+
 /// base64url without padding, for callers outside this module that must not depend on base64 themselves.
 pub fn base64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -73,6 +87,15 @@ pub fn base64url(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// RFC 4231 test case 2.
+    #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        assert_eq!(
+            super::hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?").expect("hmac"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
     use super::*;
 
     #[test]

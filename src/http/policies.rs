@@ -205,7 +205,7 @@ async fn remove(
         state
             .run(move |st| {
                 st.policies
-                    .remove(&st.store, &owner, &name)
+                    .remove(&st.store, &owner, &name, st.now())
                     .map_err(from_policy_error)
             })
             .await?

@@ -12,13 +12,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::clock::UnixTime;
+use crate::notify::{
+    self, Event,
+    event::{PolicyChange, PolicyChanged},
+};
 use crate::policy::{
     self, Claims, Compiled, ContextFacts, Decision, Diagnostic, PolicyCache, PolicySchema,
     ResourceFacts, ScopeCheck, Source, Validation,
 };
 use crate::store::policies::{PolicyInfo, StoredPolicy};
 use crate::store::resources::Resource;
-use crate::store::{PolicyRead, PolicyStore, ResourceRead, Store, StoreError};
+use crate::store::{OutboxStore, PolicyRead, PolicyStore, ResourceRead, Store, StoreError};
 
 /// The longest policy name.
 pub const MAX_NAME_LEN: usize = 64;
@@ -78,6 +82,11 @@ pub fn check_name(name: &str) -> Result<(), PolicyError> {
     Ok(())
 }
 
+/// The `policy.changed` event, raised in the transaction that writes the policies.
+fn policy_changed(change: PolicyChange, names: Vec<String>) -> Event {
+    Event::PolicyChanged(PolicyChanged { change, names })
+}
+
 /// The facts a policy sees about a registered resource.
 pub fn resource_facts(resource: &Resource) -> ResourceFacts {
     ResourceFacts {
@@ -128,7 +137,7 @@ impl Policies {
     /// on an error the caller must roll it back (return the error from [`Store::write`]).
     pub fn push_in(
         &self,
-        tx: &(impl PolicyStore + ResourceRead),
+        tx: &(impl PolicyStore + ResourceRead + OutboxStore),
         owner: &str,
         sources: &[Source],
         now: UnixTime,
@@ -165,6 +174,8 @@ impl Policies {
                 policies: *count,
             });
         }
+        let names = pushed.iter().map(|p| p.name.clone()).collect();
+        notify::enqueue(tx, now, owner, &policy_changed(PolicyChange::Stored, names))?;
         // Only memory: a cached set is used only while the stored version matches, and the write bumps it.
         self.cache.forget(owner);
         Ok(PushOutcome {
@@ -173,22 +184,38 @@ impl Policies {
         })
     }
 
-    /// Removes `owner`'s policy `name`. False when there is none.
-    pub fn remove(&self, store: &Store, owner: &str, name: &str) -> Result<bool, PolicyError> {
-        store.write(|tx| self.remove_in(tx, owner, name))
+    /// Removes `owner`'s policy `name` at `now`. False when there is none.
+    pub fn remove(
+        &self,
+        store: &Store,
+        owner: &str,
+        name: &str,
+        now: UnixTime,
+    ) -> Result<bool, PolicyError> {
+        store.write(|tx| self.remove_in(tx, owner, name, now))
     }
 
     /// As [`Policies::remove`], inside the write transaction `tx`.
     pub fn remove_in(
         &self,
-        tx: &impl PolicyStore,
+        tx: &(impl PolicyStore + OutboxStore),
         owner: &str,
         name: &str,
+        now: UnixTime,
     ) -> Result<bool, PolicyError> {
         if !tx.owner_exists(owner)? {
             return Err(PolicyError::UnknownOwner(owner.to_owned()));
         }
         let removed = tx.remove_policy(owner, name)?;
+        if removed {
+            let names = vec![name.to_owned()];
+            notify::enqueue(
+                tx,
+                now,
+                owner,
+                &policy_changed(PolicyChange::Removed, names),
+            )?;
+        }
         self.cache.forget(owner);
         Ok(removed)
     }
@@ -454,7 +481,7 @@ mod tests {
             Arc::ptr_eq(&after, &again),
             "unchanged version: served from the cache"
         );
-        assert!(cli.remove(&store, "alice", "bob").expect("remove"));
+        assert!(cli.remove(&store, "alice", "bob", 2).expect("remove"));
         assert!(!decide(&server, &store, "checking", "alice").is_permit());
     }
 
@@ -647,7 +674,7 @@ mod tests {
             Err(PolicyError::UnknownOwner(_))
         ));
         assert!(matches!(
-            p.remove(&store, "nobody", "a"),
+            p.remove(&store, "nobody", "a", 1),
             Err(PolicyError::UnknownOwner(_))
         ));
     }

@@ -12,7 +12,9 @@ use serde_json::Map;
 
 use super::decisions::Decision;
 use super::interaction::{Gathered, Interaction, InteractionStore};
+use super::outbox::{Attempt, DeliveryState, NewEvent};
 use super::pcts::Pct;
+use super::requests::{AccessRequest, RequestState};
 use super::resources::{Description, Resource};
 use super::rpts::{GrantedPermission, Rpt};
 use super::tickets::{Consumed, Permission, Ticket};
@@ -28,9 +30,17 @@ pub trait Backend: Sync {
         + ResourceStore
         + DecisionLog
         + PolicyStore
+        + RequestStore
+        + OutboxStore
     where
         Self: 'a;
-    type Read<'a>: RptRead + PctRead + ResourceRead + DecisionRead + PolicyRead
+    type Read<'a>: RptRead
+        + PctRead
+        + ResourceRead
+        + DecisionRead
+        + PolicyRead
+        + RequestRead
+        + OutboxRead
     where
         Self: 'a;
     fn write(&self) -> Self::Write<'_>;
@@ -444,6 +454,158 @@ pub fn decision_and_policy_contract<B: Backend>(make: impl Fn() -> B) {
     );
 }
 
+fn new_event(owner: &str, time: UnixTime) -> NewEvent {
+    NewEvent {
+        kind: "policy.changed".into(),
+        owner: owner.into(),
+        time,
+        data: r#"{"names":["p"]}"#.into(),
+    }
+}
+
+/// The outbox: an event exists exactly when the transaction that enqueued it committed, ids are distinct,
+/// fan-out writes one delivery per webhook once, a delivery is due only from its retry time, finished
+/// deliveries are not attempted again, and purging keeps what is still pending.
+pub fn outbox_contract<B: Backend>(make: impl Fn() -> B) {
+    let backend = seeded(&make);
+    {
+        let tx = backend.write();
+        tx.enqueue_event(&new_event("rs1", 10)).expect("enqueue");
+        // Dropped: rolled back with the change that raised it.
+    }
+    assert!(
+        backend
+            .read()
+            .waiting_events(10)
+            .expect("waiting")
+            .is_empty()
+    );
+
+    let tx = backend.write();
+    let first = tx.enqueue_event(&new_event("rs1", 10)).expect("enqueue");
+    let second = tx.enqueue_event(&new_event("rs2", 11)).expect("enqueue");
+    B::commit(tx);
+    assert_ne!(first, second);
+    assert!(first.len() >= 32, "an unguessable id: {first}");
+    let waiting = backend.read().waiting_events(10).expect("waiting");
+    let ids: Vec<&str> = waiting.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, [first.as_str(), second.as_str()], "oldest first");
+    assert_eq!(
+        waiting.first().map(|e| e.data.as_str()),
+        Some(r#"{"names":["p"]}"#)
+    );
+    assert_eq!(backend.read().waiting_events(1).expect("waiting").len(), 1);
+
+    let hooks = ["http://a/".to_owned(), "http://b/".to_owned()];
+    let tx = backend.write();
+    tx.fan_out(&first, &hooks, 20).expect("fan out");
+    // Fanning out again (a worker that crashed before it committed, say) adds nothing.
+    tx.fan_out(&first, &hooks, 21).expect("fan out again");
+    tx.fan_out(&second, &[], 20).expect("fan out to none");
+    B::commit(tx);
+    assert!(
+        backend
+            .read()
+            .waiting_events(10)
+            .expect("waiting")
+            .is_empty()
+    );
+    let deliveries = backend.read().deliveries_of(&first).expect("deliveries");
+    assert_eq!(deliveries.len(), 2);
+    assert!(deliveries.iter().all(|d| d.state == DeliveryState::Pending
+        && d.attempts == 0
+        && d.next_attempt_at == 20
+        && d.event.owner == "rs1"));
+    assert!(
+        backend
+            .read()
+            .due_deliveries(19, 10)
+            .expect("due")
+            .is_empty()
+    );
+    assert_eq!(backend.read().due_deliveries(20, 10).expect("due").len(), 2);
+
+    let tx = backend.write();
+    let failed = Attempt::Failed {
+        error: "HTTP 503".into(),
+        retry_at: Some(30),
+    };
+    assert!(
+        tx.record_attempt(&first, "http://a/", &failed, 20)
+            .expect("attempt")
+    );
+    assert!(
+        tx.record_attempt(&first, "http://b/", &Attempt::Delivered, 20)
+            .expect("attempt")
+    );
+    assert!(
+        !tx.record_attempt(&first, "http://b/", &Attempt::Delivered, 21)
+            .expect("attempt"),
+        "a delivered row is not attempted again"
+    );
+    assert!(
+        !tx.record_attempt("nope", "http://a/", &Attempt::Delivered, 21)
+            .expect("attempt")
+    );
+    B::commit(tx);
+    let due: Vec<_> = backend.read().due_deliveries(29, 10).expect("due");
+    assert!(due.is_empty(), "not before its retry time");
+    let due = backend.read().due_deliveries(30, 10).expect("due");
+    assert_eq!(due.len(), 1);
+    let again = due.first().expect("one");
+    assert_eq!(again.webhook, "http://a/");
+    assert_eq!(again.attempts, 1);
+    assert_eq!(again.last_error.as_deref(), Some("HTTP 503"));
+
+    let tx = backend.write();
+    let dead = Attempt::Failed {
+        error: "HTTP 500".into(),
+        retry_at: None,
+    };
+    assert!(
+        tx.record_attempt(&first, "http://a/", &dead, 30)
+            .expect("attempt")
+    );
+    B::commit(tx);
+    let states: Vec<DeliveryState> = backend
+        .read()
+        .deliveries_of(&first)
+        .expect("deliveries")
+        .iter()
+        .map(|d| d.state)
+        .collect();
+    assert_eq!(states, [DeliveryState::Dead, DeliveryState::Delivered]);
+    assert!(
+        backend
+            .read()
+            .due_deliveries(1_000, 10)
+            .expect("due")
+            .is_empty()
+    );
+
+    // A pending delivery survives purging; finished ones and their event go once old enough.
+    let tx = backend.write();
+    let third = tx.enqueue_event(&new_event("rs1", 40)).expect("enqueue");
+    tx.fan_out(&third, std::slice::from_ref(&hooks[0]), 40)
+        .expect("fan out");
+    B::commit(tx);
+    let tx = backend.write();
+    assert_eq!(
+        tx.purge_outbox(25).expect("purge"),
+        2,
+        "the delivery finished at 20, and the event fanned out to no webhook"
+    );
+    B::commit(tx);
+    let tx = backend.write();
+    tx.purge_outbox(1_000).expect("purge");
+    B::commit(tx);
+    let read = backend.read();
+    assert_eq!(read.outbox_event(&first).expect("event"), None);
+    assert_eq!(read.outbox_event(&second).expect("event"), None);
+    assert!(read.outbox_event(&third).expect("event").is_some());
+    assert_eq!(read.deliveries_of(&third).expect("deliveries").len(), 1);
+}
+
 /// The SQLite store runs the whole contract.
 mod sqlite {
     use super::super::testing::{public_client, temp_store};
@@ -506,7 +668,102 @@ mod sqlite {
     }
 
     #[test]
+    fn requests() {
+        request_contract(make);
+    }
+
+    #[test]
     fn decisions_and_policies() {
         decision_and_policy_contract(make);
     }
+
+    #[test]
+    fn outbox() {
+        outbox_contract(make);
+    }
+}
+fn held(id: &str, owner: &str, scopes: &[&str]) -> AccessRequest {
+    AccessRequest {
+        id: id.into(),
+        owner: owner.into(),
+        resource_server: owner.into(),
+        resource_id: "r1".into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        party: r#"["https://as.example","bob"]"#.into(),
+        claims: Map::new(),
+        client_id: "c1".into(),
+        created_at: 100,
+        expires_at: 200,
+        state: RequestState::Pending,
+        decided_at: None,
+    }
+}
+
+/// Held requests: duplicates are found only while pending and unexpired, a decision is taken once, only by
+/// the request's owner, and only before expiry; tickets link to their requests.
+pub fn request_contract<B: Backend>(make: impl Fn() -> B) {
+    let b = seeded(&make);
+    let tx = b.write();
+    tx.insert_access_request(&held("q1", "rs1", &["view"]))
+        .expect("insert");
+    tx.insert_access_request(&held("q2", "rs2", &["view"]))
+        .expect("insert");
+    tx.link_request_ticket("h1", "q1", 150).expect("link");
+    B::commit(tx);
+
+    let r = b.read();
+    let like = held("new", "rs1", &["view"]);
+    assert_eq!(
+        r.pending_duplicate(&like, 150).expect("dup").map(|q| q.id),
+        Some("q1".into())
+    );
+    assert!(
+        r.pending_duplicate(&like, 200).expect("dup").is_none(),
+        "expired: no duplicate"
+    );
+    assert!(
+        r.pending_duplicate(&held("new", "rs1", &["edit", "view"]), 150)
+            .expect("dup")
+            .is_none()
+    );
+    assert_eq!(
+        r.access_requests_of_owner("rs1", 10).expect("list").len(),
+        1
+    );
+    let linked = r.requests_of_ticket("h1").expect("linked");
+    assert_eq!(linked.len(), 1);
+    assert!(linked.iter().all(|(q, at)| q.id == "q1" && *at == 150));
+    assert!(r.requests_of_ticket("h2").expect("none").is_empty());
+    drop(r);
+
+    let tx = b.write();
+    assert!(
+        !tx.decide_access_request("rs2", "q1", RequestState::Approved, 150)
+            .expect("decide"),
+        "another owner cannot decide it"
+    );
+    assert!(
+        !tx.decide_access_request("rs1", "q1", RequestState::Approved, 200)
+            .expect("decide"),
+        "an expired request cannot be decided"
+    );
+    assert!(
+        tx.decide_access_request("rs1", "q1", RequestState::Denied, 150)
+            .expect("decide")
+    );
+    assert!(
+        !tx.decide_access_request("rs1", "q1", RequestState::Approved, 151)
+            .expect("decide"),
+        "decided once"
+    );
+    B::commit(tx);
+    let q1 = b.read().access_request("q1").expect("get").expect("stored");
+    assert_eq!((q1.state, q1.decided_at), (RequestState::Denied, Some(150)));
+    assert!(
+        b.read()
+            .pending_duplicate(&like, 150)
+            .expect("dup")
+            .is_none(),
+        "decided: no duplicate"
+    );
 }

@@ -61,7 +61,7 @@ impl World {
             self.t
                 .state
                 .policies
-                .remove(&self.t.state.store, owner, name)
+                .remove(&self.t.state.store, owner, name, self.t.state.now())
                 .expect("remove policy")
         );
     }
