@@ -18,16 +18,12 @@ use uma_cedar::store::DecisionLog;
 
 mod common;
 
-use common::{bin, run_with_stdin as run, stderr, stdout};
-
-fn dir_arg(dir: &Path) -> String {
-    dir.join("data").to_string_lossy().into_owned()
-}
+use common::{add_user, bin, data_dir, json, run_with_stdin as run, stderr, stdout};
 
 #[test]
 fn client_add_list_remove() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     let out = run(
         &[
             "client",
@@ -53,7 +49,7 @@ fn client_add_list_remove() {
         None,
     );
     assert!(out.status.success());
-    let list: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let list = json(&out);
     assert_eq!(list[0]["client_id"], "bank-rs");
     assert_eq!(
         list[0]["claims_redirect_uris"][0],
@@ -85,23 +81,37 @@ fn client_add_list_remove() {
     );
     assert!(stderr(&out).contains("help:"));
 
+    // The text listing: one tab-separated line a client, the count on standard error.
+    let out = run(&["client", "list", "--data-dir", &data], None);
+    assert_eq!(
+        stdout(&out),
+        "bank-rs\tclient_secret_basic\thttps://bank.example/cb\n"
+    );
+    assert_eq!(stderr(&out).trim(), "1 client(s)");
+
     let out = run(
         &["client", "remove", "--data-dir", &data, "--id", "bank-rs"],
         None,
     );
     assert!(out.status.success());
+    assert_eq!(stdout(&out).trim(), "removed client `bank-rs`");
     let out = run(
         &["client", "remove", "--data-dir", &data, "--id", "bank-rs"],
         None,
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("there is no client `bank-rs`"));
+    assert!(
+        stderr(&out).contains("`uma-cedar client list` shows the registered clients"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn client_without_secret_or_public_is_refused() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     let out = run(&["client", "add", "--data-dir", &data, "--id", "x"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--public"), "{}", stderr(&out));
@@ -145,7 +155,7 @@ fn client_without_secret_or_public_is_refused() {
 #[test]
 fn user_add_reads_the_password_from_stdin() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     let out = run(
         &[
             "user",
@@ -165,42 +175,20 @@ fn user_add_reads_the_password_from_stdin() {
         &["user", "list", "--data-dir", &data, "--format", "json"],
         None,
     );
-    let list: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let list = json(&out);
     assert_eq!(list[0]["username"], "alice");
     assert_eq!(list[0]["email"], "alice@example.com");
     assert!(!stdout(&out).contains("correct horse"));
 
     // No password on stdin, a short password, and a name already used by a client are all refused.
-    let out = run(
-        &[
-            "user",
-            "add",
-            "--data-dir",
-            &data,
-            "--username",
-            "bob",
-            "--password-stdin",
-        ],
-        Some(""),
-    );
+    let out = add_user(&data, "bob", "");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("no password on standard input"),
         "{}",
         stderr(&out)
     );
-    let out = run(
-        &[
-            "user",
-            "add",
-            "--data-dir",
-            &data,
-            "--username",
-            "bob",
-            "--password-stdin",
-        ],
-        Some("short\n"),
-    );
+    let out = add_user(&data, "bob", "short\n");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("shorter than 8"), "{}", stderr(&out));
     run(
@@ -215,18 +203,7 @@ fn user_add_reads_the_password_from_stdin() {
         ],
         None,
     );
-    let out = run(
-        &[
-            "user",
-            "add",
-            "--data-dir",
-            &data,
-            "--username",
-            "rs1",
-            "--password-stdin",
-        ],
-        Some("long enough pw\n"),
-    );
+    let out = add_user(&data, "rs1", "long enough pw\n");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("already used by a client"),
@@ -234,22 +211,42 @@ fn user_add_reads_the_password_from_stdin() {
         stderr(&out)
     );
 
+    let out = run(&["user", "list", "--data-dir", &data], None);
+    assert_eq!(
+        stdout(&out),
+        "alice\talice@example.com\t-\n",
+        "one tab-separated line a user"
+    );
+    assert_eq!(stderr(&out).trim(), "1 user(s)");
+
     let out = run(
         &["user", "remove", "--data-dir", &data, "--username", "alice"],
         None,
     );
     assert!(out.status.success());
+    assert_eq!(stdout(&out).trim(), "removed user `alice`");
     let out = run(
         &["user", "list", "--data-dir", &data, "--format", "json"],
         None,
     );
     assert_eq!(stdout(&out).trim(), "[]");
+    let out = run(
+        &["user", "remove", "--data-dir", &data, "--username", "alice"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("there is no user `alice`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("`uma-cedar user list` shows the accounts"));
 }
 
 #[test]
 fn keys_rotate_keeps_the_old_key_published() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     // The first rotation on an empty directory creates the first key; the second retires it.
     for alg in ["ES256", "RS256"] {
         let out = run(&["keys", "rotate", "--data-dir", &data, "--alg", alg], None);
@@ -260,7 +257,7 @@ fn keys_rotate_keeps_the_old_key_published() {
         &["keys", "list", "--data-dir", &data, "--format", "json"],
         None,
     );
-    let keys: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let keys = json(&out);
     assert_eq!(keys[0]["alg"], "RS256");
     assert_eq!(keys[0]["state"], "signing");
     assert_eq!(keys[1]["alg"], "ES256");
@@ -277,7 +274,7 @@ fn keys_rotate_keeps_the_old_key_published() {
 #[test]
 fn serve_refuses_bad_settings_with_a_diagnostic() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     let out = run(&["serve", "--data-dir", &data, "--listen", "nowhere"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -337,7 +334,7 @@ fn serve_refuses_bad_settings_with_a_diagnostic() {
 #[test]
 fn serve_on_a_busy_port_fails_clearly() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = busy.local_addr().expect("addr").to_string();
     let out = run(&["serve", "--data-dir", &data, "--listen", &addr], None);
@@ -375,7 +372,7 @@ fn http_get(addr: &str, path: &str) -> Option<String> {
 #[test]
 fn serve_starts_on_an_empty_data_dir_and_publishes_discovery() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     let port = TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -412,7 +409,7 @@ fn serve_starts_on_an_empty_data_dir_and_publishes_discovery() {
 #[test]
 fn serve_refuses_bad_trusted_issuers_naming_the_entry() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     let serve_with = |toml: &str| {
         let config = tmp.path().join("issuers.toml");
         std::fs::write(&config, toml).expect("write config");
@@ -528,7 +525,7 @@ fn decisions_list_shows_an_owners_log() {
         ],
         None,
     );
-    let log: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let log = json(&out);
     assert_eq!(log[0]["answer"], "permit");
     assert_eq!(
         log[0]["party"],
@@ -588,7 +585,7 @@ fn start_server(data: &str, extra: &[&str], env: &[(&str, &str)]) -> (Server, St
 #[test]
 fn first_start_leaves_only_private_files() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     let (server, addr) = start_server(&data, &[], &[]);
     // A request that writes, so the WAL holds data, while the server still runs.
     let _ = http_get(&addr, "/jwks");
@@ -614,7 +611,7 @@ fn first_start_leaves_only_private_files() {
 fn a_data_directory_open_to_others_is_refused_unless_allowed() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     std::fs::create_dir(&data).expect("mkdir");
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let out = run(
@@ -652,7 +649,7 @@ fn a_data_directory_open_to_others_is_refused_unless_allowed() {
 #[test]
 fn a_busy_port_is_found_before_the_data_directory_is_created() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = busy.local_addr().expect("addr").to_string();
     let out = run(&["serve", "--data-dir", &data, "--listen", &addr], None);
@@ -666,7 +663,7 @@ fn a_busy_port_is_found_before_the_data_directory_is_created() {
 #[test]
 fn a_bad_environment_value_names_the_variable() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     for (var, name) in [
         ("UMA_CEDAR_ACCESS_TOKEN_TTL", "access_token_ttl"),
         ("UMA_CEDAR_TICKET_TTL", "ticket_ttl"),
@@ -708,7 +705,7 @@ fn a_bad_environment_value_names_the_variable() {
 #[test]
 fn client_add_refuses_redirect_uris_that_run_code() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let data = dir_arg(tmp.path());
+    let data = data_dir(tmp.path());
     for (flag, uri) in [
         ("--redirect-uri", "javascript://x/%0aalert(1)"),
         ("--redirect-uri", "data:text/html,hi"),

@@ -12,19 +12,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use serde_json::Value;
-
 mod common;
 
-use common::{run_with_stdin, stderr, stdout};
+use common::{add_user, json, run_with_stdin, stderr, stdout};
 
 fn run(args: &[&str]) -> Output {
     run_with_stdin(args, None)
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(o)))
 }
 
 const FIXTURES: &str = "tests/fixtures/policy";
@@ -325,18 +318,7 @@ fn policy_push_list_show_remove() {
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("data");
     let data = s(&data);
-    let out = run_with_stdin(
-        &[
-            "user",
-            "add",
-            "--data-dir",
-            data,
-            "--username",
-            "alice",
-            "--password-stdin",
-        ],
-        Some("correct horse battery\n"),
-    );
+    let out = add_user(data, "alice", "correct horse battery\n");
     assert!(out.status.success(), "{}", stderr(&out));
 
     let out = run(&[
@@ -555,18 +537,7 @@ fn a_policy_nested_too_deep_is_refused_by_validate_authorize_and_push() {
 
     let data = tmp.path().join("data");
     let data = s(&data);
-    let out = run_with_stdin(
-        &[
-            "user",
-            "add",
-            "--data-dir",
-            data,
-            "--username",
-            "alice",
-            "--password-stdin",
-        ],
-        Some("correct horse battery\n"),
-    );
+    let out = add_user(data, "alice", "correct horse battery\n");
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(&[
         "policy",

@@ -429,6 +429,40 @@ fn print_json(value: &serde_json::Value) {
     );
 }
 
+/// Prints `list` as one JSON array, or as one tab-separated line a row followed (on standard error, so
+/// the lines stay machine-readable) by the count of `noun`.
+fn print_list<T>(
+    format: Format,
+    list: &[T],
+    json: impl Fn(&T) -> serde_json::Value,
+    line: impl Fn(&T) -> String,
+    noun: Option<&str>,
+) {
+    match format {
+        Format::Json => print_json(&serde_json::Value::Array(list.iter().map(json).collect())),
+        Format::Text => {
+            for row in list {
+                println!("{}", line(row));
+            }
+            if let Some(noun) = noun {
+                eprintln!("{} {noun}", list.len());
+            }
+        }
+    }
+}
+
+/// The answer of `client remove` and `user remove`: what was removed, or that there is no such `kind`
+/// (the `list` subcommand shows `listed`).
+fn removed(found: bool, kind: &str, name: &str, listed: &str) -> Result<(), Failure> {
+    if found {
+        println!("removed {kind} `{name}`");
+        Ok(())
+    } else {
+        Err(Failure::new(format!("there is no {kind} `{name}`"))
+            .help(format!("`uma-cedar {kind} list` shows {listed}")))
+    }
+}
+
 fn client(cmd: ClientCommand) -> Result<(), Failure> {
     let now = SystemClock.now();
     match cmd {
@@ -483,44 +517,35 @@ fn client(cmd: ClientCommand) -> Result<(), Failure> {
         }
         ClientCommand::List { dir, format } => {
             let list = open_store(&dir.data_dir)?.read(clients::list)?;
-            match format {
-                Format::Json => print_json(&serde_json::Value::Array(
-                    list.iter()
-                        .map(|c| {
-                            json!({
-                                "client_id": c.client_id,
-                                "client_name": c.client_name,
-                                "token_endpoint_auth_method": c.auth_method,
-                                "redirect_uris": c.redirect_uris,
-                                "claims_redirect_uris": c.claims_redirect_uris,
-                                "grant_types": c.grant_types,
-                                "created_at": c.created_at,
-                            })
-                        })
-                        .collect(),
-                )),
-                Format::Text => {
-                    for c in &list {
-                        println!(
-                            "{}\t{}\t{}",
-                            c.client_id,
-                            c.auth_method,
-                            c.redirect_uris.join(" ")
-                        );
-                    }
-                    eprintln!("{} client(s)", list.len());
-                }
-            }
+            print_list(
+                format,
+                &list,
+                |c| {
+                    json!({
+                        "client_id": c.client_id,
+                        "client_name": c.client_name,
+                        "token_endpoint_auth_method": c.auth_method,
+                        "redirect_uris": c.redirect_uris,
+                        "claims_redirect_uris": c.claims_redirect_uris,
+                        "grant_types": c.grant_types,
+                        "created_at": c.created_at,
+                    })
+                },
+                |c| {
+                    format!(
+                        "{}\t{}\t{}",
+                        c.client_id,
+                        c.auth_method,
+                        c.redirect_uris.join(" ")
+                    )
+                },
+                Some("client(s)"),
+            );
             Ok(())
         }
         ClientCommand::Remove { dir, id } => {
-            if open_store(&dir.data_dir)?.write(|tx| clients::remove(tx, &id))? {
-                println!("removed client `{id}`");
-                Ok(())
-            } else {
-                Err(Failure::new(format!("there is no client `{id}`"))
-                    .help("`uma-cedar client list` shows the registered clients"))
-            }
+            let found = open_store(&dir.data_dir)?.write(|tx| clients::remove(tx, &id))?;
+            removed(found, "client", &id, "the registered clients")
         }
     }
 }
@@ -557,34 +582,25 @@ fn user(cmd: UserCommand) -> Result<(), Failure> {
         }
         UserCommand::List { dir, format } => {
             let list = open_store(&dir.data_dir)?.read(users::list)?;
-            match format {
-                Format::Json => print_json(&serde_json::Value::Array(
-                    list.iter()
-                        .map(|u| json!({"username": u.username, "email": u.email, "name": u.name, "created_at": u.created_at}))
-                        .collect(),
-                )),
-                Format::Text => {
-                    for u in &list {
-                        println!(
-                            "{}\t{}\t{}",
-                            u.username,
-                            u.email.as_deref().unwrap_or("-"),
-                            u.name.as_deref().unwrap_or("-")
-                        );
-                    }
-                    eprintln!("{} user(s)", list.len());
-                }
-            }
+            print_list(
+                format,
+                &list,
+                |u| json!({"username": u.username, "email": u.email, "name": u.name, "created_at": u.created_at}),
+                |u| {
+                    format!(
+                        "{}\t{}\t{}",
+                        u.username,
+                        u.email.as_deref().unwrap_or("-"),
+                        u.name.as_deref().unwrap_or("-")
+                    )
+                },
+                Some("user(s)"),
+            );
             Ok(())
         }
         UserCommand::Remove { dir, username } => {
-            if open_store(&dir.data_dir)?.write(|tx| users::remove(tx, &username))? {
-                println!("removed user `{username}`");
-                Ok(())
-            } else {
-                Err(Failure::new(format!("there is no user `{username}`"))
-                    .help("`uma-cedar user list` shows the accounts"))
-            }
+            let found = open_store(&dir.data_dir)?.write(|tx| users::remove(tx, &username))?;
+            removed(found, "user", &username, "the accounts")
         }
     }
 }
@@ -615,18 +631,13 @@ fn keys(cmd: KeysCommand) -> Result<(), Failure> {
                 (Some(_), Some(until)) if until > now => "published",
                 _ => "expired",
             };
-            match format {
-                Format::Json => print_json(&serde_json::Value::Array(
-                    list.iter()
-                        .map(|k| json!({"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "state": state(k)}))
-                        .collect(),
-                )),
-                Format::Text => {
-                    for k in &list {
-                        println!("{}\t{}\t{}", k.kid, k.alg, state(k));
-                    }
-                }
-            }
+            print_list(
+                format,
+                &list,
+                |k| json!({"kid": k.kid, "alg": k.alg, "created_at": k.created_at, "state": state(k)}),
+                |k| format!("{}\t{}\t{}", k.kid, k.alg, state(k)),
+                None,
+            );
             Ok(())
         }
     }

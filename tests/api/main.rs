@@ -18,6 +18,8 @@ mod register;
 mod requests;
 mod resources;
 mod revoke;
+mod shapes;
+mod snapshot;
 mod throttle;
 mod token;
 mod uma_grant;

@@ -12,6 +12,7 @@ use uma_cedar::policy::Source;
 use uma_cedar::store::DecisionRead;
 
 use crate::helpers::*;
+use crate::introspect::introspect_as as introspect;
 use crate::resources::{json_with_pat, register, user_pat};
 
 const UMA: &str = "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Auma-ticket";
@@ -19,6 +20,8 @@ const ID_TOKEN: &str = "http%3A%2F%2Fopenid.net%2Fspecs%2Fopenid-connect-core-1_
 
 const BOB_VIEWS: &str = r#"permit (principal, action == Uma::Action::"view", resource)
 when { principal has email && principal.email == "bob@example.com" };"#;
+
+const ANYONE_VIEWS: &str = r#"permit (principal, action == Uma::Action::"view", resource);"#;
 
 /// Alice owns resources registered by `rs1`; `app` and `app2` are clients of requesting parties.
 struct World {
@@ -113,20 +116,6 @@ where
 
 fn with_claims(id_token: &str) -> String {
     format!("&claim_token={id_token}&claim_token_format={ID_TOKEN}")
-}
-
-async fn introspect<S, B>(app: &S, client: &str, token: &str) -> Value
-where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let resp = send(
-        app,
-        form("/introspect", &format!("token={token}")).insert_header(basic(client, SECRET)),
-    )
-    .await;
-    assert_eq!(resp.status, 200, "introspect: {}", resp.text());
-    resp.json()
 }
 
 fn checking() -> Value {
@@ -258,6 +247,11 @@ async fn a_claim_that_does_not_match_is_request_denied() {
         resp.json().get("ticket").is_none(),
         "request_denied ends the process"
     );
+    // The denied ticket is used up: the right claims come too late for it.
+    let bob = w.id_token("bob", "bob@example.com", "app");
+    uma(&app, "app", &t1, &with_claims(&bob))
+        .await
+        .assert_error(400, "invalid_grant");
 }
 
 #[actix_web::test]
@@ -294,11 +288,7 @@ async fn unknown_expired_and_reused_tickets_are_invalid_grant() {
     let w = world();
     let app = w.t.service().await;
     let r1 = register(&app, &w.pat, &checking()).await;
-    w.push(
-        "alice",
-        "anyone-views",
-        r#"permit (principal, action == Uma::Action::"view", resource);"#,
-    );
+    w.push("alice", "anyone-views", ANYONE_VIEWS);
 
     uma(&app, "app", "no-such-ticket", "")
         .await
@@ -346,14 +336,38 @@ async fn a_rotated_ticket_belongs_to_the_client_that_got_it() {
         .to_owned();
     let resp = uma(&app, "app2", &rotated, "").await;
     resp.assert_error(400, "invalid_grant");
-    // The thief did not burn it: the rightful client still can use it.
+    // The ticket that need_info replaced is dead.
     let token = w.id_token("bob", "bob@example.com", "app");
+    uma(&app, "app", &t1, &with_claims(&token))
+        .await
+        .assert_error(400, "invalid_grant");
+    // The thief did not burn it: the rightful client still can use it, once.
     assert_eq!(
         uma(&app, "app", &rotated, &with_claims(&token))
             .await
             .status,
         200
     );
+    uma(&app, "app", &rotated, &with_claims(&token))
+        .await
+        .assert_error(400, "invalid_grant");
+}
+
+#[actix_web::test]
+async fn a_failed_client_authentication_leaves_the_ticket_usable() {
+    let w = world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push("alice", "anyone-views", ANYONE_VIEWS);
+    let t1 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    let body = format!("grant_type={UMA}&ticket={t1}");
+    send(
+        &app,
+        form("/token", &body).insert_header(basic("app", "not-the-secret-at-all")),
+    )
+    .await
+    .assert_error(401, "invalid_client");
+    assert_eq!(uma(&app, "app", &t1, "").await.status, 200);
 }
 
 #[actix_web::test]
@@ -376,9 +390,24 @@ async fn malformed_grant_requests_are_invalid_request() {
     )
     .await
     .assert_error(400, "invalid_request");
-    uma(&app, "app", &t1, "&ticket=again")
-        .await
-        .assert_error(400, "invalid_request");
+    uma(
+        &app,
+        "app",
+        &t1,
+        "&claim_token=a.b.c&claim_token_format=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt",
+    )
+    .await
+    .assert_error(400, "invalid_request");
+    // Each parameter at most once (RFC 6749 section 3.2).
+    for repeated in [
+        "&ticket=again".to_owned(),
+        "&scope=view&scope=view".to_owned(),
+        format!("&claim_token=a.b.c&claim_token_format={ID_TOKEN}&claim_token_format={ID_TOKEN}"),
+    ] {
+        uma(&app, "app", &t1, &repeated)
+            .await
+            .assert_error(400, "invalid_request");
+    }
     let resp = send(
         &app,
         form("/token", &format!("grant_type={UMA}")).insert_header(basic("app", SECRET)),
@@ -386,11 +415,7 @@ async fn malformed_grant_requests_are_invalid_request() {
     .await;
     resp.assert_error(400, "invalid_request");
     // None of these consumed the ticket.
-    w.push(
-        "alice",
-        "anyone-views",
-        r#"permit (principal, action == Uma::Action::"view", resource);"#,
-    );
+    w.push("alice", "anyone-views", ANYONE_VIEWS);
     assert_eq!(uma(&app, "app", &t1, "").await.status, 200);
 }
 
@@ -691,11 +716,7 @@ async fn the_client_can_revoke_its_rpt() {
     let w = world();
     let app = w.t.service().await;
     let r1 = register(&app, &w.pat, &checking()).await;
-    w.push(
-        "alice",
-        "anyone-views",
-        r#"permit (principal, action == Uma::Action::"view", resource);"#,
-    );
+    w.push("alice", "anyone-views", ANYONE_VIEWS);
     let t1 = ticket(&app, &w.pat, &r1, &["view"]).await;
     let rpt = uma(&app, "app", &t1, "").await.json()["access_token"]
         .as_str()
@@ -1000,11 +1021,7 @@ async fn an_rpt_without_claims_names_the_client_as_its_subject() {
     let w = world();
     let app = w.t.service().await;
     let r1 = register(&app, &w.pat, &checking()).await;
-    w.push(
-        "alice",
-        "everyone",
-        r#"permit (principal, action == Uma::Action::"view", resource);"#,
-    );
+    w.push("alice", "everyone", ANYONE_VIEWS);
     let (claims, _) = rpt_and_introspection(&w, &app, &r1, "").await;
     assert_eq!(
         claims["sub"], "app",

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from support import HTTP_TIMEOUT, Client, User
+from uma_support import Scene, make_scene
 
 # The servers under test speak plain HTTP on loopback; Authlib refuses non-https URLs unless told otherwise.
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
@@ -327,3 +328,18 @@ def make_server(uma_binary, tmp_path):
         yield factory.create
     finally:
         factory.stop_all()
+
+
+# The start of most UMA grant tests (test_uma_*.py); a module that needs another server overrides `scene`.
+
+
+@pytest.fixture
+def scene(uma, tmp_path) -> Scene:
+    """On the shared server: Alice, her resource server `rs` holding a PAT, and the client `app`."""
+    return make_scene(uma, tmp_path)
+
+
+@pytest.fixture
+def bob(scene) -> User:
+    """A requesting party with an account on the server."""
+    return scene.party("bob")

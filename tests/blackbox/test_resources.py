@@ -1,11 +1,12 @@
-"""4. Resource registration (Federated Authorization §3): CRUD with the spec's status codes and errors."""
+"""4. Resource registration (Federated Authorization §3) from outside: CRUD with the spec's status codes through
+a real HTTP client. The endpoint's errors (unknown ids, other methods, bad descriptions, malformed JSON, a missing
+or insufficient PAT) are protocol edge cases, tested in process in `tests/api/resources.rs`."""
 
 from urllib.parse import urljoin
 
 import pytest
-import requests
 
-from support import HTTP_TIMEOUT, ProtectionApi, assert_error, client_credentials_pat, consent_flow
+from support import ProtectionApi, assert_error, client_credentials_pat
 
 
 @pytest.fixture
@@ -66,51 +67,3 @@ def test_list_returns_the_ids_of_this_pat(api):
 def test_extension_members_are_kept(api):
     resource_id = api.register(["read"], name="lab report", **{"x-ward": "cardiology"})
     assert api.get(resource_id).json().get("x-ward") == "cardiology"
-
-
-def test_unknown_ids_are_not_found(api):
-    assert_error(api.get("no-such-resource"), 404, "not_found")
-    assert_error(api.put("no-such-resource", {"resource_scopes": ["read"]}), 404, "not_found")
-    assert_error(api.delete("no-such-resource"), 404, "not_found")
-
-
-def test_unsupported_methods(api):
-    resource_id = api.register(["read"])
-    assert_error(api.request("PATCH", api.item_url(resource_id), json={"name": "x"}), 405, "unsupported_method_type")
-    assert_error(api.request("POST", api.item_url(resource_id), json=PHOTO), 405, "unsupported_method_type")
-    assert_error(api.request("DELETE", api.resources_url), 405, "unsupported_method_type")
-    assert_error(api.request("PUT", api.resources_url, json=PHOTO), 405, "unsupported_method_type")
-
-
-@pytest.mark.parametrize("body", [
-    {"name": "no scopes"},
-    {"resource_scopes": "read"},
-    {"resource_scopes": [42]},
-    ["read"],
-])
-def test_bad_descriptions_are_invalid_request(api, body):
-    assert_error(api.create(body), 400, "invalid_request")
-
-
-def test_malformed_json_is_invalid_request(api):
-    response = api.request("POST", api.resources_url, data="{not json",
-                           headers={"Content-Type": "application/json"})
-    assert_error(response, 400, "invalid_request")
-
-
-def test_a_pat_is_required(uma):
-    url = uma.endpoint("resource_registration_endpoint")
-    missing = requests.get(url, timeout=HTTP_TIMEOUT)
-    assert missing.status_code == 401
-    assert missing.headers.get("WWW-Authenticate", "").lower().startswith("bearer")
-    invalid = requests.get(url, headers={"Authorization": "Bearer not-a-token"}, timeout=HTTP_TIMEOUT)
-    assert_error(invalid, 401, "invalid_token")
-    assert "invalid_token" in invalid.headers.get("WWW-Authenticate", "")
-
-
-def test_a_token_without_uma_protection_is_insufficient_scope(uma):
-    rs = uma.admin.add_client()
-    user = uma.admin.add_user()
-    token = consent_flow(uma, rs, user, scope="openid email").token["access_token"]
-    response = ProtectionApi(uma, token).list()
-    assert_error(response, 403, "insufficient_scope")

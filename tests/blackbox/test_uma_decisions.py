@@ -11,15 +11,10 @@ import requests
 from support import HTTP_TIMEOUT, ProtectionApi, client_credentials_pat, oauth_session
 from uma_support import (
     ID_TOKEN_FORMAT, PolicyApi, assert_need_info, assert_request_denied, cli_decisions, decisions_url,
-    email_policy, make_scene, owner_token,
+    email_policy, owner_token,
 )
 
 FIELDS = {"time", "client_id", "party", "resource_id", "scopes", "granted", "answer", "policies"}
-
-
-@pytest.fixture
-def scene(uma, tmp_path):
-    return make_scene(uma, tmp_path)
 
 
 def seconds(value) -> float:

@@ -22,11 +22,6 @@ from uma_support import (
 )
 
 
-@pytest.fixture
-def scene(uma, tmp_path):
-    return make_scene(uma, tmp_path)
-
-
 def test_the_whole_flow_with_this_servers_own_login(uma, scene):
     # 1. Alice consented (make_scene walked the login and consent pages with PKCE); the PAT is hers.
     pat_info = introspect(uma, scene.pat, client=scene.rs).json()
@@ -72,12 +67,10 @@ def test_a_tampered_rpt_fails_verification(uma, scene):
     bob = scene.party("bob")
     checking = scene.register(["view"], name="Checking")
     scene.share("bob", email_policy(["view"], [bob.email]))
-    token = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                             claim_token_format=ID_TOKEN_FORMAT)
+    token = scene.rpt_for(bob, (checking, ["view"]))
     decode_rpt(uma, token["access_token"])
     header, _, signature = token["access_token"].split(".")
-    other = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                             claim_token_format=ID_TOKEN_FORMAT)["access_token"]
+    other = scene.rpt_for(bob, (checking, ["view"]))["access_token"]
     with pytest.raises(BadSignatureError):
         decode_rpt(uma, f"{header}.{other.split('.')[1]}.{signature}")
 
@@ -86,8 +79,7 @@ def test_only_the_resource_server_it_is_for_learns_about_an_rpt(uma, scene):
     bob = scene.party("bob")
     checking = scene.register(["view"], name="Checking")
     scene.share("bob", email_policy(["view"], [bob.email]))
-    rpt = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                           claim_token_format=ID_TOKEN_FORMAT)["access_token"]
+    rpt = scene.rpt_for(bob, (checking, ["view"]))["access_token"]
     other_rs = uma.admin.add_client("rs")
     other_pat = client_credentials_pat(uma, other_rs)
     assert introspect_rpt(uma, rpt, pat=other_pat) == {"active": False}
@@ -101,8 +93,7 @@ def test_the_client_can_revoke_its_rpt(uma, scene):
     bob = scene.party("bob")
     checking = scene.register(["view"], name="Checking")
     scene.share("bob", email_policy(["view"], [bob.email]))
-    rpt = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                           claim_token_format=ID_TOKEN_FORMAT)["access_token"]
+    rpt = scene.rpt_for(bob, (checking, ["view"]))["access_token"]
     stranger = UmaClient(uma, uma.admin.add_client("app"))
     assert_revocation_refused_or_ignored(stranger.revoke(rpt))
     assert introspect_rpt(uma, rpt, pat=scene.pat)["active"] is True, "another client cannot revoke the RPT"
@@ -157,8 +148,7 @@ def test_rpt_lifetime_follows_the_setting(make_server, tmp_path):
     bob = scene.party("bob")
     checking = scene.register(["view"], name="Checking")
     scene.share("bob", email_policy(["view"], [bob.email]))
-    token = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                             claim_token_format=ID_TOKEN_FORMAT)
+    token = scene.rpt_for(bob, (checking, ["view"]))
     assert token["expires_in"] == 2, token
     assert introspect_rpt(server, token["access_token"], pat=scene.pat)["active"] is True
     time.sleep(3.1)

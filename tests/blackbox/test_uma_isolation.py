@@ -2,17 +2,10 @@
 resource is decided by that owner's policies only. Another owner's `permit(principal, action, resource);` never
 grants on it: not another user's, not a client-owned organisation's at the same resource server."""
 
-import pytest
-
 from support import ProtectionApi, client_credentials_pat
 from uma_support import (
-    ID_TOKEN_FORMAT, PERMIT_ALL, assert_request_denied, assert_rpt_claims, email_policy, make_scene,
+    PERMIT_ALL, assert_request_denied, assert_rpt_claims, email_policy,
 )
-
-
-@pytest.fixture
-def scene(uma, tmp_path):
-    return make_scene(uma, tmp_path)
 
 
 def test_another_users_permit_all_never_grants_on_alices_resource(scene):
@@ -30,8 +23,7 @@ def test_another_owners_permit_all_does_not_widen_alices_policy(scene):
     scene.share("bob-views", email_policy(["view"], [bob.email]))
     scene.share("everything", PERMIT_ALL, owner=scene.party("mallory").username)
     assert_request_denied(scene.client.with_id_token(scene.ticket((checking, ["view"])), scene.id_token(carol)))
-    token = scene.client.rpt(scene.ticket((checking, ["view", "transfer"])), claim_token=scene.id_token(bob),
-                             claim_token_format=ID_TOKEN_FORMAT)
+    token = scene.rpt_for(bob, (checking, ["view", "transfer"]))
     assert_rpt_claims(scene.server, token, rs=scene.rs, client=scene.app, expected={checking: {"view"}})
 
 

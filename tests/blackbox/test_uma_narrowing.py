@@ -2,28 +2,15 @@
 what the new policies deny at once: the resource server's introspection drops the permission, or answers
 inactive when none is left. Changes come from the CLI or the policy API while the server runs."""
 
-import pytest
-
 from support import assert_error, client_credentials_pat
 from uma_support import (
-    ID_TOKEN_FORMAT, PolicyApi, assert_active_rpt, email_policy, introspect_rpt, make_scene, owner_token,
+    PolicyApi, assert_active_rpt, email_policy, introspect_rpt, owner_token,
     permissions_by_resource, remove_policy,
 )
 
 
-@pytest.fixture
-def scene(uma, tmp_path):
-    return make_scene(uma, tmp_path)
-
-
-@pytest.fixture
-def bob(scene):
-    return scene.party("bob")
-
-
 def bobs_rpt(scene, bob, *permissions):
-    return scene.client.rpt(scene.ticket(*permissions), claim_token=scene.id_token(bob),
-                            claim_token_format=ID_TOKEN_FORMAT)["access_token"]
+    return scene.rpt_for(bob, *permissions)["access_token"]
 
 
 def test_removing_the_policy_with_the_cli_deactivates_the_rpt(uma, scene, bob):

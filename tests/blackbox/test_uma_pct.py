@@ -9,14 +9,8 @@ import pytest
 
 from support import ProtectionApi, consent_flow
 from uma_support import (
-    ID_TOKEN_FORMAT, UmaClient, assert_need_info, assert_revocation_refused_or_ignored, assert_rpt_claims,
-    email_policy, introspect_rpt, make_scene,
-)
-
-
-@pytest.fixture
-def scene(uma, tmp_path):
-    return make_scene(uma, tmp_path)
+    UmaClient, assert_need_info, assert_revocation_refused_or_ignored, assert_rpt_claims,
+    email_policy, introspect_rpt, )
 
 
 @pytest.fixture
@@ -30,8 +24,7 @@ def bob(scene):
 def pct(scene, bob):
     """Bob's PCT at the app, from a first grant with his ID token."""
     checking = scene.register(["view"], name="Checking")
-    token = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                             claim_token_format=ID_TOKEN_FORMAT)
+    token = scene.rpt_for(bob, (checking, ["view"]))
     assert isinstance(token.get("pct"), str) and len(token["pct"]) >= 16, token
     assert token["pct"] != token["access_token"]
     return token["pct"]

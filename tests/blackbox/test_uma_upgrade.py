@@ -4,22 +4,10 @@ An RPT of another requesting party or another client is never merged."""
 
 import time
 
-import pytest
-
 from uma_support import (
     ID_TOKEN_FORMAT, UmaClient, assert_active_rpt, assert_rpt_claims, decode_rpt, email_policy, introspect_rpt,
     make_scene, permissions_by_resource,
 )
-
-
-@pytest.fixture
-def scene(uma, tmp_path):
-    return make_scene(uma, tmp_path)
-
-
-@pytest.fixture
-def bob(scene):
-    return scene.party("bob")
 
 
 def assert_refused_or_not_merged(server, response, expected):
@@ -42,12 +30,10 @@ def test_upgrade_merges_two_resources_and_revokes_the_old_rpt(uma, scene, bob):
     checking = scene.register(["view"], name="Checking")
     savings = scene.register(["view"], name="Savings")
     scene.share("bob-views", email_policy(["view"], [bob.email]))
-    first = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                             claim_token_format=ID_TOKEN_FORMAT)
+    first = scene.rpt_for(bob, (checking, ["view"]))
     first_claims = assert_rpt_claims(uma, first, rs=scene.rs, client=scene.app, expected={checking: {"view"}})
 
-    second = scene.client.rpt(scene.ticket((savings, ["view"])), claim_token=scene.id_token(bob),
-                              claim_token_format=ID_TOKEN_FORMAT, rpt=first["access_token"])
+    second = scene.rpt_for(bob, (savings, ["view"]), rpt=first["access_token"])
     assert second.get("upgraded") is True, second
     assert second["access_token"] != first["access_token"]
     both = {checking: {"view"}, savings: {"view"}}
@@ -64,8 +50,7 @@ def test_upgrade_merges_two_resources_and_revokes_the_old_rpt(uma, scene, bob):
 def test_upgrade_with_a_pct_adds_a_scope_on_the_same_resource(uma, scene, bob):
     checking = scene.register(["view", "transfer"], name="Checking")
     scene.share("bob-all", email_policy(["view", "transfer"], [bob.email]))
-    first = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                             claim_token_format=ID_TOKEN_FORMAT)
+    first = scene.rpt_for(bob, (checking, ["view"]))
     second = scene.client.rpt(scene.ticket((checking, ["transfer"])), pct=first["pct"], rpt=first["access_token"])
     assert second.get("upgraded") is True, second
     assert_rpt_claims(uma, second, rs=scene.rs, client=scene.app, expected={checking: {"view", "transfer"}})
@@ -75,8 +60,7 @@ def test_upgrade_with_a_pct_adds_a_scope_on_the_same_resource(uma, scene, bob):
 def test_no_upgrade_without_an_rpt(uma, scene, bob):
     checking = scene.register(["view"], name="Checking")
     scene.share("bob-views", email_policy(["view"], [bob.email]))
-    first = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                             claim_token_format=ID_TOKEN_FORMAT)
+    first = scene.rpt_for(bob, (checking, ["view"]))
     second = scene.client.rpt(scene.ticket((checking, ["view"])), pct=first["pct"])
     assert second.get("upgraded") in (None, False), second
     assert introspect_rpt(uma, first["access_token"], pat=scene.pat)["active"] is True, \
@@ -89,8 +73,7 @@ def test_another_partys_rpt_is_never_merged(uma, scene, bob):
     savings = scene.register(["view"], name="Savings")
     scene.share("bob-checking", email_policy(["view"], [bob.email], resource_name="Checking"))
     scene.share("carol-savings", email_policy(["view"], [carol.email], resource_name="Savings"))
-    bobs = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                            claim_token_format=ID_TOKEN_FORMAT)
+    bobs = scene.rpt_for(bob, (checking, ["view"]))
     response = scene.client.grant(scene.ticket((savings, ["view"])), claim_token=scene.id_token(carol),
                                   claim_token_format=ID_TOKEN_FORMAT, rpt=bobs["access_token"])
     assert_refused_or_not_merged(uma, response, {savings: {"view"}})
@@ -100,8 +83,7 @@ def test_another_clients_rpt_is_never_merged(uma, scene, bob):
     checking = scene.register(["view"], name="Checking")
     savings = scene.register(["view"], name="Savings")
     scene.share("bob-views", email_policy(["view"], [bob.email]))
-    theirs = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                              claim_token_format=ID_TOKEN_FORMAT)
+    theirs = scene.rpt_for(bob, (checking, ["view"]))
     other_app = uma.admin.add_client("app")
     other = UmaClient(uma, other_app)
     response = other.grant(scene.ticket((savings, ["view"])), claim_token=scene.id_token(bob, client=other_app),
@@ -118,8 +100,7 @@ def test_an_expired_rpt_is_not_merged(make_server, tmp_path):
     checking = scene.register(["view"], name="Checking")
     savings = scene.register(["view"], name="Savings")
     scene.share("bob-views", email_policy(["view"], [bob.email]))
-    first = scene.client.rpt(scene.ticket((checking, ["view"])), claim_token=scene.id_token(bob),
-                             claim_token_format=ID_TOKEN_FORMAT)
+    first = scene.rpt_for(bob, (checking, ["view"]))
     time.sleep(2.2)
     assert introspect_rpt(server, first["access_token"], pat=scene.pat) == {"active": False}
     second = scene.client.rpt(scene.ticket((savings, ["view"])), pct=first["pct"], rpt=first["access_token"])

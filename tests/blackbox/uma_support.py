@@ -91,14 +91,6 @@ def assert_revocation_refused_or_ignored(response: requests.Response) -> None:
         assert response.json().get("error") == "unauthorized_client", response.text
 
 
-def raw_grant(server: UmaServer, client: Client, pairs: list[tuple[str, str]]) -> requests.Response:
-    """The grant as a hand-written form (for what a library would never send, such as a repeated parameter)."""
-    return requests.post(
-        server.endpoint("token_endpoint"), data=[("grant_type", UMA_GRANT), *pairs],
-        auth=(client.client_id, client.secret), timeout=HTTP_TIMEOUT,
-    )
-
-
 def assert_rpt_response(response: requests.Response) -> dict:
     assert response.status_code == 200, f"expected an RPT, got {response.status_code}: {response.text}"
     assert "no-store" in response.headers.get("Cache-Control", ""), response.headers
@@ -428,6 +420,11 @@ class Scene:
 
     def party(self, prefix: str = "bob") -> User:
         return self.server.admin.add_user(prefix)
+
+    def rpt_for(self, party: User, *permissions: tuple[str, list[str]], **params: str) -> dict:
+        """The RPT response for a new ticket on `permissions`, pushing `party`'s ID token (for the scene's client)."""
+        return self.client.rpt(self.ticket(*permissions), claim_token=self.id_token(party),
+                               claim_token_format=ID_TOKEN_FORMAT, **params)
 
     def id_token(self, party: User, client: Client | None = None) -> str:
         """The party's ID token from this server's own login (real pages, scope `openid email`), for `client`."""

@@ -43,3 +43,31 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Standard output parsed as JSON.
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(o)))
+}
+
+/// The data directory the tests use inside a temporary folder, as a command-line argument.
+pub fn data_dir(tmp: &std::path::Path) -> String {
+    tmp.join("data").to_string_lossy().into_owned()
+}
+
+/// `user add` of `username` on `data`, the password given on standard input as `stdin` (which may be empty or
+/// too short: the refusals are tested too).
+pub fn add_user(data: &str, username: &str, stdin: &str) -> Output {
+    run_with_stdin(
+        &[
+            "user",
+            "add",
+            "--data-dir",
+            data,
+            "--username",
+            username,
+            "--password-stdin",
+        ],
+        Some(stdin),
+    )
+}
