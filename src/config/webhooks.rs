@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use super::{ConfigError, invalid};
-use crate::notify::EventKind;
+use crate::protocol::events::EventKind;
 use crate::secret::WebhookSecret;
 
 /// Most webhooks a server may have: each event is delivered to each, one at a time.
