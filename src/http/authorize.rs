@@ -49,10 +49,10 @@ const MAX_ECHOED_LEN: usize = 1024;
 pub const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The `Retry-After` of a login turned away because every password-hash slot was busy.
-const BUSY_RETRY_AFTER: i64 = 2;
+pub(super) const BUSY_RETRY_AFTER: i64 = 2;
 
-const SESSION_COOKIE: &str = "uma_session";
-const CSRF_COOKIE: &str = "uma_csrf";
+pub(super) const SESSION_COOKIE: &str = "uma_session";
+pub(super) const CSRF_COOKIE: &str = "uma_csrf";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -86,7 +86,12 @@ fn is_secure(state: &AppState) -> bool {
     state.settings.issuer.starts_with("https://")
 }
 
-fn build_cookie(state: &AppState, base: &str, value: String, max_age: i64) -> Cookie<'static> {
+pub(super) fn build_cookie(
+    state: &AppState,
+    base: &str,
+    value: String,
+    max_age: i64,
+) -> Cookie<'static> {
     // SameSite=Lax, not Strict: the browser arrives at /authorize by a cross-site navigation from the client,
     // and the session must be seen then to skip the login page.
     Cookie::build(cookie_name(state, base), value)
@@ -98,14 +103,14 @@ fn build_cookie(state: &AppState, base: &str, value: String, max_age: i64) -> Co
         .finish()
 }
 
-fn cookie_value(req: &HttpRequest, state: &AppState, base: &str) -> Option<String> {
+pub(super) fn cookie_value(req: &HttpRequest, state: &AppState, base: &str) -> Option<String> {
     req.cookie(&cookie_name(state, base))
         .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
 }
 
 /// A random token as [`crypto::random_token`] makes them; anything else in a cookie is ignored.
-fn is_well_formed_token(value: &str) -> bool {
+pub(super) fn is_well_formed_token(value: &str) -> bool {
     value.len() == 43
         && value
             .bytes()
@@ -191,6 +196,7 @@ fn render(state: &AppState, reply: Reply, redirect_status: StatusCode) -> HttpRe
             username,
             message,
         } => pages::login(&LoginView {
+            action: paths::AUTHORIZE_LOGIN,
             client: &client,
             request: &request,
             csrf_token: &csrf_token,
@@ -264,14 +270,14 @@ fn respond(
 /// Query parameters with every value kept, so a repeated parameter can be refused with the right answer: a
 /// page when it is `client_id` or `redirect_uri`, a redirect otherwise.
 #[derive(Debug, Default)]
-struct Query(BTreeMap<String, Vec<String>>);
+pub(super) struct Query(BTreeMap<String, Vec<String>>);
 
 /// A parameter sent more than once.
 #[derive(Debug)]
-struct Repeated;
+pub(super) struct Repeated;
 
 impl Query {
-    fn parse(text: &str) -> Self {
+    pub(super) fn parse(text: &str) -> Self {
         let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (name, value) in url::form_urlencoded::parse(text.as_bytes()) {
             // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
@@ -284,7 +290,7 @@ impl Query {
         Self(map)
     }
 
-    fn single(&self, name: &str) -> Result<Option<&str>, Repeated> {
+    pub(super) fn single(&self, name: &str) -> Result<Option<&str>, Repeated> {
         match self.0.get(name).map(Vec::as_slice) {
             None | Some([]) => Ok(None),
             Some([value]) => Ok(Some(value.as_str())),
@@ -292,7 +298,7 @@ impl Query {
         }
     }
 
-    fn first_repeated(&self) -> Option<&str> {
+    pub(super) fn first_repeated(&self) -> Option<&str> {
         self.0
             .iter()
             .find(|(_, values)| values.len() > 1)
@@ -459,7 +465,7 @@ fn check_request(query: &Query, target: &Target) -> Result<RequestParams, OAuthE
 }
 
 /// RFC 6749 §4.1.2.1 restricts `error_description` to printable ASCII without `"` and `\`.
-fn printable_description(text: &str) -> String {
+pub(super) fn printable_description(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\x20'..='\x7e' if c != '"' && c != '\\' => c,
@@ -511,7 +517,7 @@ fn error_redirect(
     )?)))
 }
 
-fn client_label(client: &Client) -> String {
+pub(super) fn client_label(client: &Client) -> String {
     client
         .client_name
         .clone()
@@ -519,12 +525,12 @@ fn client_label(client: &Client) -> String {
         .unwrap_or_else(|| client.client_id.clone())
 }
 
-fn new_secret() -> Result<String, OAuthError> {
+pub(super) fn new_secret() -> Result<String, OAuthError> {
     crypto::random_token().map_err(|e| OAuthError::server_error(&e))
 }
 
 /// The browser's session, if its cookie names one that is still valid.
-fn current_session(
+pub(super) fn current_session(
     state: &AppState,
     session_id: Option<&str>,
 ) -> Result<Option<Session>, OAuthError> {
@@ -697,7 +703,7 @@ fn load_pending(
 }
 
 /// A body that is not a proper form (wrong type, too large, repeated fields) gets a page, not JSON.
-async fn read_browser_form(
+pub(super) async fn read_browser_form(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
@@ -744,24 +750,66 @@ fn sign_in(
     };
     let username = form.get("username").unwrap_or_default();
     let password_text = form.get("password").unwrap_or_default();
+    let (user, session_id) = match check_credentials(state, username, password_text, peer)? {
+        Ok(signed_in) => signed_in,
+        Err(SignInRefused::Throttled(retry_after)) => return Ok(too_many_logins(retry_after)),
+        Err(SignInRefused::Busy) => return Ok(server_busy()),
+        Err(SignInRefused::Failed) => {
+            return Ok(Reply::of(Answer::Login {
+                client: client_label(&pending.client),
+                request: pending.id,
+                csrf_token: pending.csrf_token,
+                username: username.to_owned(),
+                message: Some(pages::LOGIN_FAILED),
+            }));
+        }
+    };
+    Ok(Reply {
+        answer: consent_answer(
+            &pending.client,
+            &user.username,
+            &pending.request.params,
+            pending.id,
+            pending.csrf_token,
+        ),
+        set_csrf: None,
+        set_session: Some(session_id),
+        retry_after: None,
+    })
+}
+
+/// Why a sign-in did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SignInRefused {
+    /// Unknown user or wrong password (the two are never told apart).
+    Failed,
+    /// Too many failures for this (username, address): retry after this many seconds.
+    Throttled(i64),
+    /// No password-hash slot came free in time.
+    Busy,
+}
+
+/// Checks a username and password the way every sign-in form of this server does: throttled per (username,
+/// peer address), under the password-hash gate, and as slow for an unknown user as for a wrong password. On
+/// success opens a session and returns the user and the session id to set in the browser.
+pub(super) fn check_credentials(
+    state: &AppState,
+    username: &str,
+    password_text: &str,
+    peer: Option<IpAddr>,
+) -> Result<Result<(users::User, String), SignInRefused>, OAuthError> {
     let now = state.now();
     let attempt = match state.throttle.attempt(Kind::Login, username, peer, now) {
         Ok(attempt) => attempt,
         Err(blocked) => {
             log::info!("login for {username:?} refused: too many failures from this address");
-            return Ok(too_many_logins(blocked.retry_after(now)));
+            return Ok(Err(SignInRefused::Throttled(blocked.retry_after(now))));
         }
     };
     let Some(permit) = state.password_hashes.permit(HASH_WAIT) else {
         attempt.not_checked();
         log::warn!("login turned away: every password-hash slot stayed busy for {HASH_WAIT:?}");
-        let mut reply = Reply::page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Server busy",
-            "The server is busy. Wait a moment and sign in again.",
-        );
-        reply.retry_after = Some(BUSY_RETRY_AFTER);
-        return Ok(reply);
+        return Ok(Err(SignInRefused::Busy));
     };
     let user = if username.is_empty() {
         None
@@ -779,13 +827,7 @@ fn sign_in(
     drop(permit);
     let Some(user) = user.filter(|_| verified) else {
         log::info!("failed login for {}", crate::error::quoted(username));
-        return Ok(Reply::of(Answer::Login {
-            client: client_label(&pending.client),
-            request: pending.id,
-            csrf_token: pending.csrf_token,
-            username: username.to_owned(),
-            message: Some(pages::LOGIN_FAILED),
-        }));
+        return Ok(Err(SignInRefused::Failed));
     };
     attempt.succeeded();
     let session_id = new_secret()?;
@@ -797,31 +839,34 @@ fn sign_in(
     state
         .store
         .write(|tx| auth::insert_session(tx, &crypto::hash_secret(&session_id), &session))?;
-    Ok(Reply {
-        answer: consent_answer(
-            &pending.client,
-            &user.username,
-            &pending.request.params,
-            pending.id,
-            pending.csrf_token,
-        ),
-        set_csrf: None,
-        set_session: Some(session_id),
-        retry_after: None,
-    })
+    Ok(Ok((user, session_id)))
+}
+
+/// The page for a login turned away because every password-hash slot was busy.
+fn server_busy() -> Reply {
+    let mut reply = Reply::page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Server busy",
+        "The server is busy. Wait a moment and sign in again.",
+    );
+    reply.retry_after = Some(BUSY_RETRY_AFTER);
+    reply
 }
 
 /// The page for a (username, address) pair that has used up its failed logins. It says when to come back, and
 /// the same for any username, so it reveals nothing about which accounts exist.
-fn too_many_logins(retry_after: i64) -> Reply {
+pub(super) fn too_many_logins_message(retry_after: i64) -> String {
     let minutes = (retry_after + 59) / 60;
+    format!(
+        "Too many failed sign-ins for this username from your address. Try again in {minutes} minute(s)."
+    )
+}
+
+fn too_many_logins(retry_after: i64) -> Reply {
     let mut reply = Reply::page(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many attempts",
-        format!(
-            "Too many failed sign-ins for this username from your address. \
-             Try again in {minutes} minute(s)."
-        ),
+        too_many_logins_message(retry_after),
     );
     reply.retry_after = Some(retry_after);
     reply

@@ -64,6 +64,7 @@ pub fn document(state: &AppState, keys: &KeySet) -> Value {
         "revocation_endpoint": s.endpoint(paths::REVOKE),
         "resource_registration_endpoint": s.endpoint(paths::RESOURCES),
         "permission_endpoint": s.endpoint(paths::PERMISSION),
+        "claims_interaction_endpoint": s.endpoint(paths::CLAIMS),
         // Extension: owners manage their Cedar sharing policies here. Not Keycloak's `policy_endpoint`, whose
         // semantics differ.
         "uma_cedar_policy_endpoint": s.endpoint(paths::POLICIES),

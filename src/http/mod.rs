@@ -7,6 +7,7 @@
 
 pub mod authorize;
 pub mod bearer;
+pub mod claims;
 pub mod client_auth;
 pub mod decisions;
 pub mod discovery;
@@ -58,6 +59,10 @@ pub mod paths {
     /// The owners' policy API (an extension, not UMA).
     pub const POLICIES: &str = "/uma/policies";
     pub const DECISIONS: &str = "/uma/decisions";
+    /// The claims interaction endpoint (UMA Grant §3.3.2) and its two form posts.
+    pub const CLAIMS: &str = crate::uma::interaction::ENDPOINT_PATH;
+    pub const CLAIMS_LOGIN: &str = "/uma/claims/login";
+    pub const CLAIMS_DECISION: &str = "/uma/claims/decision";
 }
 
 /// Everything a request handler needs; built by the composition root ([`crate::app::open`]). Cheap to clone.
@@ -127,6 +132,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(resources::routes)
             .configure(permission::routes)
             .configure(decisions::routes)
+            .configure(claims::routes)
             .configure(policies::routes);
         if dcr {
             cfg.configure(register::routes);

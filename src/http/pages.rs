@@ -1,4 +1,5 @@
-//! HTML pages of the authorization endpoint (RFC 6749 §4.1.1, §10.12, §10.13): login, consent and error pages.
+//! HTML pages of the authorization endpoint (RFC 6749 §4.1.1, §10.12, §10.13) and the claims interaction endpoint
+//! (UMA Grant §3.3.2): login, consent, claims release and error pages.
 //!
 //! Every value that reaches a page (client names, usernames, tokens, error text) is escaped here with
 //! `html-escape`; nothing may be interpolated raw. Every page carries headers that stop caching, framing
@@ -67,6 +68,8 @@ fn hidden_fields(request: &str, csrf_token: &str) -> String {
 /// What the login page shows.
 #[derive(Debug, Clone, Copy)]
 pub struct LoginView<'a> {
+    /// Where the form posts: each endpoint that signs people in has its own login path.
+    pub action: &'a str,
     /// The client's name, or its id when it has none.
     pub client: &'a str,
     pub request: &'a str,
@@ -96,7 +99,7 @@ pub fn login(view: &LoginView<'_>) -> HttpResponse {
          <div class=\"actions\"><button type=\"submit\" class=\"primary\">Sign in</button></div>\
          </form>",
         client = text(view.client),
-        action = attr(paths::AUTHORIZE_LOGIN),
+        action = attr(view.action),
         hidden = hidden_fields(view.request, view.csrf_token),
         username = attr(view.username),
     );
@@ -148,6 +151,47 @@ pub fn consent(view: &ConsentView<'_>) -> HttpResponse {
         hidden = hidden_fields(view.request, view.csrf_token),
     );
     page(StatusCode::OK, "Allow access?", &body)
+}
+
+/// What the claims interaction page (UMA Grant §3.3.2) shows before the party's claims are released.
+#[derive(Debug, Clone, Copy)]
+pub struct ReleaseView<'a> {
+    pub client: &'a str,
+    /// The resource owner whose policies will see the claims.
+    pub owner: &'a str,
+    /// How the party is named (email address, or username).
+    pub identity: &'a str,
+    /// The names of the claims released.
+    pub claims: &'a [&'a str],
+    pub request: &'a str,
+    pub csrf_token: &'a str,
+}
+
+pub fn release(view: &ReleaseView<'_>) -> HttpResponse {
+    let items: String = view
+        .claims
+        .iter()
+        .map(|c| format!("<li><code>{}</code></li>", text(c)))
+        .collect();
+    let body = format!(
+        "<h1>Show who you are?</h1>\
+         <p><strong>{client}</strong> asks to show {owner}'s resource server that you are \
+         <strong>{identity}</strong>.</p>\
+         <p class=\"muted\">Released to {owner}'s sharing policies, never to {client}:</p>\
+         <ul>{items}</ul>\
+         <form method=\"post\" action=\"{action}\">\
+         {hidden}\
+         <div class=\"actions\">\
+         <button type=\"submit\" name=\"decision\" value=\"allow\" class=\"primary\">Continue</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Cancel</button>\
+         </div></form>",
+        client = text(view.client),
+        owner = text(view.owner),
+        identity = text(view.identity),
+        action = attr(paths::CLAIMS_DECISION),
+        hidden = hidden_fields(view.request, view.csrf_token),
+    );
+    page(StatusCode::OK, "Show who you are?", &body)
 }
 
 /// An error the browser's user must read, shown instead of redirecting (RFC 6749 §4.1.2.1: never redirect to
@@ -211,6 +255,7 @@ mod tests {
     #[test]
     fn login_form_uses_the_field_names_password_managers_expect() {
         let html = body_of(login(&LoginView {
+            action: paths::AUTHORIZE_LOGIN,
             client: "Bank",
             request: "r",
             csrf_token: "c",

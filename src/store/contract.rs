@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::Map;
 
 use super::decisions::Decision;
+use super::interaction::{Gathered, Interaction, InteractionStore};
 use super::pcts::Pct;
 use super::resources::{Description, Resource};
 use super::rpts::{GrantedPermission, Rpt};
@@ -20,7 +21,13 @@ use crate::clock::UnixTime;
 
 /// A store under test: how to open its transactions and seed the clients the contract uses.
 pub trait Backend: Sync {
-    type Write<'a>: TicketStore + RptStore + PctStore + ResourceStore + DecisionLog + PolicyStore
+    type Write<'a>: TicketStore
+        + InteractionStore
+        + RptStore
+        + PctStore
+        + ResourceStore
+        + DecisionLog
+        + PolicyStore
     where
         Self: 'a;
     type Read<'a>: RptRead + PctRead + ResourceRead + DecisionRead + PolicyRead
@@ -64,6 +71,68 @@ fn consume<B: Backend>(backend: &B, hash: &str, now: UnixTime) -> Consumed {
     let out = tx.consume_ticket(hash, now).expect("consume");
     B::commit(tx);
     out
+}
+
+/// Claims interaction: looking at a ticket never spends it; a visit lives until it expires or is removed
+/// (once); claims bound to a ticket come back for that ticket only and go when the ticket goes.
+pub fn interaction_contract<B: Backend>(make: impl Fn() -> B) {
+    let backend = seeded(&make);
+    let tx = backend.write();
+    tx.insert_ticket(&ticket("t1", 400)).expect("insert");
+    B::commit(tx);
+
+    let tx = backend.write();
+    assert_eq!(
+        tx.ticket_state("t1", 100).expect("state"),
+        Consumed::Valid(ticket("t1", 400))
+    );
+    assert_eq!(
+        tx.ticket_state("t1", 400).expect("state"),
+        Consumed::Expired
+    );
+    assert_eq!(
+        tx.ticket_state("nope", 100).expect("state"),
+        Consumed::Unknown
+    );
+    B::commit(tx);
+    assert!(
+        matches!(consume(&backend, "t1", 100), Consumed::Valid(_)),
+        "looking did not spend it"
+    );
+    let tx = backend.write();
+    assert_eq!(
+        tx.ticket_state("t1", 100).expect("state"),
+        Consumed::AlreadyUsed
+    );
+
+    let visit = Interaction {
+        csrf_hash: "c".into(),
+        client_id: "c1".into(),
+        ticket_hash: "t1".into(),
+        owner: "rs1".into(),
+        redirect_uri: "https://c1.example/claims".into(),
+        state: Some("s".into()),
+        expires_at: 200,
+    };
+    tx.insert_interaction("v1", &visit, 100).expect("insert");
+    assert_eq!(tx.interaction("v1", 199).expect("get"), Some(visit.clone()));
+    assert_eq!(tx.interaction("v1", 200).expect("get"), None, "expired");
+    assert!(tx.remove_interaction("v1").expect("remove"));
+    assert!(!tx.remove_interaction("v1").expect("remove"), "only once");
+    // Storing a visit drops the ones that ran out.
+    tx.insert_interaction("v2", &visit, 100).expect("insert");
+    tx.insert_interaction("v3", &visit, 250).expect("insert");
+    assert!(!tx.remove_interaction("v2").expect("remove"), "purged");
+
+    tx.insert_ticket(&ticket("t2", 400)).expect("insert");
+    let gathered = Gathered {
+        client_id: "c1".into(),
+        claims: Map::from_iter([("sub".to_owned(), "bob".into())]),
+    };
+    tx.bind_claims("t2", &gathered).expect("bind");
+    assert_eq!(tx.gathered_claims("t2").expect("get"), Some(gathered));
+    assert_eq!(tx.gathered_claims("t1").expect("get"), None);
+    B::commit(tx);
 }
 
 /// Tickets: single use, exact expiry, replay recognised, rollback gives the ticket back, and concurrent
@@ -409,6 +478,11 @@ mod sqlite {
     fn make() -> Sqlite {
         let (dir, store) = temp_store();
         Sqlite { _dir: dir, store }
+    }
+
+    #[test]
+    fn interactions() {
+        interaction_contract(make);
     }
 
     #[test]

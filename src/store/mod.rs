@@ -13,6 +13,7 @@ pub mod clients;
 #[cfg(test)]
 pub(crate) mod contract;
 pub mod decisions;
+pub mod interaction;
 pub mod keys;
 pub mod oauth;
 pub mod pcts;
@@ -32,6 +33,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use interaction::InteractionStore;
 pub use traits::{
     DecisionLog, DecisionRead, PctRead, PctStore, PolicyRead, PolicyStore, ResourceRead,
     ResourceStore, RptRead, RptStore, TicketStore,
@@ -45,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_policies.sql"),
     include_str!("migrations/0003_client_auth_method.sql"),
+    include_str!("migrations/0005_claims_interaction.sql"),
 ];
 
 /// How many idle connections are kept for reuse.

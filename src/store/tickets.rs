@@ -110,6 +110,42 @@ pub(super) fn consume(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Con
     })
 }
 
+/// What [`consume`] would find for this hash, changing nothing.
+pub(super) fn peek(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Consumed> {
+    let row = tx
+        .conn()?
+        .query_row(
+            "SELECT owner, client_id, permissions, created_at, expires_at, bound_client, used
+             FROM tickets WHERE hash = ?1",
+            [hash],
+            |r| {
+                Ok((
+                    Ticket {
+                        hash: hash.to_owned(),
+                        owner: r.get("owner")?,
+                        client_id: r.get("client_id")?,
+                        permissions: Vec::new(),
+                        created_at: r.get("created_at")?,
+                        expires_at: r.get("expires_at")?,
+                        bound_client: r.get("bound_client")?,
+                    },
+                    r.get::<_, String>("permissions")?,
+                    r.get::<_, bool>("used")?,
+                ))
+            },
+        )
+        .optional()?;
+    Ok(match row {
+        None => Consumed::Unknown,
+        Some((_, _, true)) => Consumed::AlreadyUsed,
+        Some((ticket, _, false)) if ticket.expires_at <= now => Consumed::Expired,
+        Some((mut ticket, permissions, false)) => {
+            ticket.permissions = from_json(&permissions)?;
+            Consumed::Valid(ticket)
+        }
+    })
+}
+
 /// Records the RPT issued from a consumed ticket, so a later replay of the ticket can revoke it.
 pub(super) fn link_rpt(tx: &WriteTx<'_>, hash: &str, jti: &str) -> Result<()> {
     tx.conn()?.execute(

@@ -6,7 +6,8 @@
 //! transaction types and must pass the contract suite in `store::contract`.
 //!
 //! What these interfaces must never offer: a resource lookup that does not name both its owner and its
-//! resource server, a ticket lookup that does not consume, or any way to read a secret in clear (callers pass
+//! resource server, a ticket lookup that does not consume (but for the claims interaction endpoint's, in
+//! [`super::interaction`]), or any way to read a secret in clear (callers pass
 //! SHA-256 hashes).
 
 use std::collections::BTreeSet;

@@ -39,10 +39,11 @@ use crate::store::resources::Resource;
 use crate::store::rpts::{GrantedPermission, Rpt};
 use crate::store::tickets::{Consumed, Ticket};
 use crate::store::{
-    DecisionLog, Outcome, PctStore, PolicyRead, ResourceRead, RptStore, StoreError, TicketStore,
+    DecisionLog, InteractionStore, Outcome, PctStore, PolicyRead, ResourceRead, RptStore,
+    StoreError, TicketStore,
 };
 use crate::uma::assess::{self, Answer, Verdict};
-use crate::uma::{self, party_id, requesting_party, rpt_subject};
+use crate::uma::{self, interaction, party_id, requesting_party, rpt_subject};
 
 /// The JWT `typ` of an RPT: an access token (RFC 9068), so it can never pass for an ID token.
 pub const RPT_TYPE: &str = "at+jwt";
@@ -87,13 +88,15 @@ enum ClaimSource {
     Pushed(Claims),
     /// A PCT presented with this request.
     Persisted(Claims),
+    /// Gathered at the claims interaction endpoint and bound to the presented ticket.
+    Gathered(Claims),
 }
 
 impl ClaimSource {
     fn claims(&self) -> Option<&Claims> {
         match self {
             Self::None => None,
-            Self::Pushed(c) | Self::Persisted(c) => Some(c),
+            Self::Pushed(c) | Self::Persisted(c) | Self::Gathered(c) => Some(c),
         }
     }
 }
@@ -182,7 +185,15 @@ impl UmaGrant<'_> {
     /// one offered for upgrade. The outcome says whether `tx` commits.
     pub fn decide(
         &self,
-        tx: &(impl TicketStore + RptStore + PctStore + ResourceRead + PolicyRead + DecisionLog),
+        tx: &(
+             impl TicketStore
+             + InteractionStore
+             + RptStore
+             + PctStore
+             + ResourceRead
+             + PolicyRead
+             + DecisionLog
+         ),
         keys: &KeySet,
         client: &Client,
         req: &UmaGrantRequest,
@@ -226,6 +237,17 @@ impl UmaGrant<'_> {
                 "this ticket was issued to another client",
             )));
         }
+        // Claims the requesting party proved at the claims interaction endpoint for this ticket (G §3.3.3) stand
+        // in for a PCT; a claim token pushed now, already verified, still comes first.
+        let gathered = match &claims.source {
+            ClaimSource::Pushed(_) => None,
+            _ => tx
+                .gathered_claims(&ticket_hash)?
+                .filter(|g| g.client_id == client.client_id)
+                .and_then(|g| Claims::from_json(g.claims).ok())
+                .map(ClaimSource::Gathered),
+        };
+        let source = gathered.as_ref().unwrap_or(&claims.source);
         // An RPT offered for upgrade counts only if it is one of ours (it may have expired).
         let upgrade_jti = req
             .rpt
@@ -235,7 +257,7 @@ impl UmaGrant<'_> {
             grant: self,
             client,
             req,
-            source: &claims.source,
+            source,
             note: claims.note.as_deref(),
             upgrade_jti: upgrade_jti.as_deref(),
             keys,
@@ -439,11 +461,18 @@ impl Presented<'_> {
                         })
                     })
                     .collect();
-                Ok(Outcome::commit_then(
-                    OAuthError::new(ErrorCode::NeedInfo, description)
-                        .with("ticket", new_ticket)
-                        .with("required_claims", required),
-                ))
+                let mut error = OAuthError::new(ErrorCode::NeedInfo, description)
+                    .with("ticket", new_ticket)
+                    .with("required_claims", required);
+                // G §3.3.6: the client may send the requesting party to sign in for what is missing.
+                let settings = &grant.ctx.settings;
+                if interaction::sign_in_could_supply(&needed, &settings.issuer) {
+                    error = error.with(
+                        "redirect_user",
+                        settings.endpoint(interaction::ENDPOINT_PATH),
+                    );
+                }
+                Ok(Outcome::commit_then(error))
             }
             Answer::Denied => {
                 let description = match self.note {
@@ -631,8 +660,9 @@ impl Presented<'_> {
         if let Some(upgraded) = upgraded {
             body.insert("upgraded".into(), Value::Bool(upgraded));
         }
-        // A PCT only for claims pushed now: a client that came with a PCT keeps using it (G §3.3.5).
-        if let ClaimSource::Pushed(_) = source {
+        // A PCT only for claims proved now (pushed, or gathered interactively): a client that came with a PCT
+        // keeps using it (G §3.3.5).
+        if let ClaimSource::Pushed(_) | ClaimSource::Gathered(_) = source {
             let pct = grant.ctx.token()?;
             tx.insert_pct(&Pct {
                 hash: crypto::hash_secret(&pct),
@@ -667,7 +697,9 @@ mod tests {
     use crate::store::testing::{public_client, temp_store};
     use crate::store::tickets::Permission;
     use crate::store::users::{self, User};
-    use crate::store::{PctRead, PolicyStore, ResourceStore, RptRead, Store, clients};
+    use crate::store::{
+        InteractionStore, PctRead, PolicyStore, ResourceStore, RptRead, Store, clients,
+    };
 
     const NOW: UnixTime = 1_000;
     const VIEW: &str = r#"permit (principal, action == Uma::Action::"view", resource);"#;
@@ -869,6 +901,11 @@ when { principal has email && principal.email == "bob@example.com" };"#;
         assert_eq!(err.extra.get("ticket"), Some(&Value::from("t-1")));
         let required = err.extra.get("required_claims").expect("required_claims");
         assert_eq!(required[0]["name"], "email", "{required}");
+        // A local account has an email address: signing in at the claims interaction endpoint could help.
+        assert_eq!(
+            err.extra.get("redirect_user"),
+            Some(&Value::from(w.ctx.settings.endpoint("/uma/claims")))
+        );
 
         // The old ticket is burnt; the new one is stored, bound to the presenting client.
         let replay = committed_error(w.present("app", "tk").expect("outcome"));
@@ -877,6 +914,44 @@ when { principal has email && principal.email == "bob@example.com" };"#;
         let again = committed_error(w.present("app", "t-1").expect("outcome"));
         assert_eq!(again.code, ErrorCode::NeedInfo, "still no claims");
         assert_ne!(again.extra.get("ticket"), Some(&Value::from("t-1")));
+    }
+
+    #[test]
+    fn claims_gathered_for_a_ticket_count_for_its_client_only() {
+        let w = World::new(VIEW_WITH_EMAIL);
+        let gathered = |ticket: &str, client: &str| {
+            w.ticket(ticket, &["view"], Some(client));
+            w.store
+                .write(|tx| {
+                    tx.bind_claims(
+                        &crypto::hash_secret(ticket),
+                        &crate::store::interaction::Gathered {
+                            client_id: client.into(),
+                            claims: serde_json::from_value(json!({
+                                "iss": w.ctx.settings.issuer,
+                                "sub": "bob",
+                                "email": "bob@example.com",
+                            }))
+                            .expect("claims"),
+                        },
+                    )
+                })
+                .expect("bind");
+        };
+        gathered("tk", "app");
+        let Ok(Outcome::Commit(Ok(body))) = w.present("app", "tk") else {
+            panic!("the gathered email satisfies the policy");
+        };
+        assert!(body.get("access_token").is_some(), "{body}");
+        assert!(
+            body.get("pct").is_some(),
+            "claims proved now may be persisted"
+        );
+        let rpt = w.rpt("t-1").expect("stored RPT");
+        assert_eq!(
+            rpt.claims.get("email"),
+            Some(&Value::from("bob@example.com"))
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod assess;
 pub mod grant;
+pub mod interaction;
 pub mod permission;
 pub mod resources;
 pub mod rpt;

@@ -24,6 +24,7 @@ async fn uma_configuration_lists_every_endpoint() {
         ("revocation_endpoint", "/revoke"),
         ("resource_registration_endpoint", "/uma/resources"),
         ("permission_endpoint", "/uma/permission"),
+        ("claims_interaction_endpoint", "/uma/claims"),
     ] {
         assert_eq!(doc[field], format!("http://as.test{path}"), "{field}");
     }

@@ -1,0 +1,521 @@
+//! The claims interaction endpoint (UMA 2.0 Grant §3.3.2–§3.3.3) over HTTP: `GET /uma/claims` where the client
+//! sends the requesting party's browser, and the two form posts behind it, `/uma/claims/login` (the same login
+//! form, throttling, CSRF double submit and session cookie as `/authorize`) and `/uma/claims/decision`
+//! (continue or cancel). The rules live in [`crate::uma::interaction`]; this module only reads the browser's
+//! request, finds the client, and renders pages and redirects.
+//!
+//! What this module must never do: redirect before the client and its claims redirect URI checked out, act on
+//! a post whose CSRF token does not match both the cookie and the visit, or show the gathered claims to the
+//! client.
+
+use std::net::IpAddr;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, LOCATION, RETRY_AFTER};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value};
+
+use super::authorize::{
+    self, BUSY_RETRY_AFTER, CSRF_COOKIE, Query, Repeated, SESSION_COOKIE, SignInRefused,
+};
+use super::forms::Params;
+use super::pages::{self, LoginView, ReleaseView};
+use super::{AppState, method_not_allowed, paths};
+use crate::crypto;
+use crate::error::{ErrorCode, OAuthError};
+use crate::store::InteractionStore;
+use crate::store::clients::{self, Client};
+use crate::store::interaction::Interaction;
+use crate::store::users;
+use crate::uma::interaction::{
+    self, Answer, Answered, Arrived, ClaimsInteraction, Refusal, VISIT_TTL,
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(paths::CLAIMS)
+            .route(web::get().to(arrive))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::CLAIMS_LOGIN)
+            .route(web::post().to(login))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::CLAIMS_DECISION)
+            .route(web::post().to(decision))
+            .default_service(method_not_allowed("POST")),
+    );
+}
+
+/// What to show, built on the blocking pool.
+#[derive(Debug)]
+enum Shown {
+    Page {
+        status: StatusCode,
+        title: &'static str,
+        message: String,
+    },
+    Redirect(String),
+    Login {
+        client: String,
+        request: String,
+        csrf_token: String,
+        username: String,
+        message: Option<&'static str>,
+    },
+    Release {
+        client: String,
+        owner: String,
+        identity: String,
+        claims: Vec<String>,
+        request: String,
+        csrf_token: String,
+    },
+}
+
+#[derive(Debug)]
+struct Reply {
+    shown: Shown,
+    set_csrf: Option<String>,
+    set_session: Option<String>,
+    retry_after: Option<i64>,
+}
+
+impl Reply {
+    fn of(shown: Shown) -> Self {
+        Self {
+            shown,
+            set_csrf: None,
+            set_session: None,
+            retry_after: None,
+        }
+    }
+
+    fn page(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
+        Self::of(Shown::Page {
+            status,
+            title,
+            message: message.into(),
+        })
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::page(StatusCode::BAD_REQUEST, "Invalid request", message)
+    }
+
+    fn refused(refusal: &Refusal) -> Self {
+        let mut message = refusal.to_string();
+        if let Some(first) = message.get(..1) {
+            message = format!(
+                "{}{}.",
+                first.to_uppercase(),
+                message.get(1..).unwrap_or("")
+            );
+        }
+        Self::bad_request(message)
+    }
+}
+
+fn render(state: &AppState, reply: Reply) -> HttpResponse {
+    let mut response = match reply.shown {
+        Shown::Page {
+            status,
+            title,
+            message,
+        } => pages::error(status, title, &message),
+        // G §3.3.3: the answer to the client is a 302 to its claims redirect URI.
+        Shown::Redirect(location) => HttpResponse::Found()
+            .insert_header((LOCATION, location))
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Referrer-Policy", "no-referrer"))
+            .finish(),
+        Shown::Login {
+            client,
+            request,
+            csrf_token,
+            username,
+            message,
+        } => pages::login(&LoginView {
+            action: paths::CLAIMS_LOGIN,
+            client: &client,
+            request: &request,
+            csrf_token: &csrf_token,
+            username: &username,
+            message,
+        }),
+        Shown::Release {
+            client,
+            owner,
+            identity,
+            claims,
+            request,
+            csrf_token,
+        } => {
+            let claims: Vec<&str> = claims.iter().map(String::as_str).collect();
+            pages::release(&ReleaseView {
+                client: &client,
+                owner: &owner,
+                identity: &identity,
+                claims: &claims,
+                request: &request,
+                csrf_token: &csrf_token,
+            })
+        }
+    };
+    if let Some(seconds) = reply.retry_after {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    let cookies = [
+        reply
+            .set_csrf
+            .map(|v| authorize::build_cookie(state, CSRF_COOKIE, v, VISIT_TTL)),
+        reply
+            .set_session
+            .map(|v| authorize::build_cookie(state, SESSION_COOKIE, v, state.settings.session_ttl)),
+    ];
+    for cookie in cookies.iter().flatten() {
+        if let Err(e) = response.add_cookie(cookie) {
+            log::error!("cannot set cookie `{}`: {e}", cookie.name());
+            return pages::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The server could not complete the request.",
+            );
+        }
+    }
+    response
+}
+
+fn respond(state: &AppState, result: Result<Reply, OAuthError>) -> HttpResponse {
+    match result {
+        Ok(reply) => render(state, reply),
+        Err(e) => {
+            let status =
+                StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let message = match e.code {
+                ErrorCode::ServerError => "The server could not complete the request.".to_owned(),
+                _ => e.description.unwrap_or_default(),
+            };
+            pages::error(status, "Something went wrong", &message)
+        }
+    }
+}
+
+/// The release page for claims about to be shown to `owner`'s policies.
+fn release(
+    client: &Client,
+    owner: &str,
+    claims: &Map<String, Value>,
+    request: String,
+    csrf: String,
+) -> Shown {
+    Shown::Release {
+        client: authorize::client_label(client),
+        owner: owner.to_owned(),
+        identity: interaction::shown_identity(claims),
+        claims: interaction::released_names(claims).into_iter().collect(),
+        request,
+        csrf_token: csrf,
+    }
+}
+
+/// The claims of the signed-in user named by the browser's session, if the session is live.
+fn session_claims(
+    state: &AppState,
+    session: Option<&str>,
+) -> Result<Option<Map<String, Value>>, OAuthError> {
+    let Some(session) = authorize::current_session(state, session)? else {
+        return Ok(None);
+    };
+    let user = state.store.read(|c| users::get(c, &session.username))?;
+    Ok(user.map(|u| interaction::local_claims(&state.settings.issuer, &u)))
+}
+
+async fn arrive(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let query = Query::parse(req.query_string());
+    let csrf = authorize::cookie_value(&req, &state, CSRF_COOKIE);
+    let session = authorize::cookie_value(&req, &state, SESSION_COOKIE);
+    let result = state
+        .run(move |st| start(st, &query, csrf.as_deref(), session.as_deref()))
+        .await;
+    respond(&state, result)
+}
+
+fn start(
+    state: &AppState,
+    query: &Query,
+    csrf_cookie: Option<&str>,
+    session: Option<&str>,
+) -> Result<Reply, OAuthError> {
+    // Until the client and its claims redirect URI are known to be good, every error is a page.
+    let single = |name: &str| {
+        query
+            .single(name)
+            .map_err(|Repeated| Refusal::Repeated(name.to_owned()))
+    };
+    let client_id = match single("client_id") {
+        Ok(Some(id)) => id,
+        Ok(None) => return Ok(Reply::refused(&Refusal::MissingClient)),
+        Err(refusal) => return Ok(Reply::refused(&refusal)),
+    };
+    let Some(client) = state.store.read(|c| clients::get(c, client_id))? else {
+        return Ok(Reply::refused(&Refusal::UnknownClient(
+            client_id.to_owned(),
+        )));
+    };
+    let redirect_uri = match single("claims_redirect_uri")
+        .and_then(|sent| interaction::claims_redirect_uri(&client, sent))
+    {
+        Ok(uri) => uri,
+        Err(refusal) => return Ok(Reply::refused(&refusal)),
+    };
+    if let Some(name) = query.first_repeated() {
+        // A repeated `state` is not echoed: there is no telling which one the client meant.
+        let location = interaction::location(
+            &redirect_uri,
+            &[
+                ("error", ErrorCode::InvalidRequest.as_str()),
+                (
+                    "error_description",
+                    &format!("parameter `{name}` is repeated; send it once"),
+                ),
+            ],
+            query.single("state").ok().flatten(),
+        )?;
+        return Ok(Reply::of(Shown::Redirect(location)));
+    }
+    let get = |name| query.single(name).ok().flatten();
+    // A browser keeps its CSRF token across visits, so two tabs both keep working.
+    let csrf_token = match csrf_cookie.filter(|t| authorize::is_well_formed_token(t)) {
+        Some(token) => token.to_owned(),
+        None => authorize::new_secret()?,
+    };
+    let ctx = state.context();
+    let service = ClaimsInteraction { ctx: &ctx };
+    let arrived = state.store.write(|tx| {
+        service.arrive(
+            tx,
+            &client,
+            &redirect_uri,
+            get("ticket"),
+            get("state"),
+            &csrf_token,
+        )
+    })?;
+    let (id, owner) = match arrived {
+        Arrived::Back(location) => return Ok(Reply::of(Shown::Redirect(location))),
+        Arrived::Pending { id, owner } => (id, owner),
+    };
+    let shown = match session_claims(state, session)? {
+        Some(claims) => release(&client, &owner, &claims, id, csrf_token.clone()),
+        None => Shown::Login {
+            client: authorize::client_label(&client),
+            request: id,
+            csrf_token: csrf_token.clone(),
+            username: String::new(),
+            message: None,
+        },
+    };
+    Ok(Reply {
+        shown,
+        set_csrf: Some(csrf_token),
+        set_session: None,
+        retry_after: None,
+    })
+}
+
+/// A visit whose form passed the CSRF check.
+struct Visit {
+    id: String,
+    csrf_token: String,
+    visit: Interaction,
+    client: Client,
+}
+
+/// Finds the visit a form answers, after checking the double-submitted CSRF token against both the browser's
+/// cookie and the token bound to the visit. Any failure is a page and nothing else happens.
+fn load_visit(
+    state: &AppState,
+    form: &Params,
+    csrf_cookie: Option<&str>,
+) -> Result<Result<Visit, Reply>, OAuthError> {
+    let forbidden = || {
+        Reply::page(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "The form could not be verified (its security token is missing or does not match). \
+             Return to the application and start again.",
+        )
+    };
+    let Some(id) = form.get("request") else {
+        return Ok(Err(Reply::bad_request(
+            "The form does not say which request it answers (`request` is missing).",
+        )));
+    };
+    let (Some(token), Some(cookie)) = (form.get("csrf_token"), csrf_cookie) else {
+        return Ok(Err(forbidden()));
+    };
+    if !crypto::constant_time_eq(token.as_bytes(), cookie.as_bytes()) {
+        return Ok(Err(forbidden()));
+    }
+    let now = state.now();
+    let found = state
+        .store
+        .write(|tx| tx.interaction(&crypto::hash_secret(id), now))?;
+    let Some(visit) = found else {
+        return Ok(Err(Reply::bad_request(
+            "This request has expired or was already answered. Return to the application and start again.",
+        )));
+    };
+    if !crypto::secret_matches(token, &visit.csrf_hash) {
+        return Ok(Err(forbidden()));
+    }
+    let Some(client) = state.store.read(|c| clients::get(c, &visit.client_id))? else {
+        return Ok(Err(Reply::bad_request(
+            "The application that made this request is no longer registered.",
+        )));
+    };
+    Ok(Ok(Visit {
+        id: id.to_owned(),
+        csrf_token: token.to_owned(),
+        visit,
+        client,
+    }))
+}
+
+async fn login(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form = match authorize::read_browser_form(&req, payload, &state).await {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let csrf_cookie = authorize::cookie_value(&req, &state, CSRF_COOKIE);
+    let peer = req.peer_addr().map(|a| a.ip());
+    let result = state
+        .run(move |st| sign_in(st, &form, csrf_cookie.as_deref(), peer))
+        .await;
+    respond(&state, result)
+}
+
+fn sign_in(
+    state: &AppState,
+    form: &Params,
+    csrf_cookie: Option<&str>,
+    peer: Option<IpAddr>,
+) -> Result<Reply, OAuthError> {
+    let visit = match load_visit(state, form, csrf_cookie)? {
+        Ok(visit) => visit,
+        Err(page) => return Ok(page),
+    };
+    let username = form.get("username").unwrap_or_default();
+    let password = form.get("password").unwrap_or_default();
+    let (user, session_id) = match authorize::check_credentials(state, username, password, peer)? {
+        Ok(signed_in) => signed_in,
+        Err(SignInRefused::Failed) => {
+            return Ok(Reply::of(Shown::Login {
+                client: authorize::client_label(&visit.client),
+                request: visit.id,
+                csrf_token: visit.csrf_token,
+                username: username.to_owned(),
+                message: Some(pages::LOGIN_FAILED),
+            }));
+        }
+        Err(SignInRefused::Throttled(retry_after)) => {
+            let mut reply = Reply::page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                authorize::too_many_logins_message(retry_after),
+            );
+            reply.retry_after = Some(retry_after);
+            return Ok(reply);
+        }
+        Err(SignInRefused::Busy) => {
+            let mut reply = Reply::page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Server busy",
+                "The server is busy. Wait a moment and sign in again.",
+            );
+            reply.retry_after = Some(BUSY_RETRY_AFTER);
+            return Ok(reply);
+        }
+    };
+    let claims = interaction::local_claims(&state.settings.issuer, &user);
+    Ok(Reply {
+        shown: release(
+            &visit.client,
+            &visit.visit.owner,
+            &claims,
+            visit.id,
+            visit.csrf_token,
+        ),
+        set_csrf: None,
+        set_session: Some(session_id),
+        retry_after: None,
+    })
+}
+
+async fn decision(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form = match authorize::read_browser_form(&req, payload, &state).await {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let csrf = authorize::cookie_value(&req, &state, CSRF_COOKIE);
+    let session = authorize::cookie_value(&req, &state, SESSION_COOKIE);
+    let result = state
+        .run(move |st| decide(st, &form, csrf.as_deref(), session.as_deref()))
+        .await;
+    respond(&state, result)
+}
+
+fn decide(
+    state: &AppState,
+    form: &Params,
+    csrf_cookie: Option<&str>,
+    session: Option<&str>,
+) -> Result<Reply, OAuthError> {
+    let visit = match load_visit(state, form, csrf_cookie)? {
+        Ok(visit) => visit,
+        Err(page) => return Ok(page),
+    };
+    let Some(claims) = session_claims(state, session)? else {
+        // The session ended while the page was open: sign in again, the visit stays pending.
+        return Ok(Reply::of(Shown::Login {
+            client: authorize::client_label(&visit.client),
+            request: visit.id,
+            csrf_token: visit.csrf_token,
+            username: String::new(),
+            message: Some("Your session has ended. Sign in again to continue."),
+        }));
+    };
+    let answer = match form.get("decision") {
+        Some("allow") => Answer::Allow(claims),
+        Some("deny") => Answer::Deny,
+        _ => {
+            return Ok(Reply::bad_request(
+                "The form must answer `decision=allow` or `decision=deny`.",
+            ));
+        }
+    };
+    let ctx = state.context();
+    let service = ClaimsInteraction { ctx: &ctx };
+    let answered = state
+        .store
+        .write(|tx| service.answer(tx, &visit.id, &visit.visit, answer))?;
+    Ok(match answered {
+        Answered::Back(location) => Reply::of(Shown::Redirect(location)),
+        Answered::AlreadyAnswered => Reply::bad_request(
+            "This request was already answered. Return to the application and start again.",
+        ),
+    })
+}

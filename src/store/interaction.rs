@@ -1,0 +1,142 @@
+//! Storage of the claims interaction endpoint (UMA Grant §3.3.2–§3.3.3): pending browser visits and the claims
+//! gathered in them, bound to the ticket handed back to the client.
+//!
+//! Visits and tickets are named only by the SHA-256 of their values. The one ticket lookup here that does not
+//! consume ([`InteractionStore::ticket_state`]) exists because a visit by someone who never signs in must not
+//! spend the client's ticket; it reveals nothing the visitor did not already hold.
+
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Map, Value};
+
+use super::tickets::Consumed;
+use super::{Result, WriteTx, from_json, to_json};
+use crate::clock::UnixTime;
+
+/// A browser visit waiting for the requesting party's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interaction {
+    /// SHA-256 of the CSRF token bound to the visit.
+    pub csrf_hash: String,
+    pub client_id: String,
+    /// SHA-256 of the ticket the client sent the browser with.
+    pub ticket_hash: String,
+    /// The resource owner the ticket is for (shown on the page).
+    pub owner: String,
+    /// The claims redirect URI the answer goes to, already checked against the client's registration.
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub expires_at: UnixTime,
+}
+
+/// Claims gathered interactively and bound to a ticket and the client it was handed to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gathered {
+    pub client_id: String,
+    pub claims: Map<String, Value>,
+}
+
+/// What the claims interaction endpoint stores.
+pub trait InteractionStore {
+    /// What consuming the ticket with this hash would find, without consuming it: `Valid` carries the ticket.
+    fn ticket_state(&self, hash: &str, now: UnixTime) -> Result<Consumed>;
+    /// Stores a visit, dropping the visits that ran out by `now`.
+    fn insert_interaction(
+        &self,
+        id_hash: &str,
+        interaction: &Interaction,
+        now: UnixTime,
+    ) -> Result<()>;
+    /// The live visit with this id, if any.
+    fn interaction(&self, id_hash: &str, now: UnixTime) -> Result<Option<Interaction>>;
+    /// Deletes the visit; false if it was already gone (answered twice).
+    fn remove_interaction(&self, id_hash: &str) -> Result<bool>;
+    /// Binds claims to a (new) ticket and its client.
+    fn bind_claims(&self, ticket_hash: &str, gathered: &Gathered) -> Result<()>;
+    /// The claims bound to the ticket with this hash.
+    fn gathered_claims(&self, ticket_hash: &str) -> Result<Option<Gathered>>;
+}
+
+impl InteractionStore for WriteTx<'_> {
+    fn ticket_state(&self, hash: &str, now: UnixTime) -> Result<Consumed> {
+        super::tickets::peek(self, hash, now)
+    }
+
+    fn insert_interaction(&self, id_hash: &str, i: &Interaction, now: UnixTime) -> Result<()> {
+        let conn = self.conn()?;
+        conn.execute(
+            "DELETE FROM claims_interactions WHERE expires_at <= ?1",
+            [now],
+        )?;
+        conn.execute(
+            "INSERT INTO claims_interactions
+             (id_hash, csrf_hash, client_id, ticket_hash, owner, redirect_uri, state, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                id_hash,
+                i.csrf_hash,
+                i.client_id,
+                i.ticket_hash,
+                i.owner,
+                i.redirect_uri,
+                i.state,
+                i.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn interaction(&self, id_hash: &str, now: UnixTime) -> Result<Option<Interaction>> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT csrf_hash, client_id, ticket_hash, owner, redirect_uri, state, expires_at
+                 FROM claims_interactions WHERE id_hash = ?1 AND expires_at > ?2",
+                params![id_hash, now],
+                |r| {
+                    Ok(Interaction {
+                        csrf_hash: r.get("csrf_hash")?,
+                        client_id: r.get("client_id")?,
+                        ticket_hash: r.get("ticket_hash")?,
+                        owner: r.get("owner")?,
+                        redirect_uri: r.get("redirect_uri")?,
+                        state: r.get("state")?,
+                        expires_at: r.get("expires_at")?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn remove_interaction(&self, id_hash: &str) -> Result<bool> {
+        Ok(self.conn()?.execute(
+            "DELETE FROM claims_interactions WHERE id_hash = ?1",
+            [id_hash],
+        )? > 0)
+    }
+
+    fn bind_claims(&self, ticket_hash: &str, gathered: &Gathered) -> Result<()> {
+        self.conn()?.execute(
+            "INSERT INTO ticket_claims (ticket_hash, client_id, claims) VALUES (?1, ?2, ?3)",
+            params![ticket_hash, gathered.client_id, to_json(&gathered.claims)?],
+        )?;
+        Ok(())
+    }
+
+    fn gathered_claims(&self, ticket_hash: &str) -> Result<Option<Gathered>> {
+        let row = self
+            .conn()?
+            .query_row(
+                "SELECT client_id, claims FROM ticket_claims WHERE ticket_hash = ?1",
+                [ticket_hash],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?;
+        row.map(|(client_id, claims)| {
+            Ok(Gathered {
+                client_id,
+                claims: from_json(&claims)?,
+            })
+        })
+        .transpose()
+    }
+}
