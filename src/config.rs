@@ -34,6 +34,10 @@ pub struct Settings {
     pub rpt_ttl: i64,
     /// Lifetime of a persisted claims token.
     pub pct_ttl: i64,
+    /// How long a request held for the owner's decision (`@ask`) waits before it expires.
+    pub request_ttl: i64,
+    /// The `interval` (seconds) a client polling a held request must wait between polls (UMA Grant §3.3.6).
+    pub poll_interval: i64,
     /// Enables dynamic client registration (RFC 7591) for callers presenting this bearer token. Its `Debug`
     /// is redacted, so printing the settings never shows it.
     pub initial_access_token: Option<InitialAccessToken>,
@@ -129,6 +133,8 @@ fn defaults(data_dir: &Path) -> Settings {
         session_ttl: 8 * 3600,
         rpt_ttl: 300,
         pct_ttl: 30 * 24 * 3600,
+        request_ttl: 7 * 24 * 3600,
+        poll_interval: 5,
         initial_access_token: None,
         max_body_bytes: 64 * 1024,
         schema: None,
@@ -158,6 +164,8 @@ pub struct FileSettings {
     pub session_ttl: Option<i64>,
     pub rpt_ttl: Option<i64>,
     pub pct_ttl: Option<i64>,
+    pub request_ttl: Option<i64>,
+    pub poll_interval: Option<i64>,
     pub initial_access_token: Option<InitialAccessToken>,
     pub max_body_bytes: Option<usize>,
     pub schema: Option<PathBuf>,
@@ -400,6 +408,14 @@ impl SettingsInput {
             )?,
             rpt_ttl: positive("rpt_ttl", file.rpt_ttl.unwrap_or(defaults.rpt_ttl))?,
             pct_ttl: positive("pct_ttl", file.pct_ttl.unwrap_or(defaults.pct_ttl))?,
+            request_ttl: positive(
+                "request_ttl",
+                file.request_ttl.unwrap_or(defaults.request_ttl),
+            )?,
+            poll_interval: positive(
+                "poll_interval",
+                file.poll_interval.unwrap_or(defaults.poll_interval),
+            )?,
             session_ttl: positive(
                 "session_ttl",
                 file.session_ttl.unwrap_or(defaults.session_ttl),

@@ -72,6 +72,9 @@ pub enum ErrorCode {
     NeedInfo,
     RequestDenied,
     RequestSubmitted,
+    /// A held request polled sooner than its `interval` (UMA Grant §3.3.6; the code and its 400 as RFC 8628
+    /// §3.5 defines them).
+    SlowDown,
     PayloadTooLarge,
     /// Too many failed client authentications for this client id from this address ([`crate::throttle`]),
     /// answered 429 as `temporarily_unavailable`. OAuth has no code for this. `temporarily_unavailable`
@@ -105,6 +108,7 @@ impl ErrorCode {
             Self::NeedInfo => "need_info",
             Self::RequestDenied => "request_denied",
             Self::RequestSubmitted => "request_submitted",
+            Self::SlowDown => "slow_down",
             Self::TooManyFailures => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }

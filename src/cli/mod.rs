@@ -24,6 +24,7 @@ use crate::secret::InitialAccessToken;
 use crate::store::{self, Store, clients, users};
 
 mod policies;
+mod requests;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,6 +60,9 @@ pub enum Command {
     /// Review the UMA grant's decisions about an owner's resources
     #[command(subcommand)]
     Decisions(DecisionsCommand),
+    /// Decide the requests an owner's `@ask` policies held (list, approve, deny)
+    #[command(subcommand)]
+    Requests(requests::RequestsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +388,7 @@ pub fn run(command: Command, serve: Serve) -> Result<(), Failure> {
         Command::Authorize(args) => policies::authorize(args),
         Command::Policy(cmd) => policies::policy(cmd),
         Command::Decisions(cmd) => decisions(cmd),
+        Command::Requests(cmd) => requests::run(cmd),
     }
 }
 

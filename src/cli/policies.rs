@@ -470,6 +470,10 @@ pub fn authorize(args: AuthorizeArgs) -> Result<(), Failure> {
                     println!("decision: permit");
                     println!("decided by: {}", joined(policies));
                 }
+                Decision::Ask { policies } => {
+                    println!("decision: ask (held for the owner: only `@ask` permits apply)");
+                    println!("decided by: {}", joined(policies));
+                }
                 Decision::NeedInfo {
                     claims, policies, ..
                 } => {

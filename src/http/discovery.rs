@@ -69,6 +69,7 @@ pub fn document(state: &AppState, keys: &KeySet) -> Value {
         // semantics differ.
         "uma_cedar_policy_endpoint": s.endpoint(paths::POLICIES),
         "uma_cedar_decisions_endpoint": s.endpoint(paths::DECISIONS),
+        "uma_cedar_requests_endpoint": s.endpoint(paths::REQUESTS),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": GrantType::SUPPORTED,

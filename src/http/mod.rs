@@ -18,6 +18,7 @@ pub mod pages;
 pub mod permission;
 pub mod policies;
 pub mod register;
+pub mod requests;
 pub mod resources;
 pub mod revoke;
 pub mod token;
@@ -59,6 +60,8 @@ pub mod paths {
     /// The owners' policy API (an extension, not UMA).
     pub const POLICIES: &str = "/uma/policies";
     pub const DECISIONS: &str = "/uma/decisions";
+    /// Requests held for the owner's decision (an extension, not UMA).
+    pub const REQUESTS: &str = "/uma/requests";
     /// The claims interaction endpoint (UMA Grant §3.3.2) and its two form posts.
     pub const CLAIMS: &str = crate::uma::interaction::ENDPOINT_PATH;
     pub const CLAIMS_LOGIN: &str = "/uma/claims/login";
@@ -133,7 +136,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(permission::routes)
             .configure(decisions::routes)
             .configure(claims::routes)
-            .configure(policies::routes);
+            .configure(policies::routes)
+            .configure(requests::routes);
         if dcr {
             cfg.configure(register::routes);
         }

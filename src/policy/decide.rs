@@ -69,6 +69,9 @@ impl fmt::Display for EvalError {
 pub enum Decision {
     /// Some permit applies and no forbid does. `policies`: the permits that applied.
     Permit { policies: Vec<PolicyRef> },
+    /// Only permits annotated [`ASK`] apply, and no forbid does: the owner decides (UMA Grant §3.3.6,
+    /// `request_submitted`). `policies`: those permits.
+    Ask { policies: Vec<PolicyRef> },
     /// Not yet: with more claims some permit could apply. `claims`: their names (schema attribute names,
     /// sorted; never `iss`, which says who vouches for the claims, not what they are); `policies`: the
     /// permits that depend on them; `issuers`: for each claim the permits accept from only some of the
@@ -96,6 +99,7 @@ impl Decision {
     pub fn policies(&self) -> &[PolicyRef] {
         match self {
             Self::Permit { policies }
+            | Self::Ask { policies }
             | Self::NeedInfo { policies, .. }
             | Self::Deny { policies, .. } => policies,
         }
@@ -168,6 +172,12 @@ impl Claims {
         Value::from(vec![self.iss.as_str(), self.sub.as_str()]).to_string()
     }
 }
+
+/// The annotation that marks a permit as needing the owner's decision: `@ask permit (...)`. When only such
+/// permits apply, the answer is [`Decision::Ask`] instead of [`Decision::Permit`]; any other permit that
+/// applies grants at once, and a forbid that applies still denies. It may carry a note for the owner
+/// (`@ask("family photos")`), which changes nothing. On a forbid it means nothing and validation rejects it.
+pub const ASK: &str = "ask";
 
 /// The id of the principal when no claims were presented. No claim set has it, since theirs are JSON arrays.
 pub const ANONYMOUS_PRINCIPAL: &str = "";
@@ -514,8 +524,15 @@ impl<'a> Evaluation<'a> {
             return Decision::deny_with(errors);
         }
         if actual.decision() == Some(CedarDecision::Allow) {
-            return Decision::Permit {
-                policies: self.satisfied(&actual, Effect::Permit),
+            let policies = self.satisfied(&actual, Effect::Permit);
+            let only_ask = actual
+                .definitely_satisfied()
+                .filter(|p| p.effect() == Effect::Permit)
+                .all(|p| p.annotation(ASK).is_some());
+            return if only_ask {
+                Decision::Ask { policies }
+            } else {
+                Decision::Permit { policies }
             };
         }
         let hopeful = if self.missing.is_empty() {
@@ -1280,5 +1297,130 @@ when { principal has email && principal.email == "bob@example.com" && resource h
             &mut names,
         );
         assert_eq!(names, BTreeSet::from(["email".to_owned()]));
+    }
+
+    const FAMILY_ASKS: &str = r#"@ask("family photos")
+permit (principal, action, resource) when { principal has groups && principal.groups.contains("family") };"#;
+
+    fn family_bob() -> Claims {
+        claims(json!({"iss": "https://as.example", "sub": "bob", "groups": ["family"]}))
+    }
+
+    #[test]
+    fn an_ask_permit_alone_holds_the_request() {
+        let c = set(&[("family", FAMILY_ASKS)]);
+        assert_eq!(
+            decide(&c, Some(&family_bob()), &checking(), "view", &ctx()),
+            Decision::Ask {
+                policies: refs(&[("family", 1)])
+            }
+        );
+        // Not in the family: no permit applies, so no question for the owner either.
+        let friend =
+            claims(json!({"iss": "https://as.example", "sub": "bob", "groups": ["friends"]}));
+        assert!(matches!(
+            decide(&c, Some(&friend), &checking(), "view", &ctx()),
+            Decision::Deny { .. }
+        ));
+        // Without a `groups` claim, the claim that could make the `@ask` permit apply is asked for first.
+        assert!(matches!(
+            decide(&c, Some(&bob()), &checking(), "view", &ctx()),
+            Decision::NeedInfo { claims, .. } if claims == vec!["groups".to_owned()]
+        ));
+    }
+
+    #[test]
+    fn a_plain_permit_beside_an_ask_grants_at_once() {
+        let c = set(&[("family", FAMILY_ASKS), ("bob", BOB_VIEWS)]);
+        let both = claims(json!({"iss": "https://as.example", "sub": "bob",
+            "email": "bob@example.com", "groups": ["family"]}));
+        let decision = decide(&c, Some(&both), &checking(), "view", &ctx());
+        assert!(decision.is_permit(), "{decision:?}");
+        // The plain permit covers `view` only: `edit` is the owner's to decide.
+        assert!(matches!(
+            decide(&c, Some(&both), &checking(), "edit", &ctx()),
+            Decision::Ask { .. }
+        ));
+    }
+
+    #[test]
+    fn a_forbid_beats_an_ask() {
+        let c = set(&[
+            ("family", FAMILY_ASKS),
+            (
+                "no-edit",
+                r#"forbid (principal, action == Uma::Action::"edit", resource);"#,
+            ),
+        ]);
+        assert_eq!(
+            decide(&c, Some(&family_bob()), &checking(), "edit", &ctx()),
+            Decision::Deny {
+                policies: refs(&[("no-edit", 1)]),
+                errors: vec![]
+            }
+        );
+        assert!(matches!(
+            decide(&c, Some(&family_bob()), &checking(), "view", &ctx()),
+            Decision::Ask { .. }
+        ));
+    }
+
+    #[test]
+    fn a_forbid_cannot_ask() {
+        let sources = [Source::new(
+            "bad",
+            "@ask forbid (principal, action, resource);",
+        )];
+        let validation =
+            super::super::validate(&schema(), &sources, super::super::ScopeCheck::Unchecked);
+        assert!(!validation.is_valid());
+        assert!(
+            validation
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("`@ask`")),
+            "{:?}",
+            validation.diagnostics
+        );
+    }
+
+    #[test]
+    fn an_approval_permits_exactly_that_party_and_scope_until_its_end() {
+        let scopes = vec!["view".to_owned()];
+        let approval = super::super::approval_policy(&super::super::Approval {
+            request_id: "req1",
+            iss: "https://as.example",
+            sub: "bob",
+            display: None,
+            client_id: "app",
+            resource_id: "r1",
+            scopes: &scopes,
+            approved_at: 0,
+            until: Some(ctx().time + 60),
+        });
+        let c = set(&[("family", FAMILY_ASKS), ("approved-req1", &approval)]);
+        assert!(decide(&c, Some(&family_bob()), &checking(), "view", &ctx()).is_permit());
+        // Another scope, another party, or after the end: not this approval.
+        assert!(matches!(
+            decide(&c, Some(&family_bob()), &checking(), "edit", &ctx()),
+            Decision::Ask { .. }
+        ));
+        let carol =
+            claims(json!({"iss": "https://as.example", "sub": "carol", "groups": ["family"]}));
+        assert!(matches!(
+            decide(&c, Some(&carol), &checking(), "view", &ctx()),
+            Decision::Ask { .. }
+        ));
+        let other_iss =
+            claims(json!({"iss": "https://other.example", "sub": "bob", "groups": ["family"]}));
+        assert!(!decide(&c, Some(&other_iss), &checking(), "view", &ctx()).is_permit());
+        let later = ContextFacts {
+            time: ctx().time + 61,
+            ..ctx()
+        };
+        assert!(matches!(
+            decide(&c, Some(&family_bob()), &checking(), "view", &later),
+            Decision::Ask { .. }
+        ));
     }
 }

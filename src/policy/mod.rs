@@ -5,12 +5,15 @@
 //! - [`validate`]: named sources checked against it, with located [`Diagnostic`]s rendered by [`render`];
 //! - [`compile`] an owner's sources into a [`Compiled`] set, cached per owner by [`PolicyCache`];
 //! - [`decide`] one (requesting party, resource, scope): [`Decision::Permit`], [`Decision::NeedInfo`] (the
-//!   claims that could help, read off the policies by partial evaluation) or [`Decision::Deny`].
+//!   claims that could help, read off the policies by partial evaluation), [`Decision::Ask`] (only `@ask`
+//!   permits apply: the owner decides) or [`Decision::Deny`];
+//! - [`approval_policy`]: the Cedar text of an owner's approval of one held request.
 //!
 //! This module must never let a request's input reach the context or the resource (only verified claims
 //! become principal attributes), never evaluate more than the one set it is handed, and never turn an
 //! evaluation error into anything but a deny.
 
+mod approval;
 mod cache;
 mod decide;
 mod diagnostic;
@@ -18,9 +21,10 @@ mod limits;
 mod schema;
 mod validate;
 
+pub use approval::{Approval, approval_policy, date as approval_date};
 pub use cache::PolicyCache;
 pub use decide::{
-    ANONYMOUS_PRINCIPAL, Claims, ClaimsError, Compiled, ContextFacts, Decision, EvalError,
+    ANONYMOUS_PRINCIPAL, ASK, Claims, ClaimsError, Compiled, ContextFacts, Decision, EvalError,
     PolicyRef, ResourceFacts, compile, decide, decide_among,
 };
 pub use diagnostic::{Diagnostic, Kind, Severity, render};

@@ -123,6 +123,28 @@ pub(crate) fn parse_source(index: usize, source: &Source) -> Result<Vec<Parsed>,
     if !templates.is_empty() {
         return Err(templates);
     }
+    let asking_forbids: Vec<Diagnostic> = set
+        .policies()
+        .filter(|p| {
+            p.effect() == cedar_policy::Effect::Forbid && p.annotation(super::ASK).is_some()
+        })
+        .map(|_| {
+            let offset = source.text.find("@ask").unwrap_or(0);
+            Diagnostic::at(
+                &source.name,
+                &source.text,
+                offset,
+                "@ask".len(),
+                Severity::Error,
+                Kind::Validation,
+                "`@ask` marks a permit that needs the owner's decision; a forbid cannot ask",
+            )
+            .with_help(Some("remove `@ask`, or make the policy a permit".into()))
+        })
+        .collect();
+    if !asking_forbids.is_empty() {
+        return Err(asking_forbids);
+    }
     let mut policies: Vec<(usize, Policy)> = set
         .policies()
         .enumerate()

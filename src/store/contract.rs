@@ -13,6 +13,7 @@ use serde_json::Map;
 use super::decisions::Decision;
 use super::interaction::{Gathered, Interaction, InteractionStore};
 use super::pcts::Pct;
+use super::requests::{AccessRequest, RequestState};
 use super::resources::{Description, Resource};
 use super::rpts::{GrantedPermission, Rpt};
 use super::tickets::{Consumed, Permission, Ticket};
@@ -28,9 +29,10 @@ pub trait Backend: Sync {
         + ResourceStore
         + DecisionLog
         + PolicyStore
+        + RequestStore
     where
         Self: 'a;
-    type Read<'a>: RptRead + PctRead + ResourceRead + DecisionRead + PolicyRead
+    type Read<'a>: RptRead + PctRead + ResourceRead + DecisionRead + PolicyRead + RequestRead
     where
         Self: 'a;
     fn write(&self) -> Self::Write<'_>;
@@ -506,7 +508,97 @@ mod sqlite {
     }
 
     #[test]
+    fn requests() {
+        request_contract(make);
+    }
+
+    #[test]
     fn decisions_and_policies() {
         decision_and_policy_contract(make);
     }
+}
+fn held(id: &str, owner: &str, scopes: &[&str]) -> AccessRequest {
+    AccessRequest {
+        id: id.into(),
+        owner: owner.into(),
+        resource_server: owner.into(),
+        resource_id: "r1".into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        party: r#"["https://as.example","bob"]"#.into(),
+        claims: Map::new(),
+        client_id: "c1".into(),
+        created_at: 100,
+        expires_at: 200,
+        state: RequestState::Pending,
+        decided_at: None,
+    }
+}
+
+/// Held requests: duplicates are found only while pending and unexpired, a decision is taken once, only by
+/// the request's owner, and only before expiry; tickets link to their requests.
+pub fn request_contract<B: Backend>(make: impl Fn() -> B) {
+    let b = seeded(&make);
+    let tx = b.write();
+    tx.insert_access_request(&held("q1", "rs1", &["view"]))
+        .expect("insert");
+    tx.insert_access_request(&held("q2", "rs2", &["view"]))
+        .expect("insert");
+    tx.link_request_ticket("h1", "q1", 150).expect("link");
+    B::commit(tx);
+
+    let r = b.read();
+    let like = held("new", "rs1", &["view"]);
+    assert_eq!(
+        r.pending_duplicate(&like, 150).expect("dup").map(|q| q.id),
+        Some("q1".into())
+    );
+    assert!(
+        r.pending_duplicate(&like, 200).expect("dup").is_none(),
+        "expired: no duplicate"
+    );
+    assert!(
+        r.pending_duplicate(&held("new", "rs1", &["edit", "view"]), 150)
+            .expect("dup")
+            .is_none()
+    );
+    assert_eq!(
+        r.access_requests_of_owner("rs1", 10).expect("list").len(),
+        1
+    );
+    let linked = r.requests_of_ticket("h1").expect("linked");
+    assert_eq!(linked.len(), 1);
+    assert!(linked.iter().all(|(q, at)| q.id == "q1" && *at == 150));
+    assert!(r.requests_of_ticket("h2").expect("none").is_empty());
+    drop(r);
+
+    let tx = b.write();
+    assert!(
+        !tx.decide_access_request("rs2", "q1", RequestState::Approved, 150)
+            .expect("decide"),
+        "another owner cannot decide it"
+    );
+    assert!(
+        !tx.decide_access_request("rs1", "q1", RequestState::Approved, 200)
+            .expect("decide"),
+        "an expired request cannot be decided"
+    );
+    assert!(
+        tx.decide_access_request("rs1", "q1", RequestState::Denied, 150)
+            .expect("decide")
+    );
+    assert!(
+        !tx.decide_access_request("rs1", "q1", RequestState::Approved, 151)
+            .expect("decide"),
+        "decided once"
+    );
+    B::commit(tx);
+    let q1 = b.read().access_request("q1").expect("get").expect("stored");
+    assert_eq!((q1.state, q1.decided_at), (RequestState::Denied, Some(150)));
+    assert!(
+        b.read()
+            .pending_duplicate(&like, 150)
+            .expect("dup")
+            .is_none(),
+        "decided: no duplicate"
+    );
 }

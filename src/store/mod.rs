@@ -18,6 +18,7 @@ pub mod keys;
 pub mod oauth;
 pub mod pcts;
 pub mod policies;
+pub mod requests;
 pub mod resources;
 pub mod rpts;
 pub mod tickets;
@@ -35,8 +36,8 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use interaction::InteractionStore;
 pub use traits::{
-    DecisionLog, DecisionRead, PctRead, PctStore, PolicyRead, PolicyStore, ResourceRead,
-    ResourceStore, RptRead, RptStore, TicketStore,
+    DecisionLog, DecisionRead, PctRead, PctStore, PolicyRead, PolicyStore, RequestRead,
+    RequestStore, ResourceRead, ResourceStore, RptRead, RptStore, TicketStore,
 };
 pub use tx::{Outcome, ReadTx, WriteTx};
 
@@ -47,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_policies.sql"),
     include_str!("migrations/0003_client_auth_method.sql"),
+    include_str!("migrations/0004_requests.sql"),
     include_str!("migrations/0005_claims_interaction.sql"),
 ];
 

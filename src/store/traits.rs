@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use super::decisions::{self, Decision};
 use super::pcts::{self, Pct};
 use super::policies::{self, PolicyInfo, StoredPolicy};
+use super::requests::{self, AccessRequest, RequestState};
 use super::resources::{self, Description, Resource};
 use super::rpts::{self, GrantedPermission, Rpt};
 use super::tickets::{self, Consumed, Ticket};
@@ -265,5 +266,83 @@ impl PolicyStore for WriteTx<'_> {
     }
     fn remove_policy(&self, owner: &str, name: &str) -> Result<bool> {
         policies::remove(self, owner, name)
+    }
+}
+
+/// Reading requests held for owners' decisions (G §3.3.6).
+pub trait RequestRead {
+    fn access_request(&self, id: &str) -> Result<Option<AccessRequest>>;
+    /// The owner's requests, newest first, at most `limit`.
+    fn access_requests_of_owner(&self, owner: &str, limit: usize) -> Result<Vec<AccessRequest>>;
+    /// The pending, unexpired request of the same owner, resource server, resource, party and scopes as
+    /// `like`, if any: a new one would duplicate it.
+    fn pending_duplicate(
+        &self,
+        like: &AccessRequest,
+        now: UnixTime,
+    ) -> Result<Option<AccessRequest>>;
+    /// The requests the ticket with this hash was handed out for, each with when.
+    fn requests_of_ticket(&self, ticket_hash: &str) -> Result<Vec<(AccessRequest, UnixTime)>>;
+}
+
+/// Holding requests and deciding them.
+pub trait RequestStore: RequestRead {
+    fn insert_access_request(&self, request: &AccessRequest) -> Result<()>;
+    /// Records that the ticket with this hash was handed out at `issued_at` to poll the request.
+    fn link_request_ticket(
+        &self,
+        ticket_hash: &str,
+        request_id: &str,
+        issued_at: UnixTime,
+    ) -> Result<()>;
+    /// Decides `owner`'s pending, unexpired request `id`; false when there is none such.
+    fn decide_access_request(
+        &self,
+        owner: &str,
+        id: &str,
+        state: RequestState,
+        now: UnixTime,
+    ) -> Result<bool>;
+}
+
+impl<T: Reads> RequestRead for T {
+    fn access_request(&self, id: &str) -> Result<Option<AccessRequest>> {
+        requests::get(self.reader(), id)
+    }
+    fn access_requests_of_owner(&self, owner: &str, limit: usize) -> Result<Vec<AccessRequest>> {
+        requests::of_owner(self.reader(), owner, limit)
+    }
+    fn pending_duplicate(
+        &self,
+        like: &AccessRequest,
+        now: UnixTime,
+    ) -> Result<Option<AccessRequest>> {
+        requests::pending_duplicate(self.reader(), like, now)
+    }
+    fn requests_of_ticket(&self, ticket_hash: &str) -> Result<Vec<(AccessRequest, UnixTime)>> {
+        requests::of_ticket(self.reader(), ticket_hash)
+    }
+}
+
+impl RequestStore for WriteTx<'_> {
+    fn insert_access_request(&self, request: &AccessRequest) -> Result<()> {
+        requests::insert(self, request)
+    }
+    fn link_request_ticket(
+        &self,
+        ticket_hash: &str,
+        request_id: &str,
+        issued_at: UnixTime,
+    ) -> Result<()> {
+        requests::link_ticket(self, ticket_hash, request_id, issued_at)
+    }
+    fn decide_access_request(
+        &self,
+        owner: &str,
+        id: &str,
+        state: RequestState,
+        now: UnixTime,
+    ) -> Result<bool> {
+        requests::decide(self, owner, id, state, now)
     }
 }

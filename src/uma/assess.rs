@@ -9,6 +9,9 @@
 //! - some permission could still be granted if the requesting party supplied more claims → `need_info`
 //!   (even when other permissions were already permitted: the client can come back with the claims and get
 //!   everything at once, instead of an RPT it would have to upgrade at once);
+//! - otherwise, when some permission only an owner's `@ask` permit would grant → `request_submitted`: the
+//!   request is held for the owner to decide those permissions (the others are decided again when the
+//!   client polls, so an approval yields one RPT with everything);
 //! - otherwise, when at least one permission was permitted → an RPT with what was permitted (a partial
 //!   grant: what is denied stays denied whatever the client does, so holding back the rest helps nobody);
 //! - nothing permitted and no claim could help → `request_denied`.
@@ -27,6 +30,8 @@ pub type Needed = BTreeMap<String, Option<BTreeSet<String>>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Permit,
+    /// Only `@ask` permits apply: the owner decides.
+    Ask,
     /// Could be permitted with these further claims.
     NeedInfo(Needed),
     Deny,
@@ -100,6 +105,8 @@ pub enum Answer {
     Grant(Vec<(String, BTreeSet<String>)>),
     /// Ask for these claims, each from the issuers any of the undecided permissions would take it from.
     NeedInfo(Needed),
+    /// Hold the request for the owner: these scopes per resource need her decision.
+    Hold(Vec<(String, BTreeSet<String>)>),
     Denied,
 }
 
@@ -107,14 +114,21 @@ pub enum Answer {
 pub fn combine(verdicts: &[(String, String, Verdict)]) -> Answer {
     let mut needed = Needed::new();
     let mut granted: Vec<(String, BTreeSet<String>)> = Vec::new();
+    let mut asked: Vec<(String, BTreeSet<String>)> = Vec::new();
+    let add =
+        |list: &mut Vec<(String, BTreeSet<String>)>, resource: &String, scope: &String| match list
+            .iter_mut()
+            .find(|(r, _)| r == resource)
+        {
+            Some((_, scopes)) => {
+                scopes.insert(scope.clone());
+            }
+            None => list.push((resource.clone(), BTreeSet::from([scope.clone()]))),
+        };
     for (resource, scope, verdict) in verdicts {
         match verdict {
-            Verdict::Permit => match granted.iter_mut().find(|(r, _)| r == resource) {
-                Some((_, scopes)) => {
-                    scopes.insert(scope.clone());
-                }
-                None => granted.push((resource.clone(), BTreeSet::from([scope.clone()]))),
-            },
+            Verdict::Permit => add(&mut granted, resource, scope),
+            Verdict::Ask => add(&mut asked, resource, scope),
             Verdict::NeedInfo(claims) => {
                 for (name, issuers) in claims {
                     let merged = match (needed.remove(name), issuers) {
@@ -134,6 +148,8 @@ pub fn combine(verdicts: &[(String, String, Verdict)]) -> Answer {
     }
     if !needed.is_empty() {
         Answer::NeedInfo(needed)
+    } else if !asked.is_empty() {
+        Answer::Hold(asked)
     } else if granted.is_empty() {
         Answer::Denied
     } else {
@@ -410,6 +426,40 @@ mod tests {
                 perm("r1", &["pay"], 300),
                 perm("r2", &["view"], 300)
             ]
+        );
+    }
+
+    #[test]
+    fn asked_scopes_hold_the_request_even_beside_a_permit() {
+        let answer = combine(&[
+            v("r1", "view", Verdict::Permit),
+            v("r1", "edit", Verdict::Ask),
+            v("r2", "print", Verdict::Ask),
+            v("r2", "view", Verdict::Deny),
+        ]);
+        assert_eq!(
+            answer,
+            Answer::Hold(vec![
+                ("r1".to_owned(), set(&["edit"])),
+                ("r2".to_owned(), set(&["print"]))
+            ])
+        );
+    }
+
+    #[test]
+    fn need_info_comes_before_a_hold_and_a_deny_alone_holds_nothing() {
+        let needed = Needed::from([("email".to_owned(), None)]);
+        assert_eq!(
+            combine(&[
+                v("r1", "edit", Verdict::Ask),
+                v("r1", "view", Verdict::NeedInfo(needed.clone()))
+            ]),
+            Answer::NeedInfo(needed)
+        );
+        assert_eq!(combine(&[v("r1", "edit", Verdict::Deny)]), Answer::Denied);
+        assert_eq!(
+            combine(&[v("r1", "edit", Verdict::Permit)]),
+            Answer::Grant(vec![("r1".to_owned(), set(&["edit"]))])
         );
     }
 }

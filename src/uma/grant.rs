@@ -1,9 +1,11 @@
 //! The UMA grant (UMA 2.0 Grant §3.3.1–§3.3.6): a client presents a permission ticket at the token endpoint.
 //!
 //! A client presents a permission ticket, optionally with a claim token (an OpenID Connect ID token), a PCT,
-//! an RPT to upgrade, and a `scope` ([`UmaGrantRequest`], parsed with the token request). The ticket is consumed in
-//! the same transaction that stores what it produces: an RPT, a rotated ticket (`need_info`), or nothing
-//! (`request_denied`, `invalid_scope`). Each requested (resource, scope) is decided by the resource owner's
+//! an RPT to upgrade, and a `scope` ([`UmaGrantRequest`], parsed with the token request). The ticket is consumed
+//! in the same transaction that stores what it produces: an RPT, a rotated ticket (`need_info`), a request held
+//! for the owner with a ticket to poll it (`request_submitted`, see [`crate::uma::requests`]), or nothing
+//! (`request_denied`, `invalid_scope`); a poll sooner than the interval (`slow_down`) consumes nothing. Each
+//! requested (resource, scope) is decided by the resource owner's
 //! Cedar policies alone; see [`crate::uma::assess`] for how the decisions combine. PCTs (G §3.3.1, §3.3.5) are
 //! read and issued here, and RPTs are signed and stored here.
 //!
@@ -35,14 +37,16 @@ use crate::secret::{AccessToken, Pct as PctValue, Ticket as TicketValue};
 use crate::store::clients::Client;
 use crate::store::decisions::Decision as Logged;
 use crate::store::pcts::Pct;
+use crate::store::requests::{AccessRequest, RequestState};
 use crate::store::resources::Resource;
 use crate::store::rpts::{GrantedPermission, Rpt};
 use crate::store::tickets::{Consumed, Ticket};
 use crate::store::{
-    DecisionLog, InteractionStore, Outcome, PctStore, PolicyRead, ResourceRead, RptStore,
-    StoreError, TicketStore,
+    DecisionLog, InteractionStore, Outcome, PctStore, PolicyRead, RequestStore, ResourceRead,
+    RptStore, StoreError, TicketStore,
 };
 use crate::uma::assess::{self, Answer, Verdict};
+use crate::uma::requests::{self, Poll};
 use crate::uma::{self, interaction, party_id, requesting_party, rpt_subject};
 
 /// The JWT `typ` of an RPT: an access token (RFC 9068), so it can never pass for an ID token.
@@ -193,6 +197,7 @@ impl UmaGrant<'_> {
              + ResourceRead
              + PolicyRead
              + DecisionLog
+             + RequestStore
          ),
         keys: &KeySet,
         client: &Client,
@@ -237,6 +242,53 @@ impl UmaGrant<'_> {
                 "this ticket was issued to another client",
             )));
         }
+        // A ticket handed out for held requests (G §3.3.6): the owner's decision comes first.
+        let linked = tx.requests_of_ticket(&ticket_hash)?;
+        let interval = self.ctx.settings.poll_interval;
+        let mut decided = BTreeSet::new();
+        let mut held_source = None;
+        match requests::poll(&linked, now, interval) {
+            Poll::NotHeld => {}
+            Poll::SlowDown(wait) => {
+                // Rolled back: the ticket stays good for the poll after the wait.
+                return Ok(Outcome::Rollback(
+                    OAuthError::new(
+                        ErrorCode::SlowDown,
+                        format!(
+                            "polled too soon: wait {wait} more second(s) and at least {interval} between polls"
+                        ),
+                    )
+                    .with("interval", interval),
+                ));
+            }
+            Poll::Denied => {
+                return Ok(Outcome::commit_then(OAuthError::new(
+                    ErrorCode::RequestDenied,
+                    "the resource owner denied this request, or did not decide before it expired",
+                )));
+            }
+            Poll::Pending(ids) => {
+                // The new ticket stands for every request of the old one (those decided too, so their
+                // permissions are not held again), and expires with the first pending one.
+                let all: Vec<&AccessRequest> = linked.iter().map(|(r, _)| r).collect();
+                let expires_at = all
+                    .iter()
+                    .filter(|r| ids.contains(&r.id))
+                    .map(|r| r.expires_at)
+                    .min()
+                    .unwrap_or(now);
+                let new_ticket = self.held_ticket(tx, &ticket, client, &all, expires_at, now)?;
+                return Ok(Outcome::commit_then(submitted(new_ticket, interval, true)));
+            }
+            Poll::Decided { decided: d } => {
+                decided = d;
+                // Decided on the claims the request was held with, whatever this poll presented.
+                held_source = linked
+                    .first()
+                    .and_then(|(r, _)| Claims::from_json(r.claims.clone()).ok())
+                    .map(ClaimSource::Persisted);
+            }
+        }
         // Claims the requesting party proved at the claims interaction endpoint for this ticket (G §3.3.3) stand
         // in for a PCT; a claim token pushed now, already verified, still comes first.
         let gathered = match &claims.source {
@@ -257,14 +309,55 @@ impl UmaGrant<'_> {
             grant: self,
             client,
             req,
-            source,
+            source: held_source.as_ref().unwrap_or(source),
             note: claims.note.as_deref(),
+            decided: &decided,
             upgrade_jti: upgrade_jti.as_deref(),
             keys,
             now,
         };
         presented.decide(tx, &ticket)
     }
+
+    /// A new ticket, bound to `client`, for polling the `held` requests until `expires_at` (a poll after that
+    /// is `invalid_grant`, as for any expired ticket).
+    fn held_ticket(
+        &self,
+        tx: &(impl TicketStore + RequestStore),
+        old: &Ticket,
+        client: &Client,
+        held: &[&AccessRequest],
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<String, OAuthError> {
+        let value = self.ctx.token()?;
+        let hash = crypto::hash_secret(&value);
+        tx.insert_ticket(&Ticket {
+            hash: hash.clone(),
+            owner: old.owner.clone(),
+            client_id: old.client_id.clone(),
+            permissions: old.permissions.clone(),
+            created_at: now,
+            expires_at,
+            bound_client: Some(client.client_id.clone()),
+        })?;
+        for request in held {
+            tx.link_request_ticket(&hash, &request.id, now)?;
+        }
+        Ok(value)
+    }
+}
+
+/// `request_submitted` (G §3.3.6) with the ticket to poll with and the seconds to wait between polls.
+fn submitted(ticket: String, interval: i64, again: bool) -> OAuthError {
+    let description = if again {
+        "the resource owner has not decided yet; poll again with the new ticket"
+    } else {
+        "the resource owner's policies ask her to decide this request; poll with the new ticket"
+    };
+    OAuthError::new(ErrorCode::RequestSubmitted, description)
+        .with("ticket", ticket)
+        .with("interval", interval)
 }
 
 /// The scopes a client registered for itself (RFC 7591 `scope`): only those count in a request's `scope`
@@ -283,9 +376,17 @@ fn client_scopes(client: &Client) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-fn verdict(decision: &Decision) -> Verdict {
+/// The verdict of one (resource, scope): an `@ask` answer is a deny once the owner decided that very
+/// permission (`decided`), and asks for an identity when no claims were presented (the owner decides about
+/// someone, and an approval names them).
+fn verdict(decision: &Decision, identified: bool, decided: bool) -> Verdict {
     match decision {
         Decision::Permit { .. } => Verdict::Permit,
+        Decision::Ask { .. } if decided => Verdict::Deny,
+        Decision::Ask { .. } if !identified => {
+            Verdict::NeedInfo(assess::Needed::from([("sub".to_owned(), None)]))
+        }
+        Decision::Ask { .. } => Verdict::Ask,
         Decision::NeedInfo {
             claims, issuers, ..
         } => Verdict::NeedInfo(
@@ -313,6 +414,8 @@ struct Asker<'a> {
     claims: Option<&'a Claims>,
     client_id: &'a str,
     issuers: &'a [String],
+    /// The (resource, scope) pairs the owner already decided for the held request being polled.
+    decided: &'a BTreeSet<(String, String)>,
 }
 
 fn assess_all(
@@ -352,8 +455,14 @@ fn assess_all(
                     );
                 }
             }
-            out.verdicts
-                .push((resource_id.clone(), scope.clone(), verdict(&decision)));
+            let decided = asker
+                .decided
+                .contains(&(resource_id.clone(), scope.clone()));
+            out.verdicts.push((
+                resource_id.clone(),
+                scope.clone(),
+                verdict(&decision, asker.claims.is_some(), decided),
+            ));
         }
     }
     out
@@ -373,6 +482,8 @@ struct Presented<'a> {
     note: Option<&'a str>,
     /// The `jti` of an RPT offered for upgrade.
     upgrade_jti: Option<&'a str>,
+    /// What the owner decided of the held request being polled (empty otherwise).
+    decided: &'a BTreeSet<(String, String)>,
     keys: &'a KeySet,
     now: UnixTime,
 }
@@ -381,7 +492,15 @@ impl Presented<'_> {
     /// The assessment proper, inside the ticket's transaction.
     fn decide(
         &self,
-        tx: &(impl RptStore + PctStore + TicketStore + ResourceRead + PolicyRead + DecisionLog),
+        tx: &(
+             impl RptStore
+             + PctStore
+             + TicketStore
+             + ResourceRead
+             + PolicyRead
+             + DecisionLog
+             + RequestStore
+         ),
         ticket: &Ticket,
     ) -> Result<GrantOutcome, OAuthError> {
         let (grant, client, now) = (self.grant, self.client, self.now);
@@ -427,6 +546,7 @@ impl Presented<'_> {
             claims,
             client_id: &client.client_id,
             issuers: &issuers,
+            decided: self.decided,
         };
         let assessed = assess_all(&compiled, &requested, &resources, &asker, now);
         let answer = assess::combine(&assessed.verdicts);
@@ -473,6 +593,48 @@ impl Presented<'_> {
                     );
                 }
                 Ok(Outcome::commit_then(error))
+            }
+            Answer::Hold(asked) => {
+                let Some(claims) = claims else {
+                    // `verdict` asks for an identity instead; nothing anonymous is ever held.
+                    return Ok(Outcome::commit_then(OAuthError::new(
+                        ErrorCode::RequestDenied,
+                        "the owner's policies do not grant this request",
+                    )));
+                };
+                let mut held = Vec::with_capacity(asked.len());
+                for (resource_id, scopes) in asked {
+                    let request = AccessRequest {
+                        id: String::new(),
+                        owner: ticket.owner.clone(),
+                        resource_server: ticket.client_id.clone(),
+                        resource_id,
+                        scopes: scopes.into_iter().collect(),
+                        party: party_id(claims.iss(), claims.sub()),
+                        claims: claims.as_map().clone(),
+                        client_id: client.client_id.clone(),
+                        created_at: now,
+                        expires_at: now,
+                        state: RequestState::Pending,
+                        decided_at: None,
+                    };
+                    let id = grant.ctx.token()?;
+                    held.push(requests::hold(
+                        tx,
+                        request,
+                        id,
+                        now,
+                        grant.ctx.settings.request_ttl,
+                    )?);
+                }
+                let refs: Vec<&AccessRequest> = held.iter().collect();
+                let expires_at = held.iter().map(|r| r.expires_at).min().unwrap_or(now);
+                let new_ticket = grant.held_ticket(tx, ticket, client, &refs, expires_at, now)?;
+                Ok(Outcome::commit_then(submitted(
+                    new_ticket,
+                    grant.ctx.settings.poll_interval,
+                    false,
+                )))
             }
             Answer::Denied => {
                 let description = match self.note {
@@ -522,6 +684,20 @@ impl Presented<'_> {
                     needed
                         .keys()
                         .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            ),
+            Answer::Hold(asked) => (
+                "request_submitted",
+                Some(format!(
+                    "held for the owner: {}",
+                    asked
+                        .iter()
+                        .map(|(r, s)| format!(
+                            "{r} ({})",
+                            s.iter().map(String::as_str).collect::<Vec<_>>().join(" ")
+                        ))
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),

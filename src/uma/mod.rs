@@ -10,6 +10,7 @@ pub mod assess;
 pub mod grant;
 pub mod interaction;
 pub mod permission;
+pub mod requests;
 pub mod resources;
 pub mod rpt;
 pub mod wire;

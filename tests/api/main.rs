@@ -15,6 +15,7 @@ mod introspect;
 mod permission;
 mod policies;
 mod register;
+mod requests;
 mod resources;
 mod revoke;
 mod throttle;
