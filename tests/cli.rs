@@ -546,6 +546,25 @@ fn decisions_list_shows_an_owners_log() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("nobody"), "{}", stderr(&out));
+
+    // The limit is bounded where it arrives, as on the HTTP endpoint.
+    for bad in ["0", "1001"] {
+        let out = run(
+            &[
+                "decisions",
+                "list",
+                "--data-dir",
+                &data,
+                "--owner",
+                "alice",
+                "--limit",
+                bad,
+            ],
+            None,
+        );
+        assert!(!out.status.success(), "--limit {bad} was accepted");
+        assert!(stderr(&out).contains("1..=1000"), "{}", stderr(&out));
+    }
 }
 
 #[cfg(unix)]
