@@ -774,3 +774,35 @@ fn client_add_refuses_redirect_uris_that_run_code() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// A request id is pasted as given: one that starts with `-` is an id, not an option, and an unknown id gets
+/// the not-found diagnostic (exit 1), not a usage error.
+#[test]
+fn requests_take_an_id_that_starts_with_a_hyphen() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = data_dir(tmp.path());
+    assert!(
+        add_user(&data, "alice", "correct horse battery\n")
+            .status
+            .success()
+    );
+    for verb in ["approve", "deny"] {
+        let out = run(
+            &[
+                "requests",
+                "deny",
+                "--data-dir",
+                &data,
+                "--owner",
+                "alice",
+                "-aMRb",
+            ]
+            .map(|a| if a == "deny" { verb } else { a }),
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("-aMRb"), "names the id: {err}");
+        assert!(!err.contains("unexpected argument"), "{err}");
+    }
+}

@@ -36,6 +36,8 @@ pub enum RequestsCommand {
         until: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// The request's id, as `requests list` shows it
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Deny a request: the client's next poll is `request_denied`
@@ -46,6 +48,8 @@ pub enum RequestsCommand {
         owner: OwnerArg,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// The request's id, as `requests list` shows it
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }

@@ -620,7 +620,7 @@ impl Presented<'_> {
                         state: RequestState::Pending,
                         decided_at: None,
                     };
-                    let id = grant.ctx.token()?;
+                    let id = requests::request_id(&grant.ctx.random_string(16)?);
                     held.push(requests::hold(
                         tx,
                         request,

@@ -160,6 +160,12 @@ fn request_decided(
     notify::enqueue(tx, now, &request.owner, &event).map(drop)
 }
 
+/// A held request's id from fresh random text: `r` and the text, so an id never starts with `-` and can be
+/// pasted as a command-line argument (`uma-cedar requests approve ID`).
+pub fn request_id(random: &str) -> String {
+    format!("r{random}")
+}
+
 /// Holds `request` (its id, times and state aside, which this sets) or merges it into a pending duplicate;
 /// returns the id the ticket is to be linked with. Runs inside the grant's transaction.
 pub fn hold(
@@ -532,5 +538,16 @@ mod tests {
             serde_json::from_str(&events.get(1).expect("second").data).expect("json");
         assert_eq!(decided["request_id"], "q1");
         assert_eq!(decided["decision"], "denied");
+    }
+
+    /// Random text may start with `-`; an id the owner pastes into `requests approve ID` never does.
+    #[test]
+    fn request_ids_never_start_with_a_hyphen() {
+        assert_eq!(request_id("-aMRb"), "r-aMRb");
+        assert!(!request_id("-x").starts_with('-'));
+        assert!(
+            crate::owner::policies::check_name(&format!("{APPROVAL_PREFIX}{}", request_id("-_x9")))
+                .is_ok()
+        );
     }
 }
