@@ -790,14 +790,13 @@ fn requests_take_an_id_that_starts_with_a_hyphen() {
         let out = run(
             &[
                 "requests",
-                "deny",
+                verb,
                 "--data-dir",
                 &data,
                 "--owner",
                 "alice",
                 "-aMRb",
-            ]
-            .map(|a| if a == "deny" { verb } else { a }),
+            ],
             None,
         );
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
