@@ -115,11 +115,11 @@ fn strip(text: &str) -> (String, Vec<String>) {
         }
         if after_cfg_test {
             after_cfg_test = false;
-            if let Some(rest) = t.split("mod ").nth(1) {
-                if let Some(name) = rest.strip_suffix(';') {
-                    test_mods.push(name.trim().to_owned());
-                    continue;
-                }
+            if let Some(rest) = t.split("mod ").nth(1)
+                && let Some(name) = rest.strip_suffix(';')
+            {
+                test_mods.push(name.trim().to_owned());
+                continue;
             }
             if t.ends_with('{') {
                 depth = 1;
