@@ -178,17 +178,13 @@ impl Reply {
 }
 
 fn render(state: &AppState, reply: Reply, redirect_status: StatusCode) -> HttpResponse {
-    let mut response = match reply.answer {
+    let response = match reply.answer {
         Answer::Page {
             status,
             title,
             message,
         } => pages::error(status, title, &message),
-        Answer::Redirect(location) => HttpResponse::build(redirect_status)
-            .insert_header((LOCATION, location))
-            .insert_header(("Cache-Control", "no-store"))
-            .insert_header(("Referrer-Policy", "no-referrer"))
-            .finish(),
+        Answer::Redirect(location) => redirect(redirect_status, location),
         Answer::Login {
             client,
             request,
@@ -220,16 +216,44 @@ fn render(state: &AppState, reply: Reply, redirect_status: StatusCode) -> HttpRe
             })
         }
     };
-    if let Some(seconds) = reply.retry_after {
+    finish(
+        state,
+        response,
+        Browser {
+            set_csrf: reply.set_csrf,
+            csrf_ttl: REQUEST_TTL,
+            set_session: reply.set_session,
+            retry_after: reply.retry_after,
+        },
+    )
+}
+
+/// What a sign-in page's answer sets in the browser besides its body: the CSRF and session cookies and
+/// `Retry-After`. Shared by `/authorize` and the claims interaction endpoint, which sign in alike.
+pub(super) struct Browser {
+    pub set_csrf: Option<String>,
+    /// How long the CSRF cookie lives, in seconds.
+    pub csrf_ttl: i64,
+    pub set_session: Option<String>,
+    pub retry_after: Option<i64>,
+}
+
+/// Adds what `browser` says to `response`; a cookie that cannot be set turns it into an error page.
+pub(super) fn finish(
+    state: &AppState,
+    mut response: HttpResponse,
+    browser: Browser,
+) -> HttpResponse {
+    if let Some(seconds) = browser.retry_after {
         response
             .headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     let cookies = [
-        reply
+        browser
             .set_csrf
-            .map(|v| build_cookie(state, CSRF_COOKIE, v, REQUEST_TTL)),
-        reply
+            .map(|v| build_cookie(state, CSRF_COOKIE, v, browser.csrf_ttl)),
+        browser
             .set_session
             .map(|v| build_cookie(state, SESSION_COOKIE, v, state.settings.session_ttl)),
     ];
@@ -244,6 +268,15 @@ fn render(state: &AppState, reply: Reply, redirect_status: StatusCode) -> HttpRe
         }
     }
     response
+}
+
+/// A redirect of the browser that keeps the location out of caches and of the next site's `Referer`.
+pub(super) fn redirect(status: StatusCode, location: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((LOCATION, location))
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .finish()
 }
 
 /// Turns the outcome of the blocking work into a response. A failure of that work itself (store,
@@ -647,59 +680,106 @@ struct Pending {
     client: Client,
 }
 
-/// Finds the request a form answers, after checking the double-submitted CSRF token against both the
-/// browser's cookie and the token bound to the request. Any failure is a page and nothing else happens.
+/// Why a sign-in form was turned away before anything happened: a page to show.
+pub(super) struct FormRefused {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub message: &'static str,
+}
+
+/// A form of the sign-in flow whose double-submitted CSRF token matched both the browser's cookie and the
+/// token bound to what it answers (`found`, a pending authorization request or claims interaction visit).
+pub(super) struct CheckedForm<T> {
+    pub id: String,
+    pub csrf_token: String,
+    pub found: T,
+    pub client: Client,
+}
+
+/// Finds what a form answers (`find`, by the hash of its `request` field), after checking the CSRF token
+/// against the browser's cookie and against the hash `csrf_hash` of what was found, then loads the client
+/// `client_id` names. Any failure is a page and nothing else happens. `/authorize` and the claims interaction
+/// endpoint share it.
+pub(super) fn check_form<T>(
+    state: &AppState,
+    form: &Params,
+    csrf_cookie: Option<&str>,
+    find: impl FnOnce(&str) -> Result<Option<T>, OAuthError>,
+    csrf_hash: impl Fn(&T) -> &str,
+    client_id: impl Fn(&T) -> &str,
+) -> Result<Result<CheckedForm<T>, FormRefused>, OAuthError> {
+    const FORBIDDEN: FormRefused = FormRefused {
+        status: StatusCode::FORBIDDEN,
+        title: "Request refused",
+        message: "The form could not be verified (its security token is missing or does not match). \
+                  Return to the application and start again.",
+    };
+    let bad_request = |message| FormRefused {
+        status: StatusCode::BAD_REQUEST,
+        title: "Invalid request",
+        message,
+    };
+    let Some(id) = form.get("request") else {
+        return Ok(Err(bad_request(
+            "The form does not say which request it answers (`request` is missing).",
+        )));
+    };
+    let (Some(token), Some(cookie)) = (form.get("csrf_token"), csrf_cookie) else {
+        return Ok(Err(FORBIDDEN));
+    };
+    if !crypto::constant_time_eq(token.as_bytes(), cookie.as_bytes()) {
+        return Ok(Err(FORBIDDEN));
+    }
+    let Some(found) = find(&crypto::hash_secret(id))? else {
+        return Ok(Err(bad_request(
+            "This request has expired or was already answered. Return to the application and start again.",
+        )));
+    };
+    if !crypto::secret_matches(token, csrf_hash(&found)) {
+        return Ok(Err(FORBIDDEN));
+    }
+    let Some(client) = state.store.read(|c| clients::get(c, client_id(&found)))? else {
+        return Ok(Err(bad_request(
+            "The application that made this request is no longer registered.",
+        )));
+    };
+    Ok(Ok(CheckedForm {
+        id: id.to_owned(),
+        csrf_token: token.to_owned(),
+        found,
+        client,
+    }))
+}
+
+/// Finds the pending authorization request a form answers ([`check_form`]).
 fn load_pending(
     state: &AppState,
     form: &Params,
     csrf_cookie: Option<&str>,
 ) -> Result<Result<Pending, Reply>, OAuthError> {
-    let forbidden = || {
-        Reply::page(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "The form could not be verified (its security token is missing or does not match). \
-             Return to the application and start again.",
-        )
-    };
-    let Some(id) = form.get("request") else {
-        return Ok(Err(Reply::bad_request(
-            "The form does not say which request it answers (`request` is missing).",
-        )));
-    };
-    let Some(token) = form.get("csrf_token") else {
-        return Ok(Err(forbidden()));
-    };
-    let Some(cookie) = csrf_cookie else {
-        return Ok(Err(forbidden()));
-    };
-    if !crypto::constant_time_eq(token.as_bytes(), cookie.as_bytes()) {
-        return Ok(Err(forbidden()));
-    }
     let now = state.now();
-    let request = state
-        .store
-        .read(|c| auth::get_request(c, &crypto::hash_secret(id)))?
-        .filter(|r| now < r.expires_at);
-    let Some(request) = request else {
-        return Ok(Err(Reply::bad_request(
-            "This request has expired or was already answered. Return to the application and start again.",
-        )));
-    };
-    if !crypto::secret_matches(token, &request.csrf_hash) {
-        return Ok(Err(forbidden()));
-    }
-    let Some(client) = state.store.read(|c| clients::get(c, &request.client_id))? else {
-        return Ok(Err(Reply::bad_request(
-            "The application that made this request is no longer registered.",
-        )));
-    };
-    Ok(Ok(Pending {
-        id: id.to_owned(),
-        csrf_token: token.to_owned(),
-        request,
-        client,
-    }))
+    let checked = check_form(
+        state,
+        form,
+        csrf_cookie,
+        |hash| {
+            Ok(state
+                .store
+                .read(|c| auth::get_request(c, hash))?
+                .filter(|r| now < r.expires_at))
+        },
+        |r| &r.csrf_hash,
+        |r| &r.client_id,
+    )?;
+    Ok(match checked {
+        Ok(form) => Ok(Pending {
+            id: form.id,
+            csrf_token: form.csrf_token,
+            request: form.found,
+            client: form.client,
+        }),
+        Err(refused) => Err(Reply::page(refused.status, refused.title, refused.message)),
+    })
 }
 
 /// A body that is not a proper form (wrong type, too large, repeated fields) gets a page, not JSON.

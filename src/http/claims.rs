@@ -11,17 +11,15 @@
 use std::net::IpAddr;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, LOCATION, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
 use super::authorize::{
-    self, BUSY_RETRY_AFTER, CSRF_COOKIE, Query, Repeated, SESSION_COOKIE, SignInRefused,
+    self, BUSY_RETRY_AFTER, Browser, CSRF_COOKIE, Query, Repeated, SESSION_COOKIE, SignInRefused,
 };
 use super::forms::Params;
 use super::pages::{self, LoginView, ReleaseView};
 use super::{AppState, method_not_allowed, paths};
-use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
 use crate::store::InteractionStore;
 use crate::store::clients::{self, Client};
@@ -119,18 +117,14 @@ impl Reply {
 }
 
 fn render(state: &AppState, reply: Reply) -> HttpResponse {
-    let mut response = match reply.shown {
+    let response = match reply.shown {
         Shown::Page {
             status,
             title,
             message,
         } => pages::error(status, title, &message),
         // G §3.3.3: the answer to the client is a 302 to its claims redirect URI.
-        Shown::Redirect(location) => HttpResponse::Found()
-            .insert_header((LOCATION, location))
-            .insert_header(("Cache-Control", "no-store"))
-            .insert_header(("Referrer-Policy", "no-referrer"))
-            .finish(),
+        Shown::Redirect(location) => authorize::redirect(StatusCode::FOUND, location),
         Shown::Login {
             client,
             request,
@@ -164,30 +158,16 @@ fn render(state: &AppState, reply: Reply) -> HttpResponse {
             })
         }
     };
-    if let Some(seconds) = reply.retry_after {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    let cookies = [
-        reply
-            .set_csrf
-            .map(|v| authorize::build_cookie(state, CSRF_COOKIE, v, VISIT_TTL)),
-        reply
-            .set_session
-            .map(|v| authorize::build_cookie(state, SESSION_COOKIE, v, state.settings.session_ttl)),
-    ];
-    for cookie in cookies.iter().flatten() {
-        if let Err(e) = response.add_cookie(cookie) {
-            log::error!("cannot set cookie `{}`: {e}", cookie.name());
-            return pages::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "The server could not complete the request.",
-            );
-        }
-    }
-    response
+    authorize::finish(
+        state,
+        response,
+        Browser {
+            set_csrf: reply.set_csrf,
+            csrf_ttl: VISIT_TTL,
+            set_session: reply.set_session,
+            retry_after: reply.retry_after,
+        },
+    )
 }
 
 fn respond(state: &AppState, result: Result<Reply, OAuthError>) -> HttpResponse {
@@ -336,55 +316,30 @@ struct Visit {
     client: Client,
 }
 
-/// Finds the visit a form answers, after checking the double-submitted CSRF token against both the browser's
-/// cookie and the token bound to the visit. Any failure is a page and nothing else happens.
+/// Finds the visit a form answers ([`authorize::check_form`]); the lookup does not spend it.
 fn load_visit(
     state: &AppState,
     form: &Params,
     csrf_cookie: Option<&str>,
 ) -> Result<Result<Visit, Reply>, OAuthError> {
-    let forbidden = || {
-        Reply::page(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "The form could not be verified (its security token is missing or does not match). \
-             Return to the application and start again.",
-        )
-    };
-    let Some(id) = form.get("request") else {
-        return Ok(Err(Reply::bad_request(
-            "The form does not say which request it answers (`request` is missing).",
-        )));
-    };
-    let (Some(token), Some(cookie)) = (form.get("csrf_token"), csrf_cookie) else {
-        return Ok(Err(forbidden()));
-    };
-    if !crypto::constant_time_eq(token.as_bytes(), cookie.as_bytes()) {
-        return Ok(Err(forbidden()));
-    }
     let now = state.now();
-    let found = state
-        .store
-        .write(|tx| tx.interaction(&crypto::hash_secret(id), now))?;
-    let Some(visit) = found else {
-        return Ok(Err(Reply::bad_request(
-            "This request has expired or was already answered. Return to the application and start again.",
-        )));
-    };
-    if !crypto::secret_matches(token, &visit.csrf_hash) {
-        return Ok(Err(forbidden()));
-    }
-    let Some(client) = state.store.read(|c| clients::get(c, &visit.client_id))? else {
-        return Ok(Err(Reply::bad_request(
-            "The application that made this request is no longer registered.",
-        )));
-    };
-    Ok(Ok(Visit {
-        id: id.to_owned(),
-        csrf_token: token.to_owned(),
-        visit,
-        client,
-    }))
+    let checked = authorize::check_form(
+        state,
+        form,
+        csrf_cookie,
+        |hash| Ok(state.store.write(|tx| tx.interaction(hash, now))?),
+        |v| &v.csrf_hash,
+        |v| &v.client_id,
+    )?;
+    Ok(match checked {
+        Ok(form) => Ok(Visit {
+            id: form.id,
+            csrf_token: form.csrf_token,
+            visit: form.found,
+            client: form.client,
+        }),
+        Err(refused) => Err(Reply::page(refused.status, refused.title, refused.message)),
+    })
 }
 
 async fn login(
