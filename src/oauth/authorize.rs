@@ -106,16 +106,7 @@ mod tests {
         store
             .write(|tx| {
                 clients::insert(tx, &public_client("web"))?;
-                users::insert(
-                    tx,
-                    &crate::protocol::user::User {
-                        username: "alice".into(),
-                        password_hash: "$argon2id$unused".into(),
-                        email: None,
-                        name: None,
-                        created_at: 0,
-                    },
-                )?;
+                users::insert(tx, &crate::store::testing::test_user("alice"))?;
                 auth::insert_request(
                     tx,
                     &crypto::hash_secret("req-1"),

@@ -203,16 +203,7 @@ mod tests {
                 for id in ["app", "rs1", "c1"] {
                     clients::insert(tx, &public_client(id))?;
                 }
-                users::insert(
-                    tx,
-                    &crate::protocol::user::User {
-                        username: "alice".into(),
-                        password_hash: "$argon2id$unused".into(),
-                        email: None,
-                        name: None,
-                        created_at: 0,
-                    },
-                )?;
+                users::insert(tx, &crate::store::testing::test_user("alice"))?;
                 let grant_id = tx.create_grant(
                     &NewGrant {
                         client_id: "app",

@@ -141,16 +141,7 @@ mod tests {
             .write(|tx| {
                 clients::insert(tx, &public_client("app"))?;
                 clients::insert(tx, &public_client("other"))?;
-                users::insert(
-                    tx,
-                    &crate::protocol::user::User {
-                        username: "alice".into(),
-                        password_hash: "$argon2id$unused".into(),
-                        email: None,
-                        name: None,
-                        created_at: 0,
-                    },
-                )?;
+                users::insert(tx, &crate::store::testing::test_user("alice"))?;
                 let grant_id = tx.create_grant(
                     &NewGrant {
                         client_id: "app",

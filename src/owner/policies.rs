@@ -376,16 +376,7 @@ mod tests {
         store
             .write(|tx| {
                 for name in ["alice", "kate"] {
-                    users::insert(
-                        tx,
-                        &users::User {
-                            username: name.into(),
-                            password_hash: "x".into(),
-                            email: None,
-                            name: None,
-                            created_at: 0,
-                        },
-                    )?;
+                    users::insert(tx, &crate::store::testing::test_user(name))?;
                 }
                 clients::insert(tx, &crate::store::testing::public_client("bank"))?;
                 for (id, owner) in [("checking", "alice"), ("kates", "kate")] {

@@ -195,7 +195,7 @@ mod tests {
     use crate::store::clients::{self, Client};
     use crate::store::testing::temp_store;
     use crate::store::tokens::{self, NewGrant, SubjectKind};
-    use crate::store::users::{self, User};
+    use crate::store::users;
     use crate::store::{Store, StoreError};
 
     fn setup() -> (tempfile::TempDir, Store) {
@@ -209,16 +209,7 @@ mod tests {
                         ..crate::store::testing::public_client("web")
                     },
                 )?;
-                users::insert(
-                    tx,
-                    &User {
-                        username: "alice".into(),
-                        password_hash: "h".into(),
-                        email: None,
-                        name: None,
-                        created_at: 0,
-                    },
-                )?;
+                users::insert(tx, &crate::store::testing::test_user("alice"))?;
                 Ok::<_, StoreError>(())
             })
             .expect("setup");

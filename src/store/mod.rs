@@ -330,6 +330,17 @@ pub(crate) mod testing {
         clients::Client::for_tests(id, crate::protocol::types::AuthMethod::None, "")
     }
 
+    /// A local account with nothing but its name, for tests that need a user row (its password is never checked).
+    pub fn test_user(username: &str) -> users::User {
+        users::User {
+            username: username.into(),
+            password_hash: "$argon2id$unused".into(),
+            email: None,
+            name: None,
+            created_at: 0,
+        }
+    }
+
     /// A store in a fresh temporary directory; keep the directory alive as long as the store.
     pub fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -874,7 +874,7 @@ mod tests {
     use crate::store::resources::Description;
     use crate::store::testing::{public_client, temp_store};
     use crate::store::tickets::Permission;
-    use crate::store::users::{self, User};
+    use crate::store::users;
     use crate::store::{
         InteractionStore, PctRead, PolicyStore, ResourceStore, RptRead, Store, clients,
     };
@@ -920,16 +920,7 @@ when { principal has email && principal.email == "bob@example.com" };"#;
             );
             store
                 .write(|tx| {
-                    users::insert(
-                        tx,
-                        &User {
-                            username: "alice".into(),
-                            password_hash: "unused".into(),
-                            email: None,
-                            name: None,
-                            created_at: 0,
-                        },
-                    )?;
+                    users::insert(tx, &crate::store::testing::test_user("alice"))?;
                     for id in ["rs1", "app", "app2"] {
                         clients::insert(tx, &public_client(id))?;
                     }

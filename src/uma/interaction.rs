@@ -359,16 +359,7 @@ mod tests {
             client.claims_redirect_uris = vec![BACK.into()];
             store
                 .write(|tx| {
-                    users::insert(
-                        tx,
-                        &User {
-                            username: "alice".into(),
-                            password_hash: "unused".into(),
-                            email: None,
-                            name: None,
-                            created_at: 0,
-                        },
-                    )?;
+                    users::insert(tx, &crate::store::testing::test_user("alice"))?;
                     for id in ["rs1", "other"] {
                         clients::insert(tx, &public_client(id))?;
                     }
