@@ -173,8 +173,8 @@ mod tests {
     use crate::oauth::AuthMethod;
     use crate::policy::PolicySchema;
     use crate::protocol::tokens::NewGrant;
+    use crate::protocol::uma::{Description, Resource};
     use crate::store::oauth::{NewToken, TokenStore};
-    use crate::store::resources::{Description, Resource};
     use crate::store::testing::{public_client, temp_store};
     use crate::store::traits::{PolicyStore, ResourceStore, RptStore};
     use crate::store::{Store, clients, users};

@@ -1,7 +1,7 @@
 //! The decision log as its owner reads it: every answer the UMA grant gave about the owner's resources, newest
 //! first, a bounded number at a time. It must never return one owner's decisions to another.
 
-use crate::store::decisions::Decision;
+use crate::protocol::decisions::Decision;
 use crate::store::{DecisionRead, StoreError};
 
 /// Entries returned when no limit is given, and the most ever returned at once.

@@ -20,8 +20,8 @@ use crate::policy::{
     self, Claims, Compiled, ContextFacts, Decision, Diagnostic, PolicyCache, PolicySchema,
     ResourceFacts, ScopeCheck, Source, Validation,
 };
+use crate::protocol::uma::Resource;
 use crate::store::policies::{PolicyInfo, StoredPolicy};
-use crate::store::resources::Resource;
 use crate::store::{OutboxStore, PolicyRead, PolicyStore, ResourceRead, Store, StoreError};
 
 /// The longest policy name.
@@ -361,7 +361,7 @@ fn check_names(sources: &[Source]) -> Result<BTreeSet<&str>, PolicyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::resources::Description;
+    use crate::protocol::uma::Description;
     use crate::store::testing::temp_store;
     use crate::store::users;
     use crate::store::{ResourceStore, clients};

@@ -7,7 +7,9 @@
 
 pub mod alg;
 pub mod client;
+pub mod decisions;
 pub mod events;
+pub mod requests;
 pub mod tokens;
 pub mod types;
 pub mod uma;

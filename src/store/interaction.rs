@@ -6,34 +6,12 @@
 //! spend the client's ticket; it reveals nothing the visitor did not already hold.
 
 use rusqlite::{OptionalExtension, params};
-use serde_json::{Map, Value};
 
 use super::tickets::Consumed;
 use super::{Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
-/// A browser visit waiting for the requesting party's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interaction {
-    /// SHA-256 of the CSRF token bound to the visit.
-    pub csrf_hash: String,
-    pub client_id: String,
-    /// SHA-256 of the ticket the client sent the browser with.
-    pub ticket_hash: String,
-    /// The resource owner the ticket is for (shown on the page).
-    pub owner: String,
-    /// The claims redirect URI the answer goes to, already checked against the client's registration.
-    pub redirect_uri: String,
-    pub state: Option<String>,
-    pub expires_at: UnixTime,
-}
-
-/// Claims gathered interactively and bound to a ticket and the client it was handed to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Gathered {
-    pub client_id: String,
-    pub claims: Map<String, Value>,
-}
+pub use crate::protocol::uma::{Gathered, Interaction};
 
 /// What the claims interaction endpoint stores.
 pub trait InteractionStore {

@@ -5,57 +5,20 @@
 //! never decide another owner's request, and a request is decided at most once.
 
 use rusqlite::{OptionalExtension, Row, params};
-use serde_json::{Map, Value};
 
 use super::{ReadTx, Result, StoreError, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
-/// Where a held request stands. An expired request is one still `Pending` at or after its `expires_at`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestState {
-    Pending,
-    Approved,
-    Denied,
-}
+pub use crate::protocol::requests::{AccessRequest, RequestState};
 
-impl RequestState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Denied => "denied",
-        }
+/// The state stored as `text`.
+fn parse_state(text: &str) -> Result<RequestState> {
+    match text {
+        "pending" => Ok(RequestState::Pending),
+        "approved" => Ok(RequestState::Approved),
+        "denied" => Ok(RequestState::Denied),
+        other => Err(StoreError::Corrupt(format!("request state `{other}`"))),
     }
-
-    fn parse(text: &str) -> Result<Self> {
-        match text {
-            "pending" => Ok(Self::Pending),
-            "approved" => Ok(Self::Approved),
-            "denied" => Ok(Self::Denied),
-            other => Err(StoreError::Corrupt(format!("request state `{other}`"))),
-        }
-    }
-}
-
-/// One held request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AccessRequest {
-    pub id: String,
-    pub owner: String,
-    pub resource_server: String,
-    pub resource_id: String,
-    /// Sorted, without duplicates.
-    pub scopes: Vec<String>,
-    /// The requesting party's id (`crate::uma::party_id`).
-    pub party: String,
-    /// The party's verified claims when the request was held.
-    pub claims: Map<String, Value>,
-    /// The client that asked first.
-    pub client_id: String,
-    pub created_at: UnixTime,
-    pub expires_at: UnixTime,
-    pub state: RequestState,
-    pub decided_at: Option<UnixTime>,
 }
 
 const COLUMNS: &str = "id, owner, resource_server, resource_id, scopes, party, claims, client_id, created_at, \
@@ -110,7 +73,7 @@ fn cook(row: RawRow) -> Result<AccessRequest> {
         client_id,
         created_at,
         expires_at,
-        state: RequestState::parse(&state)?,
+        state: parse_state(&state)?,
         decided_at,
     })
 }

@@ -6,49 +6,11 @@
 //! Descriptions arrive here already validated; this module checks nothing about their content.
 
 use rusqlite::{OptionalExtension, Row, params};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
-/// A resource description (Federated Authorization §3.1) without its `_id`, which the server assigns and keeps
-/// beside it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Description {
-    /// The scopes the resource can be accessed with, without duplicates, in the order first registered.
-    pub resource_scopes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub icon_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// Members the specification does not define, kept as sent so the RS gets back what it registered.
-    #[serde(flatten)]
-    pub extensions: Map<String, Value>,
-}
-
-impl Description {
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.resource_scopes.iter().any(|s| s == scope)
-    }
-}
-
-/// A stored resource.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Resource {
-    pub id: String,
-    /// The resource owner: a username, or a client id for a client-owned resource.
-    pub owner: String,
-    /// The resource server that registered it.
-    pub client_id: String,
-    pub description: Description,
-    pub created_at: UnixTime,
-    pub updated_at: UnixTime,
-}
+pub use crate::protocol::uma::{Description, Resource};
 
 const COLUMNS: &str = "id, owner, client_id, description, created_at, updated_at";
 
@@ -190,6 +152,7 @@ mod tests {
     use crate::store::clients::{self, Client};
     use crate::store::testing::temp_store;
     use crate::store::{Store, StoreError};
+    use serde_json::{Map, Value};
 
     fn client(id: &str) -> Client {
         crate::store::testing::public_client(id)

@@ -5,46 +5,11 @@
 //! one conditional `UPDATE`, so two concurrent presentations of the same ticket can never both succeed.
 
 use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 
 use super::{Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
-/// One requested permission: a resource and zero or more of its registered scopes (F §4.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Permission {
-    pub resource_id: String,
-    pub resource_scopes: Vec<String>,
-}
-
-/// A ticket as stored, without its value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ticket {
-    /// SHA-256 of the ticket value.
-    pub hash: String,
-    /// The resource owner every permission belongs to.
-    pub owner: String,
-    /// The resource server that asked for the ticket.
-    pub client_id: String,
-    pub permissions: Vec<Permission>,
-    pub created_at: UnixTime,
-    pub expires_at: UnixTime,
-    /// Set on a ticket rotated by the UMA grant: only this client may present it (UMA Grant §5.4).
-    pub bound_client: Option<String>,
-}
-
-/// The outcome of presenting a ticket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Consumed {
-    /// The ticket was live; it is now used and can never be presented again.
-    Valid(Ticket),
-    /// No such ticket (never issued, or purged after expiry).
-    Unknown,
-    /// The ticket ran out before it was used.
-    Expired,
-    /// The ticket was already presented once: a replay.
-    AlreadyUsed,
-}
+pub use crate::protocol::uma::{Consumed, Permission, Ticket};
 
 pub(super) fn insert(tx: &WriteTx<'_>, ticket: &Ticket) -> Result<()> {
     tx.conn()?.execute(

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::clock::UnixTime;
 use crate::error::{ErrorCode, OAuthError};
-use crate::store::rpts::GrantedPermission;
+use crate::protocol::uma::GrantedPermission;
 
 /// Claims that could help, by name, each with the issuers that could supply it (`None`: any issuer the
 /// server accepts). `iss` is never one of them: it says which issuer, not what the claims are.

@@ -32,15 +32,15 @@ use crate::crypto::keys::KeySet;
 use crate::error::{ErrorCode, OAuthError};
 use crate::owner::Policies;
 use crate::policy::{Claims, Compiled, Decision};
+use crate::protocol::client::Client;
+use crate::protocol::decisions::Decision as Logged;
+use crate::protocol::requests::{AccessRequest, RequestState};
+use crate::protocol::uma::Pct;
+use crate::protocol::uma::Resource;
+use crate::protocol::uma::{Consumed, Ticket};
+use crate::protocol::uma::{GrantedPermission, Rpt};
 use crate::scope::Scopes;
 use crate::secret::{AccessToken, Pct as PctValue, Ticket as TicketValue};
-use crate::store::clients::Client;
-use crate::store::decisions::Decision as Logged;
-use crate::store::pcts::Pct;
-use crate::store::requests::{AccessRequest, RequestState};
-use crate::store::resources::Resource;
-use crate::store::rpts::{GrantedPermission, Rpt};
-use crate::store::tickets::{Consumed, Ticket};
 use crate::store::{
     DecisionLog, InteractionStore, OutboxStore, Outcome, PctStore, PolicyRead, RequestStore,
     ResourceRead, RptStore, StoreError, TicketStore,
@@ -871,9 +871,9 @@ mod tests {
     use crate::crypto::keys::{self, Alg};
     use crate::keyring::KeyError;
     use crate::policy::PolicySchema;
-    use crate::store::resources::Description;
+    use crate::protocol::uma::Description;
+    use crate::protocol::uma::Permission;
     use crate::store::testing::{public_client, temp_store};
-    use crate::store::tickets::Permission;
     use crate::store::users;
     use crate::store::{
         InteractionStore, PctRead, PolicyStore, ResourceStore, RptRead, Store, clients,
@@ -1094,7 +1094,7 @@ when { principal has email && principal.email == "bob@example.com" };"#;
                 .write(|tx| {
                     tx.bind_claims(
                         &crypto::hash_secret(ticket),
-                        &crate::store::interaction::Gathered {
+                        &crate::protocol::uma::Gathered {
                             client_id: client.into(),
                             claims: serde_json::from_value(json!({
                                 "iss": w.ctx.settings.issuer,

@@ -21,11 +21,12 @@ use serde_json::{Map, Value};
 use crate::context::Context;
 use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
+use crate::protocol::client::Client;
+use crate::protocol::uma::{Consumed, Ticket};
+use crate::protocol::uma::{Gathered, Interaction};
+use crate::protocol::user::User;
+use crate::store::InteractionStore;
 use crate::store::TicketStore;
-use crate::store::clients::Client;
-use crate::store::interaction::{Gathered, Interaction, InteractionStore};
-use crate::store::tickets::{Consumed, Ticket};
-use crate::store::users::User;
 use crate::uma::assess::Needed;
 
 /// The endpoint's path, relative to the issuer (`claims_interaction_endpoint`, and `need_info`'s
@@ -337,8 +338,8 @@ mod tests {
     use crate::clock::{ManualClock, UnixTime};
     use crate::config::Settings;
     use crate::context::FixedRandom;
+    use crate::protocol::uma::Permission;
     use crate::store::testing::{public_client, temp_store};
-    use crate::store::tickets::Permission;
     use crate::store::{Store, clients, users};
 
     const NOW: UnixTime = 1_000;

@@ -16,8 +16,8 @@ use super::Requester;
 use crate::context::Context;
 use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
-use crate::store::resources::Resource;
-use crate::store::tickets::{Permission, Ticket};
+use crate::protocol::uma::Resource;
+use crate::protocol::uma::{Permission, Ticket};
 use crate::store::{ResourceRead, TicketStore};
 
 /// Issues a ticket for `requested` (already parsed by [`parse_request`]) inside the write transaction `tx`:
@@ -168,7 +168,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::resources::Description;
+    use crate::protocol::uma::Description;
 
     fn permission(id: &str, scopes: &[&str]) -> Permission {
         Permission {

@@ -26,8 +26,8 @@ use crate::notify::event::{Party, RequestDecided, RequestDecision, RequestSubmit
 use crate::notify::{self, Event};
 use crate::owner::{Policies, PolicyError};
 use crate::policy::{Approval, Source, approval_policy};
-use crate::store::decisions::Decision as Logged;
-use crate::store::requests::{AccessRequest, RequestState};
+use crate::protocol::decisions::Decision as Logged;
+use crate::protocol::requests::{AccessRequest, RequestState};
 use crate::store::{
     DecisionLog, OutboxStore, RequestRead, RequestStore, Store, StoreError, WriteTx,
 };

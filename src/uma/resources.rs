@@ -19,8 +19,8 @@ use serde_json::{Map, Value};
 use super::Requester;
 use crate::context::Context;
 use crate::error::OAuthError;
+use crate::protocol::uma::{Description, Resource};
 use crate::scope::Scopes;
-use crate::store::resources::{Description, Resource};
 use crate::store::{ResourceRead, ResourceStore};
 
 /// Members of a request body that only the server may set.

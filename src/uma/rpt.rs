@@ -12,7 +12,7 @@ use crate::clock::UnixTime;
 use crate::crypto::keys::KeySet;
 use crate::owner::Policies;
 use crate::policy::{Claims, Compiled};
-use crate::store::rpts::{GrantedPermission, Rpt};
+use crate::protocol::uma::{GrantedPermission, Rpt};
 use crate::store::{ResourceRead, StoreError};
 
 /// The permissions of `rpt` that `compiled` (its owner's policy set) still grants at `now`, for resources
@@ -83,7 +83,7 @@ mod tests {
 
     use super::*;
     use crate::policy::{PolicySchema, Source};
-    use crate::store::resources::{Description, Resource};
+    use crate::protocol::uma::{Description, Resource};
     use crate::store::testing::{public_client, temp_store};
     use crate::store::{ResourceStore, clients};
 

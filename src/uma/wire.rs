@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::store::rpts::GrantedPermission;
+use crate::protocol::uma::GrantedPermission;
 
 /// One permission as a resource server reads it.
 pub fn permission(p: &GrantedPermission) -> Value {
