@@ -375,8 +375,43 @@ pub fn validate(schema: &PolicySchema, sources: &[Source], scopes: ScopeCheck<'_
     });
     diagnostics.dedup();
     Validation {
-        diagnostics,
+        diagnostics: bounded(diagnostics),
         policy_counts,
+    }
+}
+
+/// Diagnostics one validation reports at most: a set within the size limits can still hold thousands of
+/// mistakes, and an answer (an HTTP body, a terminal) should stay readable and small.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
+/// Keeps the first [`MAX_DIAGNOSTICS`] and says how many more there were, at the first one left out. The
+/// summary is an error when any left-out diagnostic is, so a truncated list never reads as valid.
+fn bounded(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    if diagnostics.len() <= MAX_DIAGNOSTICS {
+        return diagnostics;
+    }
+    let rest = diagnostics.split_off(MAX_DIAGNOSTICS - 1);
+    let errors = rest.iter().filter(|d| d.is_error()).count();
+    if let Some(first) = rest.into_iter().next() {
+        let more = diagnostics_left_out(MAX_DIAGNOSTICS - 1, errors, &first);
+        diagnostics.push(more);
+    }
+    diagnostics
+}
+
+fn diagnostics_left_out(shown: usize, errors: usize, first: &Diagnostic) -> Diagnostic {
+    Diagnostic {
+        severity: if errors > 0 {
+            Severity::Error
+        } else {
+            Severity::Warning
+        },
+        kind: Kind::Limit,
+        message: format!(
+            "more diagnostics from here on are not shown ({errors} of them errors); only the first {shown} are"
+        ),
+        help: Some("fix the diagnostics above and validate again to see the rest".into()),
+        ..first.clone()
     }
 }
 
@@ -650,6 +685,37 @@ when { principal has email && principal.email == "bob@example.com" && resource h
         let errors: Vec<&str> = v.errors().map(|d| d.source.as_str()).collect();
         assert_eq!(errors, vec!["b.cedar"]);
         assert_eq!(v.policy_counts, vec![1, 1]);
+    }
+
+    #[test]
+    fn a_long_list_of_diagnostics_is_cut_and_says_how_many_errors_were_left_out() {
+        let bad = "forbid (principal, action, resource) when { resource.colour == \"red\" };";
+        let sources: Vec<Source> = (0..150)
+            .map(|i| Source::new(&format!("p{i:03}"), bad))
+            .collect();
+        let v = validate(&base(), &sources, ScopeCheck::Unchecked);
+        assert_eq!(v.diagnostics.len(), MAX_DIAGNOSTICS);
+        let last = v.diagnostics.last().unwrap();
+        assert_eq!(last.kind, Kind::Limit);
+        assert!(last.is_error(), "{last:?}");
+        assert!(
+            last.message.contains("51 of them errors"),
+            "{}",
+            last.message
+        );
+        assert_eq!(last.source, "p099");
+        assert!(!v.is_valid());
+    }
+
+    #[test]
+    fn left_out_warnings_alone_do_not_make_a_set_invalid() {
+        let sources: Vec<Source> = (0..120)
+            .map(|i| Source::new(&format!("e{i:03}"), "// nothing here yet"))
+            .collect();
+        let v = validate(&base(), &sources, ScopeCheck::Unchecked);
+        assert_eq!(v.diagnostics.len(), MAX_DIAGNOSTICS);
+        assert!(!v.diagnostics.last().unwrap().is_error());
+        assert!(v.is_valid(), "{:?}", v.diagnostics.last());
     }
 
     #[test]
