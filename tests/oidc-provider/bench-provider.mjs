@@ -97,5 +97,8 @@ const server = provider.listen(port, '127.0.0.1', () => {
   console.log(`listening on ${issuer}`);
 });
 for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => server.close(() => process.exit(0)));
+  process.on(signal, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
 }
