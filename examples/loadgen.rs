@@ -29,6 +29,7 @@
 //! `discovery` (the OpenID metadata), `client-credentials` (add `--resource URI` for a JWT access token) and
 //! `introspect` (POST /token/introspection of an access token, client authentication with HTTP Basic).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
@@ -540,6 +541,8 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 struct WorkerResult {
     latencies: Vec<Duration>,
     errors: u64,
+    /// Failed iterations by the status of their last response; 0 for an I/O error (a reset or a timeout).
+    failures: BTreeMap<u16, u64>,
     /// When the worker ran out of work before the deadline.
     exhausted: Option<Instant>,
     prepare_error: Option<String>,
@@ -582,6 +585,7 @@ fn main() -> ExitCode {
             let mut result = WorkerResult {
                 latencies: Vec::new(),
                 errors: 0,
+                failures: BTreeMap::new(),
                 exhausted: None,
                 prepare_error: None,
             };
@@ -606,13 +610,17 @@ fn main() -> ExitCode {
                     Ok(Some(status)) if (200..300).contains(&status) => {
                         result.latencies.push(start.elapsed())
                     }
-                    Ok(Some(_)) => result.errors += 1,
+                    Ok(Some(status)) => {
+                        result.errors += 1;
+                        *result.failures.entry(status).or_default() += 1;
+                    }
                     Ok(None) => {
                         result.exhausted = Some(Instant::now());
                         break;
                     }
                     Err(_) => {
                         result.errors += 1;
+                        *result.failures.entry(0).or_default() += 1;
                         match Conn::open(addr) {
                             Ok(c) => conn = c,
                             Err(_) => break,
@@ -653,6 +661,7 @@ fn main() -> ExitCode {
     let cpu_after = opts.server_pid.and_then(cpu_seconds);
     let mut all = Vec::new();
     let mut errors = 0;
+    let mut failures: BTreeMap<u16, u64> = BTreeMap::new();
     let mut exhausted = 0usize;
     let mut first_exhausted: Option<Instant> = None;
     for h in handles {
@@ -660,6 +669,9 @@ fn main() -> ExitCode {
             Ok(r) => {
                 all.extend(r.latencies);
                 errors += r.errors;
+                for (status, n) in r.failures {
+                    *failures.entry(status).or_default() += n;
+                }
                 if let Some(at) = r.exhausted {
                     exhausted += 1;
                     first_exhausted = Some(first_exhausted.map_or(at, |f| f.min(at)));
@@ -678,6 +690,23 @@ fn main() -> ExitCode {
              fewer connections were busy at the end",
             opts.concurrency,
             at.saturating_duration_since(started).as_secs_f64()
+        );
+    }
+    if !failures.is_empty() {
+        let list: Vec<String> = failures
+            .iter()
+            .map(|(status, n)| match status {
+                0 => format!("{n} I/O errors"),
+                s => format!("{n} x HTTP {s}"),
+            })
+            .collect();
+        eprintln!(
+            "warning: {} `{}` on {} with {} connections: failed iterations: {}",
+            opts.server.name(),
+            opts.scenario,
+            opts.addr,
+            opts.concurrency,
+            list.join(", ")
         );
     }
     all.sort();
