@@ -513,6 +513,7 @@ fn the_app_state_verifies_the_servers_own_id_tokens_and_checks_files_at_startup(
     settings.trusted_issuers = vec![crate::config::TrustedIssuerEntry {
         issuer: IDP.into(),
         jwks_uri: broken.display().to_string(),
+        ..Default::default()
     }];
     match crate::app::open(settings, clock) {
         Ok(_) => panic!("a broken JWKS file must stop the server"),
