@@ -499,7 +499,9 @@ mod tests {
             entry(Some("id"), Some("secret"), Some("email profile")),
             entry(Some(""), Some("secret"), None),
         ] {
-            let err = providers(std::slice::from_ref(&bad)).expect_err("refused").to_string();
+            let err = providers(std::slice::from_ref(&bad))
+                .expect_err("refused")
+                .to_string();
             assert!(
                 err.contains("entry 1 (`https://idp.example`)"),
                 "{bad:?}: {err}"

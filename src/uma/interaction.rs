@@ -649,6 +649,158 @@ mod tests {
         );
     }
 
+    const IDP: &str = "https://idp.example";
+
+    /// A provider whose discovery document is served from memory.
+    struct Discovered;
+
+    impl crate::claims::upstream::ProviderHttp for Discovered {
+        fn get_json(&self, url: &url::Url) -> Result<Vec<u8>, crate::claims::fetch::FetchError> {
+            assert_eq!(
+                url.as_str(),
+                "https://idp.example/.well-known/openid-configuration"
+            );
+            Ok(serde_json::to_vec(&serde_json::json!({
+                "issuer": IDP,
+                "authorization_endpoint": "https://idp.example/auth",
+                "token_endpoint": "https://idp.example/token",
+            }))
+            .expect("json"))
+        }
+
+        fn post_form(
+            &self,
+            _: &url::Url,
+            _: Option<&str>,
+            _: &[(&str, &str)],
+        ) -> Result<(u16, Vec<u8>), crate::claims::fetch::FetchError> {
+            Err(crate::claims::fetch::FetchError::Status(500))
+        }
+    }
+
+    fn upstream() -> Upstream {
+        let entry = crate::config::TrustedIssuerEntry {
+            issuer: IDP.into(),
+            jwks_uri: "https://idp.example/jwks".into(),
+            client_id: Some("uma".into()),
+            client_secret: Some(crate::secret::ClientSecret::new("secret")),
+            scopes: None,
+        };
+        let providers = crate::claims::upstream::providers(&[entry]).expect("provider");
+        Upstream::new(providers, Arc::new(Discovered))
+    }
+
+    #[test]
+    fn an_upstream_sign_in_sends_state_nonce_and_the_challenge_of_what_it_keeps() {
+        let w = World::new();
+        let start = w
+            .service()
+            .start_upstream(&upstream(), IDP, "visit-1", "csrf-1")
+            .expect("no server error")
+            .expect("started");
+        let sent: BTreeMap<String, String> = url::Url::parse(&start.location)
+            .expect("url")
+            .query_pairs()
+            .into_owned()
+            .collect();
+        assert!(start.location.starts_with("https://idp.example/auth?"));
+        let state = sent.get("state").expect("state");
+        assert_eq!(
+            start.state_hash,
+            crypto::hash_secret(state),
+            "kept under the state sent"
+        );
+        assert_eq!(sent.get("nonce"), Some(&start.signin.nonce));
+        assert_eq!(
+            sent.get("code_challenge"),
+            Some(&crypto::pkce_s256(&start.signin.code_verifier))
+        );
+        assert_eq!(
+            sent.get("code_challenge_method").map(String::as_str),
+            Some("S256")
+        );
+        assert_ne!(state, &start.signin.nonce);
+        assert_ne!(state, &start.signin.code_verifier);
+        assert!(
+            !start.location.contains(&start.signin.code_verifier),
+            "the verifier stays here"
+        );
+        assert_eq!(
+            sent.get("redirect_uri"),
+            Some(&w.ctx.settings.endpoint(CALLBACK_PATH))
+        );
+        assert_eq!(start.signin.visit_id, "visit-1");
+        assert_eq!(start.signin.csrf_hash, crypto::hash_secret("csrf-1"));
+        assert_eq!(start.signin.expires_at, NOW + UPSTREAM_TTL);
+
+        let unknown = w
+            .service()
+            .start_upstream(&upstream(), "https://evil.example", "visit-1", "csrf-1")
+            .expect("no server error");
+        assert!(matches!(unknown, Err(UpstreamError::UnknownProvider(_))));
+    }
+
+    #[test]
+    fn an_upstream_state_is_bound_to_its_browser_and_issuer_and_good_once() {
+        let w = World::new();
+        let signin = UpstreamSignIn {
+            visit_id: "visit-1".into(),
+            csrf_hash: crypto::hash_secret("csrf-1"),
+            issuer: IDP.into(),
+            nonce: "n".into(),
+            code_verifier: "v".into(),
+            expires_at: NOW + UPSTREAM_TTL,
+        };
+        let put = |state: &str| {
+            w.store
+                .write(|tx| tx.insert_upstream_signin(&crypto::hash_secret(state), &signin, NOW))
+                .expect("insert")
+        };
+        let take = |state: Option<&str>, iss: Option<&str>, csrf: Option<&str>| {
+            w.store
+                .write(|tx| w.service().take_upstream(tx, state, iss, csrf))
+                .expect("no server error")
+        };
+        put("s1");
+        assert_eq!(
+            take(None, None, Some("csrf-1")),
+            Err(CallbackRefusal::MissingState)
+        );
+        assert_eq!(
+            take(Some("s1"), None, Some("csrf-2")),
+            Err(CallbackRefusal::UnknownState),
+            "another browser"
+        );
+        assert_eq!(
+            take(Some("s1"), None, Some("csrf-1")),
+            Err(CallbackRefusal::UnknownState),
+            "a state is spent by its first use, even a bad one"
+        );
+        put("s2");
+        assert_eq!(
+            take(Some("s2"), None, None),
+            Err(CallbackRefusal::UnknownState)
+        );
+        put("s3");
+        assert_eq!(
+            take(Some("s3"), Some("https://other.example"), Some("csrf-1")),
+            Err(CallbackRefusal::WrongIssuer)
+        );
+        put("s4");
+        assert_eq!(
+            take(Some("s4-tampered"), None, Some("csrf-1")),
+            Err(CallbackRefusal::UnknownState)
+        );
+        assert_eq!(
+            take(Some("s4"), Some(IDP), Some("csrf-1")),
+            Ok(signin.clone())
+        );
+        assert_eq!(
+            take(Some("s4"), Some(IDP), Some("csrf-1")),
+            Err(CallbackRefusal::UnknownState)
+        );
+    }
+
     #[test]
     fn redirect_user_only_when_a_sign_in_could_supply_a_claim() {
         let own = "https://as.example";
