@@ -84,7 +84,7 @@ pub fn login(view: &LoginView<'_>) -> HttpResponse {
     login_with_upstream(view, &[])
 }
 
-/// The login page with a "Sign in with <issuer>" button for each upstream provider (the claims interaction
+/// The login page with a "Sign in with `<issuer>`" button for each upstream provider (the claims interaction
 /// endpoint): each a form of its own posting the provider to [`paths::CLAIMS_UPSTREAM`].
 pub fn login_with_upstream(view: &LoginView<'_>, upstream: &[String]) -> HttpResponse {
     let upstream: String = upstream
