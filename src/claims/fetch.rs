@@ -70,40 +70,25 @@ impl Fetcher {
     }
 
     fn fetch_url(&self, url: &url::Url) -> Result<Vec<u8>, FetchError> {
-        let mut response = self
-            .agent
-            .get(url.as_str())
-            .header("Accept", "application/jwk-set+json, application/json")
-            .config()
-            .https_only(url.scheme() == "https")
-            .build()
-            .call()
-            .map_err(|e| self.map_error(e))?;
-        response
-            .body_mut()
-            .with_config()
-            .limit(self.max_bytes)
-            .read_to_vec()
-            .map_err(|e| self.map_error(e))
+        self.get(url, "application/jwk-set+json, application/json")
     }
 
     /// GETs a JSON document (an OpenID provider's discovery document) within the time and size limits.
     pub fn get_json(&self, url: &url::Url) -> Result<Vec<u8>, FetchError> {
+        self.get(url, "application/json")
+    }
+
+    fn get(&self, url: &url::Url, accept: &str) -> Result<Vec<u8>, FetchError> {
         let mut response = self
             .agent
             .get(url.as_str())
-            .header("Accept", "application/json")
+            .header("Accept", accept)
             .config()
             .https_only(url.scheme() == "https")
             .build()
             .call()
             .map_err(|e| self.map_error(e))?;
-        response
-            .body_mut()
-            .with_config()
-            .limit(self.max_bytes)
-            .read_to_vec()
-            .map_err(|e| self.map_error(e))
+        self.read_body(&mut response)
     }
 
     /// POSTs an `application/x-www-form-urlencoded` body (a token request, RFC 6749 §4.1.3) with an optional
@@ -131,13 +116,20 @@ impl Fetcher {
             .send_form(form.iter().copied())
             .map_err(|e| self.map_error(e))?;
         let status = response.status().as_u16();
-        let body = response
+        Ok((status, self.read_body(&mut response)?))
+    }
+
+    /// The body, up to the size limit.
+    fn read_body(
+        &self,
+        response: &mut ureq::http::Response<ureq::Body>,
+    ) -> Result<Vec<u8>, FetchError> {
+        response
             .body_mut()
             .with_config()
             .limit(self.max_bytes)
             .read_to_vec()
-            .map_err(|e| self.map_error(e))?;
-        Ok((status, body))
+            .map_err(|e| self.map_error(e))
     }
 
     fn map_error(&self, err: ureq::Error) -> FetchError {

@@ -371,16 +371,32 @@ async fn login(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match authorize::read_browser_form(&req, payload, &state).await {
+    let peer = req.peer_addr().map(|a| a.ip());
+    form_post(&req, payload, &state, move |st, form, csrf| {
+        sign_in(st, form, csrf, peer)
+    })
+    .await
+}
+
+/// Reads a browser's form post and answers it on the blocking pool with `handle(state, form, CSRF cookie)`.
+async fn form_post<F>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &web::Data<AppState>,
+    handle: F,
+) -> HttpResponse
+where
+    F: FnOnce(&AppState, &Params, Option<&str>) -> Result<Reply, OAuthError> + Send + 'static,
+{
+    let form = match authorize::read_browser_form(req, payload, state).await {
         Ok(form) => form,
         Err(page) => return page,
     };
-    let csrf_cookie = authorize::cookie_value(&req, &state, CSRF_COOKIE);
-    let peer = req.peer_addr().map(|a| a.ip());
+    let csrf = authorize::cookie_value(req, state, CSRF_COOKIE);
     let result = state
-        .run(move |st| sign_in(st, &form, csrf_cookie.as_deref(), peer))
+        .run(move |st| handle(st, &form, csrf.as_deref()))
         .await;
-    respond(&state, result)
+    respond(state, result)
 }
 
 fn sign_in(
@@ -445,16 +461,11 @@ async fn decision(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match authorize::read_browser_form(&req, payload, &state).await {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
-    let csrf = authorize::cookie_value(&req, &state, CSRF_COOKIE);
     let session = authorize::cookie_value(&req, &state, SESSION_COOKIE);
-    let result = state
-        .run(move |st| decide(st, &form, csrf.as_deref(), session.as_deref()))
-        .await;
-    respond(&state, result)
+    form_post(&req, payload, &state, move |st, form, csrf| {
+        decide(st, form, csrf, session.as_deref())
+    })
+    .await
 }
 
 fn decide(
@@ -543,15 +554,7 @@ async fn upstream(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match authorize::read_browser_form(&req, payload, &state).await {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
-    let csrf_cookie = authorize::cookie_value(&req, &state, CSRF_COOKIE);
-    let result = state
-        .run(move |st| start_upstream(st, &form, csrf_cookie.as_deref()))
-        .await;
-    respond(&state, result)
+    form_post(&req, payload, &state, start_upstream).await
 }
 
 /// The "Sign in with" button: checks the form like the login form, then sends the browser to the provider.
