@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use crate::claims::upstream::Upstream;
 use crate::claims::{ClaimsSetupError, ClaimsVerifier};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -64,6 +65,7 @@ pub fn open_with(
     let keys = Arc::new(KeyRing::load(store.clone(), now)?);
     let claims = Arc::new(ClaimsVerifier::from_settings(&settings, keys.clone())?);
     claims.load_local_keys(now)?;
+    let upstream = Arc::new(Upstream::from_entries(&settings.trusted_issuers)?);
     let throttle = Arc::new(Throttle::new(settings.throttle_limits()));
     let password_hashes = Arc::new(HashGate::new(settings.max_concurrent_password_hashes));
     Ok(AppState {
@@ -73,6 +75,7 @@ pub fn open_with(
         clock,
         policies,
         claims,
+        upstream,
         random,
         throttle,
         password_hashes,

@@ -74,6 +74,22 @@ pub struct TrustedIssuerEntry {
     pub issuer: String,
     /// Where its JWK Set is: an `https://` or `http://` URL, a `file://` URL or a local path.
     pub jwks_uri: String,
+    /// With `client_secret`: this server is registered at the issuer as an OpenID Connect client under this id,
+    /// and the claims interaction's login page offers "Sign in with" it ([`crate::claims::upstream`]).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<crate::secret::ClientSecret>,
+    /// The scopes asked of the issuer at sign-in; "openid email profile" when not set.
+    #[serde(default)]
+    pub scopes: Option<String>,
+}
+
+impl TrustedIssuerEntry {
+    /// True when requesting parties may sign in with this issuer (it has both a client id and a secret).
+    pub fn offers_sign_in(&self) -> bool {
+        self.client_id.is_some() && self.client_secret.is_some()
+    }
 }
 
 impl Settings {

@@ -1,5 +1,6 @@
-//! Reading a trusted issuer's JWK Set document from where the admin said it is: an http(s) URL or a local file.
-//! The only module that talks to ureq.
+//! Reading a trusted issuer's JWK Set document from where the admin said it is: an http(s) URL or a local file;
+//! and, for upstream sign-in ([`super::upstream`]), an OpenID provider's discovery document and its token
+//! endpoint. The only module of `claims` that talks to ureq.
 //!
 //! What this module must never do: wait longer than its timeout, read more than its size limit, follow an
 //! https URL to plain http, or run on an async worker — it blocks, so its callers run inside `web::block`.
@@ -69,15 +70,60 @@ impl Fetcher {
     }
 
     fn fetch_url(&self, url: &url::Url) -> Result<Vec<u8>, FetchError> {
+        self.get(url, "application/jwk-set+json, application/json")
+    }
+
+    /// GETs a JSON document (an OpenID provider's discovery document) within the time and size limits.
+    pub fn get_json(&self, url: &url::Url) -> Result<Vec<u8>, FetchError> {
+        self.get(url, "application/json")
+    }
+
+    fn get(&self, url: &url::Url, accept: &str) -> Result<Vec<u8>, FetchError> {
         let mut response = self
             .agent
             .get(url.as_str())
-            .header("Accept", "application/jwk-set+json, application/json")
+            .header("Accept", accept)
             .config()
             .https_only(url.scheme() == "https")
             .build()
             .call()
             .map_err(|e| self.map_error(e))?;
+        self.read_body(&mut response)
+    }
+
+    /// POSTs an `application/x-www-form-urlencoded` body (a token request, RFC 6749 §4.1.3) with an optional
+    /// `Authorization` header, and returns the status and body whatever the status: a token endpoint explains
+    /// a refusal in a 400's JSON body (RFC 6749 §5.2). Redirects are not followed.
+    pub fn post_form(
+        &self,
+        url: &url::Url,
+        authorization: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, Vec<u8>), FetchError> {
+        let mut request = self
+            .agent
+            .post(url.as_str())
+            .header("Accept", "application/json");
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        let mut response = request
+            .config()
+            .https_only(url.scheme() == "https")
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .send_form(form.iter().copied())
+            .map_err(|e| self.map_error(e))?;
+        let status = response.status().as_u16();
+        Ok((status, self.read_body(&mut response)?))
+    }
+
+    /// The body, up to the size limit.
+    fn read_body(
+        &self,
+        response: &mut ureq::http::Response<ureq::Body>,
+    ) -> Result<Vec<u8>, FetchError> {
         response
             .body_mut()
             .with_config()

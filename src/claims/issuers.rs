@@ -141,6 +141,7 @@ mod tests {
         TrustedIssuerEntry {
             issuer: issuer.into(),
             jwks_uri: jwks_uri.into(),
+            ..TrustedIssuerEntry::default()
         }
     }
 

@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod issuers;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod upstream;
 
 use std::sync::{Arc, Mutex, PoisonError};
 

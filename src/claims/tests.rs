@@ -513,9 +513,78 @@ fn the_app_state_verifies_the_servers_own_id_tokens_and_checks_files_at_startup(
     settings.trusted_issuers = vec![crate::config::TrustedIssuerEntry {
         issuer: IDP.into(),
         jwks_uri: broken.display().to_string(),
+        ..Default::default()
     }];
     match crate::app::open(settings, clock) {
         Ok(_) => panic!("a broken JWKS file must stop the server"),
         Err(err) => assert!(err.to_string().contains(IDP), "{err}"),
     }
+}
+
+/// Upstream sign-in checks the provider's ID token with this same verification, then that it comes from the
+/// provider the party went to and carries the sign-in's `nonce`.
+#[test]
+fn an_upstream_id_token_must_be_the_providers_signed_for_us_and_carry_the_nonce() {
+    use upstream::{Upstream, UpstreamError, providers};
+    let s = Setup::new();
+    let entry = |issuer: &str| crate::config::TrustedIssuerEntry {
+        issuer: issuer.into(),
+        jwks_uri: "unused here".into(),
+        client_id: Some(CLIENT.into()),
+        client_secret: Some(crate::secret::ClientSecret::new("secret")),
+        scopes: None,
+    };
+    let up = Upstream::new(
+        providers(&[entry(IDP), entry(FILE_IDP)]).expect("providers"),
+        Arc::new(Fetcher::default()),
+    );
+    let idp = up.provider(IDP).expect("provider");
+    let now = s.clock.now();
+    let with_nonce = |iss: &str| with(s.claims(iss), "nonce", json!("n-1"));
+
+    let good = s.idp.sign(&with_nonce(IDP));
+    let claims = up
+        .verify(&s.verifier, idp, &good, "n-1", now)
+        .expect("valid");
+    assert_eq!(claims.get("email"), Some(&json!("bob@example.com")));
+    assert_eq!(claims.get("iss"), Some(&json!(IDP)));
+    assert!(!claims.contains_key("nonce") && !claims.contains_key("aud"));
+
+    assert_eq!(
+        up.verify(&s.verifier, idp, &good, "n-2", now),
+        Err(UpstreamError::NonceMismatch)
+    );
+    let no_nonce = s.idp.sign(&s.claims(IDP));
+    assert_eq!(
+        up.verify(&s.verifier, idp, &no_nonce, "n-1", now),
+        Err(UpstreamError::NonceMismatch)
+    );
+    // A good token of another trusted issuer is no sign-in at this provider.
+    let elsewhere = s.file_key.sign(&with_nonce(FILE_IDP));
+    assert_eq!(
+        up.verify(&s.verifier, idp, &elsewhere, "n-1", now),
+        Err(UpstreamError::IssuerMismatch)
+    );
+    let impostor = TestKey::new(SigAlg::RS256, &s.idp.kid);
+    assert_eq!(
+        up.verify(
+            &s.verifier,
+            idp,
+            &impostor.sign(&with_nonce(IDP)),
+            "n-1",
+            now
+        ),
+        Err(UpstreamError::IdToken(ClaimError::BadSignature))
+    );
+    let for_another = with(with_nonce(IDP), "aud", json!("another-client"));
+    assert_eq!(
+        up.verify(&s.verifier, idp, &s.idp.sign(&for_another), "n-1", now),
+        Err(UpstreamError::IdToken(ClaimError::WrongAudience(
+            CLIENT.into()
+        )))
+    );
+    assert_eq!(
+        up.verify(&s.verifier, idp, &good, "n-1", now + 300 + LEEWAY_SECONDS),
+        Err(UpstreamError::IdToken(ClaimError::Expired))
+    );
 }

@@ -1,7 +1,9 @@
 //! The claims interaction endpoint (UMA 2.0 Grant §3.3.2–§3.3.3) over HTTP: `GET /uma/claims` where the client
 //! sends the requesting party's browser, and the two form posts behind it, `/uma/claims/login` (the same login
 //! form, throttling, CSRF double submit and session cookie as `/authorize`) and `/uma/claims/decision`
-//! (continue or cancel). The rules live in [`crate::uma::interaction`]; this module only reads the browser's
+//! (continue or cancel), and upstream OpenID Connect sign-in: `/uma/claims/upstream` (the "Sign in with"
+//! button, CSRF checked like the login form) and `/uma/claims/callback` (where the provider sends the browser
+//! back). The rules live in [`crate::uma::interaction`]; this module only reads the browser's
 //! request, finds the client, and renders pages and redirects.
 //!
 //! What this module must never do: redirect before the client and its claims redirect URI checked out, act on
@@ -20,13 +22,15 @@ use super::authorize::{
 use super::forms::Params;
 use super::pages::{self, LoginView, ReleaseView};
 use super::{AppState, method_not_allowed, paths};
+use crate::claims::upstream::{MAX_CODE_LEN, UpstreamError};
+use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
-use crate::store::InteractionStore;
 use crate::store::clients::{self, Client};
 use crate::store::interaction::Interaction;
 use crate::store::users;
+use crate::store::{InteractionStore, UpstreamStore};
 use crate::uma::interaction::{
-    self, Answer, Answered, Arrived, ClaimsInteraction, Refusal, VISIT_TTL,
+    self, Answer, Answered, Arrived, CallbackRefusal, ClaimsInteraction, Refusal, VISIT_TTL,
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -44,6 +48,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource(paths::CLAIMS_DECISION)
             .route(web::post().to(decision))
             .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::CLAIMS_UPSTREAM)
+            .route(web::post().to(upstream))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::CLAIMS_CALLBACK)
+            .route(web::get().to(callback))
+            .default_service(method_not_allowed("GET")),
     );
 }
 
@@ -103,6 +117,13 @@ impl Reply {
         Self::page(StatusCode::BAD_REQUEST, "Invalid request", message)
     }
 
+    fn refused_callback(refusal: &CallbackRefusal) -> Self {
+        Self::bad_request(format!(
+            "{} Return to the application and start again.",
+            sentence(&refusal.to_string())
+        ))
+    }
+
     fn refused(refusal: &Refusal) -> Self {
         let mut message = refusal.to_string();
         if let Some(first) = message.get(..1) {
@@ -131,14 +152,17 @@ fn render(state: &AppState, reply: Reply) -> HttpResponse {
             csrf_token,
             username,
             message,
-        } => pages::login(&LoginView {
-            action: paths::CLAIMS_LOGIN,
-            client: &client,
-            request: &request,
-            csrf_token: &csrf_token,
-            username: &username,
-            message,
-        }),
+        } => pages::login_with_upstream(
+            &LoginView {
+                action: paths::CLAIMS_LOGIN,
+                client: &client,
+                request: &request,
+                csrf_token: &csrf_token,
+                username: &username,
+                message,
+            },
+            &state.upstream.issuers(),
+        ),
         Shown::Release {
             client,
             owner,
@@ -347,16 +371,32 @@ async fn login(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match authorize::read_browser_form(&req, payload, &state).await {
+    let peer = req.peer_addr().map(|a| a.ip());
+    form_post(&req, payload, &state, move |st, form, csrf| {
+        sign_in(st, form, csrf, peer)
+    })
+    .await
+}
+
+/// Reads a browser's form post and answers it on the blocking pool with `handle(state, form, CSRF cookie)`.
+async fn form_post<F>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &web::Data<AppState>,
+    handle: F,
+) -> HttpResponse
+where
+    F: FnOnce(&AppState, &Params, Option<&str>) -> Result<Reply, OAuthError> + Send + 'static,
+{
+    let form = match authorize::read_browser_form(req, payload, state).await {
         Ok(form) => form,
         Err(page) => return page,
     };
-    let csrf_cookie = authorize::cookie_value(&req, &state, CSRF_COOKIE);
-    let peer = req.peer_addr().map(|a| a.ip());
+    let csrf = authorize::cookie_value(req, state, CSRF_COOKIE);
     let result = state
-        .run(move |st| sign_in(st, &form, csrf_cookie.as_deref(), peer))
+        .run(move |st| handle(st, &form, csrf.as_deref()))
         .await;
-    respond(&state, result)
+    respond(state, result)
 }
 
 fn sign_in(
@@ -421,16 +461,11 @@ async fn decision(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match authorize::read_browser_form(&req, payload, &state).await {
-        Ok(form) => form,
-        Err(page) => return page,
-    };
-    let csrf = authorize::cookie_value(&req, &state, CSRF_COOKIE);
     let session = authorize::cookie_value(&req, &state, SESSION_COOKIE);
-    let result = state
-        .run(move |st| decide(st, &form, csrf.as_deref(), session.as_deref()))
-        .await;
-    respond(&state, result)
+    form_post(&req, payload, &state, move |st, form, csrf| {
+        decide(st, form, csrf, session.as_deref())
+    })
+    .await
 }
 
 fn decide(
@@ -443,7 +478,13 @@ fn decide(
         Ok(visit) => visit,
         Err(page) => return Ok(page),
     };
-    let Some(claims) = session_claims(state, session)? else {
+    // Claims from an upstream sign-in are kept on the visit; otherwise the local session says who signed in.
+    let visit_hash = crypto::hash_secret(&visit.id);
+    let claims = match state.store.write(|tx| tx.visit_claims(&visit_hash))? {
+        Some(claims) => Some(claims),
+        None => session_claims(state, session)?,
+    };
+    let Some(claims) = claims else {
         // The session ended while the page was open: sign in again, the visit stays pending.
         return Ok(Reply::of(Shown::Login {
             client: authorize::client_label(&visit.client),
@@ -473,4 +514,151 @@ fn decide(
             "This request was already answered. Return to the application and start again.",
         ),
     })
+}
+
+/// A sentence for a page: the error's text, capitalised, with a full stop.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+/// The page for an upstream sign-in that failed. The visit stays pending: the party may go back and sign in
+/// another way.
+fn upstream_failed(error: &UpstreamError) -> Reply {
+    let status = match error {
+        UpstreamError::UnknownProvider(_) => StatusCode::BAD_REQUEST,
+        UpstreamError::Unavailable(_)
+        | UpstreamError::BadDiscovery(_)
+        | UpstreamError::BadTokenResponse(_) => StatusCode::BAD_GATEWAY,
+        UpstreamError::Refused(_)
+        | UpstreamError::IdToken(_)
+        | UpstreamError::NonceMismatch
+        | UpstreamError::IssuerMismatch => StatusCode::FORBIDDEN,
+    };
+    log::info!("upstream sign-in failed: {error}");
+    Reply::page(
+        status,
+        "Sign-in failed",
+        format!(
+            "{} Return to the application and start again.",
+            sentence(&error.to_string())
+        ),
+    )
+}
+
+async fn upstream(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    form_post(&req, payload, &state, start_upstream).await
+}
+
+/// The "Sign in with" button: checks the form like the login form, then sends the browser to the provider.
+fn start_upstream(
+    state: &AppState,
+    form: &Params,
+    csrf_cookie: Option<&str>,
+) -> Result<Reply, OAuthError> {
+    let visit = match load_visit(state, form, csrf_cookie)? {
+        Ok(visit) => visit,
+        Err(page) => return Ok(page),
+    };
+    let issuer = form.get("issuer").unwrap_or_default();
+    let ctx = state.context();
+    let service = ClaimsInteraction { ctx: &ctx };
+    // Discovery may take the network: outside the transaction.
+    let start =
+        match service.start_upstream(&state.upstream, issuer, &visit.id, &visit.csrf_token)? {
+            Ok(start) => start,
+            Err(error) => return Ok(upstream_failed(&error)),
+        };
+    let now = state.now();
+    state
+        .store
+        .write(|tx| tx.insert_upstream_signin(&start.state_hash, &start.signin, now))?;
+    Ok(Reply::of(Shown::Redirect(start.location)))
+}
+
+async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let query = Query::parse(req.query_string());
+    let csrf = authorize::cookie_value(&req, &state, CSRF_COOKIE);
+    let result = state
+        .run(move |st| finish_upstream(st, &query, csrf.as_deref()))
+        .await;
+    respond(&state, result)
+}
+
+/// The provider's callback (OpenID Connect Core §3.1.2.5, §3.1.2.6): the `state` must name a live sign-in this
+/// browser started; then the code is redeemed, the ID token checked, and the party sees the release page.
+fn finish_upstream(
+    state: &AppState,
+    query: &Query,
+    csrf_cookie: Option<&str>,
+) -> Result<Reply, OAuthError> {
+    const START_AGAIN: &str = " Return to the application and start again.";
+    if let Some(name) = query.first_repeated() {
+        return Ok(Reply::bad_request(format!(
+            "Parameter `{name}` is repeated in the provider's answer.{START_AGAIN}"
+        )));
+    }
+    let get = |name| query.single(name).ok().flatten();
+    let ctx = state.context();
+    let service = ClaimsInteraction { ctx: &ctx };
+    let taken = state
+        .store
+        .write(|tx| service.take_upstream(tx, get("state"), get("iss"), csrf_cookie))?;
+    let (signin, csrf_token) = match (taken, csrf_cookie) {
+        (Ok(signin), Some(csrf)) => (signin, csrf.to_owned()),
+        (Ok(_), None) => return Ok(Reply::refused_callback(&CallbackRefusal::UnknownState)),
+        (Err(refusal), _) => return Ok(Reply::refused_callback(&refusal)),
+    };
+    let visit_hash = crypto::hash_secret(&signin.visit_id);
+    let now = state.now();
+    let expired = || {
+        Reply::bad_request(format!(
+            "This request has expired or was already answered.{START_AGAIN}"
+        ))
+    };
+    let Some(visit) = state.store.write(|tx| tx.interaction(&visit_hash, now))? else {
+        return Ok(expired());
+    };
+    let Some(client) = state.store.read(|c| clients::get(c, &visit.client_id))? else {
+        return Ok(expired());
+    };
+    if get("error").is_some() {
+        // The party cancelled at the provider, or it refused: the visit is still open, so sign in again.
+        return Ok(Reply::of(Shown::Login {
+            client: authorize::client_label(&client),
+            request: signin.visit_id,
+            csrf_token,
+            username: String::new(),
+            message: Some("The sign-in at the other provider did not complete. Sign in again."),
+        }));
+    }
+    let Some(code) = get("code").filter(|c| !c.is_empty() && c.len() <= MAX_CODE_LEN) else {
+        return Ok(Reply::bad_request(format!(
+            "The provider's answer has no usable `code`.{START_AGAIN}"
+        )));
+    };
+    let claims = match service.finish_upstream(&state.upstream, &state.claims, &signin, code) {
+        Ok(claims) => claims,
+        Err(error) => return Ok(upstream_failed(&error)),
+    };
+    if !state
+        .store
+        .write(|tx| tx.set_visit_claims(&visit_hash, &claims))?
+    {
+        return Ok(expired());
+    }
+    Ok(Reply::of(release(
+        &client,
+        &visit.owner,
+        &claims,
+        signin.visit_id,
+        csrf_token,
+    )))
 }

@@ -30,6 +30,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
 use crate::claims::ClaimsVerifier;
+use crate::claims::upstream::Upstream;
 use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
 use crate::context::{Context, Random};
@@ -66,6 +67,10 @@ pub mod paths {
     pub const CLAIMS: &str = crate::uma::interaction::ENDPOINT_PATH;
     pub const CLAIMS_LOGIN: &str = "/uma/claims/login";
     pub const CLAIMS_DECISION: &str = "/uma/claims/decision";
+    /// Upstream OpenID Connect sign-in from the claims interaction: the button's post and the provider's
+    /// callback.
+    pub const CLAIMS_UPSTREAM: &str = "/uma/claims/upstream";
+    pub const CLAIMS_CALLBACK: &str = crate::uma::interaction::CALLBACK_PATH;
 }
 
 /// Everything a request handler needs; built by the composition root ([`crate::app::open`]). Cheap to clone.
@@ -79,6 +84,8 @@ pub struct AppState {
     pub policies: Arc<Policies>,
     /// Verifies claim tokens pushed to the UMA grant; call it inside [`AppState::run`] (it may fetch keys).
     pub claims: Arc<ClaimsVerifier>,
+    /// The upstream OpenID providers requesting parties may sign in with (claims interaction).
+    pub upstream: Arc<Upstream>,
     /// Where tickets, token values and identifiers come from.
     pub random: Arc<dyn Random>,
     /// Failed logins and client authentications per (name, address) ([`crate::throttle`]).

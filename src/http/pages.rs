@@ -81,6 +81,26 @@ pub struct LoginView<'a> {
 }
 
 pub fn login(view: &LoginView<'_>) -> HttpResponse {
+    login_with_upstream(view, &[])
+}
+
+/// The login page with a "Sign in with `<issuer>`" button for each upstream provider (the claims interaction
+/// endpoint): each a form of its own posting the provider to [`paths::CLAIMS_UPSTREAM`].
+pub fn login_with_upstream(view: &LoginView<'_>, upstream: &[String]) -> HttpResponse {
+    let upstream: String = upstream
+        .iter()
+        .map(|issuer| {
+            format!(
+                "<form method=\"post\" action=\"{action}\">{hidden}\
+                 <div class=\"actions\"><button type=\"submit\" name=\"issuer\" value=\"{value}\" \
+                 class=\"secondary\">Sign in with {label}</button></div></form>",
+                action = attr(paths::CLAIMS_UPSTREAM),
+                hidden = hidden_fields(view.request, view.csrf_token),
+                value = attr(issuer),
+                label = text(issuer),
+            )
+        })
+        .collect();
     let message = view
         .message
         .map(|m| format!("<p class=\"alert\" role=\"alert\">{}</p>", text(m)))
@@ -97,7 +117,7 @@ pub fn login(view: &LoginView<'_>) -> HttpResponse {
          <label for=\"password\">Password</label>\
          <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
          <div class=\"actions\"><button type=\"submit\" class=\"primary\">Sign in</button></div>\
-         </form>",
+         </form>{upstream}",
         client = text(view.client),
         action = attr(view.action),
         hidden = hidden_fields(view.request, view.csrf_token),

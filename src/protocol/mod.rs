@@ -13,4 +13,5 @@ pub mod requests;
 pub mod tokens;
 pub mod types;
 pub mod uma;
+pub mod upstream;
 pub mod user;

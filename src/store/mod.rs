@@ -26,6 +26,7 @@ pub mod tickets;
 pub mod tokens;
 pub mod traits;
 mod tx;
+pub mod upstream;
 pub mod users;
 
 use std::fs;
@@ -41,6 +42,7 @@ pub use traits::{
     RequestRead, RequestStore, ResourceRead, ResourceStore, RptRead, RptStore, TicketStore,
 };
 pub use tx::{Outcome, ReadTx, WriteTx};
+pub use upstream::UpstreamStore;
 
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "uma-cedar.db";
@@ -52,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_requests.sql"),
     include_str!("migrations/0005_claims_interaction.sql"),
     include_str!("migrations/0006_outbox.sql"),
+    include_str!("migrations/0009_upstream_signin.sql"),
 ];
 
 /// How many idle connections are kept for reuse.

@@ -588,7 +588,7 @@ impl Presented<'_> {
                     .with("required_claims", required);
                 // G §3.3.6: the client may send the requesting party to sign in for what is missing.
                 let settings = &grant.ctx.settings;
-                if interaction::sign_in_could_supply(&needed, &settings.issuer) {
+                if interaction::sign_in_could_supply(&needed, settings) {
                     error = error.with(
                         "redirect_user",
                         settings.endpoint(interaction::ENDPOINT_PATH),

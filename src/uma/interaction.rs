@@ -18,15 +18,20 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
+use crate::claims::ClaimsVerifier;
+use crate::claims::upstream::{AuthRequest, Upstream, UpstreamError};
+use crate::config::Settings;
 use crate::context::Context;
 use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
 use crate::protocol::client::Client;
 use crate::protocol::uma::{Consumed, Ticket};
 use crate::protocol::uma::{Gathered, Interaction};
+use crate::protocol::upstream::UpstreamSignIn;
 use crate::protocol::user::User;
 use crate::store::InteractionStore;
 use crate::store::TicketStore;
+use crate::store::UpstreamStore;
 use crate::uma::assess::Needed;
 
 /// The endpoint's path, relative to the issuer (`claims_interaction_endpoint`, and `need_info`'s
@@ -35,6 +40,13 @@ pub const ENDPOINT_PATH: &str = "/uma/claims";
 
 /// How long the party has between arriving and answering.
 pub const VISIT_TTL: i64 = 600;
+
+/// Where an upstream provider sends the browser back after sign-in (relative to the issuer); registered at the
+/// provider as the redirect URI `<issuer>/uma/claims/callback`.
+pub const CALLBACK_PATH: &str = "/uma/claims/callback";
+
+/// How long the party has to sign in at an upstream provider.
+pub const UPSTREAM_TTL: i64 = 600;
 
 /// Longest `state` echoed back to the client.
 pub const MAX_STATE_LEN: usize = 1024;
@@ -80,12 +92,50 @@ pub fn claims_redirect_uri(client: &Client, sent: Option<&str>) -> Result<String
     }
 }
 
-/// Whether signing in here could supply one of the `needed` claims: a claim a local account has, wanted from
-/// any issuer or from this server (`own_issuer`).
-pub fn sign_in_could_supply(needed: &Needed, own_issuer: &str) -> bool {
+/// The standard claims of OpenID Connect Core §5.1 besides `sub`: what any upstream provider may give.
+pub const STANDARD_CLAIMS: [&str; 20] = [
+    "sub",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "email",
+    "email_verified",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
+    "phone_number_verified",
+    "address",
+    "updated_at",
+];
+
+/// Whether signing in at the claims interaction endpoint could supply one of the `needed` claims: a claim a
+/// local account has, wanted from any issuer or from this server; or a claim wanted from an upstream issuer
+/// requesting parties may sign in with (`[[trusted_issuers]]` with a client id and secret), or a standard
+/// OpenID Connect claim wanted from any issuer when there is such an upstream issuer.
+pub fn sign_in_could_supply(needed: &Needed, settings: &Settings) -> bool {
+    let own_issuer = settings.issuer.as_str();
+    let upstream: Vec<&str> = settings
+        .trusted_issuers
+        .iter()
+        .filter(|e| e.offers_sign_in())
+        .map(|e| e.issuer.as_str())
+        .collect();
     needed.iter().any(|(name, from)| {
-        LOCAL_CLAIMS.contains(&name.as_str())
-            && from.as_ref().is_none_or(|f| f.contains(own_issuer))
+        let local = LOCAL_CLAIMS.contains(&name.as_str())
+            && from.as_ref().is_none_or(|f| f.contains(own_issuer));
+        let upstream = match from {
+            Some(from) => upstream.iter().any(|u| from.contains(*u)),
+            None => !upstream.is_empty() && STANDARD_CLAIMS.contains(&name.as_str()),
+        };
+        local || upstream
     })
 }
 
@@ -324,6 +374,123 @@ impl ClaimsInteraction<'_> {
     }
 }
 
+/// A sign-in at an upstream provider, ready to go: send the browser to `location` once `signin` is stored
+/// under `state_hash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamStart {
+    pub state_hash: String,
+    pub signin: UpstreamSignIn,
+    pub location: String,
+}
+
+/// Why a provider's callback is refused outright (a page, never a redirect: the visit is not known).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackRefusal {
+    #[error("the provider's answer has no `state`")]
+    MissingState,
+    #[error(
+        "this sign-in is unknown, has expired, was already used, or was started in another browser"
+    )]
+    UnknownState,
+    #[error("the answer comes from another issuer than the one this sign-in went to (`iss`)")]
+    WrongIssuer,
+}
+
+impl ClaimsInteraction<'_> {
+    /// The first leg of an upstream sign-in for the visit `visit_id`, whose form came with `csrf_token`: fresh
+    /// `state`, `nonce` and PKCE verifier, and the provider's authorization request. May fetch the provider's
+    /// discovery document: call it outside a transaction.
+    pub fn start_upstream(
+        &self,
+        upstream: &Upstream,
+        issuer: &str,
+        visit_id: &str,
+        csrf_token: &str,
+    ) -> Result<Result<UpstreamStart, UpstreamError>, OAuthError> {
+        let now = self.ctx.now();
+        let provider = match upstream.provider(issuer) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let endpoints = match upstream.endpoints(provider, now) {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(e)),
+        };
+        let state = self.ctx.token()?;
+        let signin = UpstreamSignIn {
+            visit_id: visit_id.to_owned(),
+            csrf_hash: crypto::hash_secret(csrf_token),
+            issuer: provider.issuer.clone(),
+            nonce: self.ctx.token()?,
+            code_verifier: self.ctx.token()?,
+            expires_at: now + UPSTREAM_TTL,
+        };
+        let location = crate::claims::upstream::authorization_url(
+            &endpoints,
+            provider,
+            &AuthRequest {
+                state: &state,
+                nonce: &signin.nonce,
+                code_challenge: &crypto::pkce_s256(&signin.code_verifier),
+                redirect_uri: &self.ctx.settings.endpoint(CALLBACK_PATH),
+            },
+        );
+        Ok(Ok(UpstreamStart {
+            state_hash: crypto::hash_secret(&state),
+            signin,
+            location,
+        }))
+    }
+
+    /// The provider sent the browser back with `state` (and `iss`, RFC 9207, when it sends one): takes the
+    /// sign-in it names, which must be live, unused, and started by this browser (`csrf_cookie`). A state is
+    /// spent by its first use, good or bad.
+    pub fn take_upstream(
+        &self,
+        tx: &impl UpstreamStore,
+        state: Option<&str>,
+        iss: Option<&str>,
+        csrf_cookie: Option<&str>,
+    ) -> Result<Result<UpstreamSignIn, CallbackRefusal>, OAuthError> {
+        let Some(state) = state else {
+            return Ok(Err(CallbackRefusal::MissingState));
+        };
+        let Some(signin) = tx.take_upstream_signin(&crypto::hash_secret(state), self.ctx.now())?
+        else {
+            return Ok(Err(CallbackRefusal::UnknownState));
+        };
+        if !csrf_cookie.is_some_and(|c| crypto::secret_matches(c, &signin.csrf_hash)) {
+            return Ok(Err(CallbackRefusal::UnknownState));
+        }
+        if iss.is_some_and(|iss| iss != signin.issuer) {
+            return Ok(Err(CallbackRefusal::WrongIssuer));
+        }
+        Ok(Ok(signin))
+    }
+
+    /// The last leg: redeems `code` with the PKCE verifier and checks the ID token (signature, `iss`, `aud`,
+    /// `exp`, `nonce`). Returns the claims about the party. Talks to the provider: call it outside a
+    /// transaction.
+    pub fn finish_upstream(
+        &self,
+        upstream: &Upstream,
+        verifier: &ClaimsVerifier,
+        signin: &UpstreamSignIn,
+        code: &str,
+    ) -> Result<Map<String, Value>, UpstreamError> {
+        let now = self.ctx.now();
+        let provider = upstream.provider(&signin.issuer)?;
+        let id_token = upstream.exchange(
+            provider,
+            code,
+            &signin.code_verifier,
+            &self.ctx.settings.endpoint(CALLBACK_PATH),
+            now,
+        )?;
+        upstream.verify(verifier, provider, &id_token, &signin.nonce, now)
+    }
+}
+
 /// The names of the claims released, for the page.
 pub fn released_names(claims: &Map<String, Value>) -> BTreeSet<String> {
     claims.keys().filter(|k| *k != "iss").cloned().collect()
@@ -482,6 +649,158 @@ mod tests {
         );
     }
 
+    const IDP: &str = "https://idp.example";
+
+    /// A provider whose discovery document is served from memory.
+    struct Discovered;
+
+    impl crate::claims::upstream::ProviderHttp for Discovered {
+        fn get_json(&self, url: &url::Url) -> Result<Vec<u8>, crate::claims::fetch::FetchError> {
+            assert_eq!(
+                url.as_str(),
+                "https://idp.example/.well-known/openid-configuration"
+            );
+            Ok(serde_json::to_vec(&serde_json::json!({
+                "issuer": IDP,
+                "authorization_endpoint": "https://idp.example/auth",
+                "token_endpoint": "https://idp.example/token",
+            }))
+            .expect("json"))
+        }
+
+        fn post_form(
+            &self,
+            _: &url::Url,
+            _: Option<&str>,
+            _: &[(&str, &str)],
+        ) -> Result<(u16, Vec<u8>), crate::claims::fetch::FetchError> {
+            Err(crate::claims::fetch::FetchError::Status(500))
+        }
+    }
+
+    fn upstream() -> Upstream {
+        let entry = crate::config::TrustedIssuerEntry {
+            issuer: IDP.into(),
+            jwks_uri: "https://idp.example/jwks".into(),
+            client_id: Some("uma".into()),
+            client_secret: Some(crate::secret::ClientSecret::new("secret")),
+            scopes: None,
+        };
+        let providers = crate::claims::upstream::providers(&[entry]).expect("provider");
+        Upstream::new(providers, Arc::new(Discovered))
+    }
+
+    #[test]
+    fn an_upstream_sign_in_sends_state_nonce_and_the_challenge_of_what_it_keeps() {
+        let w = World::new();
+        let start = w
+            .service()
+            .start_upstream(&upstream(), IDP, "visit-1", "csrf-1")
+            .expect("no server error")
+            .expect("started");
+        let sent: BTreeMap<String, String> = url::Url::parse(&start.location)
+            .expect("url")
+            .query_pairs()
+            .into_owned()
+            .collect();
+        assert!(start.location.starts_with("https://idp.example/auth?"));
+        let state = sent.get("state").expect("state");
+        assert_eq!(
+            start.state_hash,
+            crypto::hash_secret(state),
+            "kept under the state sent"
+        );
+        assert_eq!(sent.get("nonce"), Some(&start.signin.nonce));
+        assert_eq!(
+            sent.get("code_challenge"),
+            Some(&crypto::pkce_s256(&start.signin.code_verifier))
+        );
+        assert_eq!(
+            sent.get("code_challenge_method").map(String::as_str),
+            Some("S256")
+        );
+        assert_ne!(state, &start.signin.nonce);
+        assert_ne!(state, &start.signin.code_verifier);
+        assert!(
+            !start.location.contains(&start.signin.code_verifier),
+            "the verifier stays here"
+        );
+        assert_eq!(
+            sent.get("redirect_uri"),
+            Some(&w.ctx.settings.endpoint(CALLBACK_PATH))
+        );
+        assert_eq!(start.signin.visit_id, "visit-1");
+        assert_eq!(start.signin.csrf_hash, crypto::hash_secret("csrf-1"));
+        assert_eq!(start.signin.expires_at, NOW + UPSTREAM_TTL);
+
+        let unknown = w
+            .service()
+            .start_upstream(&upstream(), "https://evil.example", "visit-1", "csrf-1")
+            .expect("no server error");
+        assert!(matches!(unknown, Err(UpstreamError::UnknownProvider(_))));
+    }
+
+    #[test]
+    fn an_upstream_state_is_bound_to_its_browser_and_issuer_and_good_once() {
+        let w = World::new();
+        let signin = UpstreamSignIn {
+            visit_id: "visit-1".into(),
+            csrf_hash: crypto::hash_secret("csrf-1"),
+            issuer: IDP.into(),
+            nonce: "n".into(),
+            code_verifier: "v".into(),
+            expires_at: NOW + UPSTREAM_TTL,
+        };
+        let put = |state: &str| {
+            w.store
+                .write(|tx| tx.insert_upstream_signin(&crypto::hash_secret(state), &signin, NOW))
+                .expect("insert")
+        };
+        let take = |state: Option<&str>, iss: Option<&str>, csrf: Option<&str>| {
+            w.store
+                .write(|tx| w.service().take_upstream(tx, state, iss, csrf))
+                .expect("no server error")
+        };
+        put("s1");
+        assert_eq!(
+            take(None, None, Some("csrf-1")),
+            Err(CallbackRefusal::MissingState)
+        );
+        assert_eq!(
+            take(Some("s1"), None, Some("csrf-2")),
+            Err(CallbackRefusal::UnknownState),
+            "another browser"
+        );
+        assert_eq!(
+            take(Some("s1"), None, Some("csrf-1")),
+            Err(CallbackRefusal::UnknownState),
+            "a state is spent by its first use, even a bad one"
+        );
+        put("s2");
+        assert_eq!(
+            take(Some("s2"), None, None),
+            Err(CallbackRefusal::UnknownState)
+        );
+        put("s3");
+        assert_eq!(
+            take(Some("s3"), Some("https://other.example"), Some("csrf-1")),
+            Err(CallbackRefusal::WrongIssuer)
+        );
+        put("s4");
+        assert_eq!(
+            take(Some("s4-tampered"), None, Some("csrf-1")),
+            Err(CallbackRefusal::UnknownState)
+        );
+        assert_eq!(
+            take(Some("s4"), Some(IDP), Some("csrf-1")),
+            Ok(signin.clone())
+        );
+        assert_eq!(
+            take(Some("s4"), Some(IDP), Some("csrf-1")),
+            Err(CallbackRefusal::UnknownState)
+        );
+    }
+
     #[test]
     fn redirect_user_only_when_a_sign_in_could_supply_a_claim() {
         let own = "https://as.example";
@@ -491,13 +810,40 @@ mod tests {
                 from.map(|f| f.iter().map(|s| s.to_string()).collect()),
             )])
         };
-        assert!(sign_in_could_supply(&needed("email", None), own));
-        assert!(sign_in_could_supply(&needed("email", Some(&[own])), own));
+        let mut settings = Settings::for_data_dir(std::path::Path::new("unused"));
+        settings.issuer = own.into();
+        let idp = "https://idp.example";
+        settings.trusted_issuers = vec![crate::config::TrustedIssuerEntry {
+            issuer: idp.into(),
+            jwks_uri: "https://idp.example/jwks".into(),
+            ..Default::default()
+        }];
+        let s = &settings;
+        assert!(sign_in_could_supply(&needed("email", None), s));
+        assert!(sign_in_could_supply(&needed("email", Some(&[own])), s));
+        assert!(
+            !sign_in_could_supply(&needed("email", Some(&[idp])), s),
+            "a trusted issuer without sign-in cannot be asked interactively"
+        );
+        assert!(!sign_in_could_supply(&needed("groups", None), s));
+
+        // The same issuer with a client id and secret: its claims can be gathered by signing in there.
+        if let Some(entry) = settings.trusted_issuers.first_mut() {
+            entry.client_id = Some("uma".into());
+            entry.client_secret = Some(crate::secret::ClientSecret::new("secret"));
+        }
+        let s = &settings;
+        assert!(sign_in_could_supply(&needed("email", Some(&[idp])), s));
+        assert!(sign_in_could_supply(&needed("groups", Some(&[idp])), s));
+        assert!(sign_in_could_supply(&needed("phone_number", None), s));
+        assert!(
+            !sign_in_could_supply(&needed("groups", None), s),
+            "a non-standard claim from anyone: no provider is known to have it"
+        );
         assert!(!sign_in_could_supply(
-            &needed("email", Some(&["https://idp.example"])),
-            own
+            &needed("groups", Some(&["https://elsewhere.example"])),
+            s
         ));
-        assert!(!sign_in_could_supply(&needed("groups", None), own));
     }
 
     #[test]

@@ -854,6 +854,7 @@ fn trusting_world() -> (World, KeySet, tempfile::TempDir) {
         s.trusted_issuers = vec![TrustedIssuerEntry {
             issuer: LOGIN.into(),
             jwks_uri: path.display().to_string(),
+            ..Default::default()
         }];
     });
     (world_with(t), login, dir)

@@ -153,6 +153,18 @@ def test_the_walkthrough_runs_as_written_to_an_introspected_rpt(newcomer_env, tm
     permissions = rpt[0].get("permissions", [])
     assert any(p.get("resource_id") == resource_id and "view" in p.get("resource_scopes", []) for p in permissions)
 
+    # The requesting party's journey: need_info naming the claims interaction endpoint, Bob signs in and continues
+    # in "his browser", the client comes back with a new ticket and its state, and that ticket yields an RPT.
+    journey = output[block_with(blocks, "tee redirect_user.json")]
+    first = json_values(journey)[0]
+    assert first.get("error") == "need_info", report
+    assert first.get("redirect_user") == f"http://{newcomer_env['UMA_CEDAR_LISTEN']}/uma/claims", report
+    assert "asks to show photos-rs's resource server that you are" in journey, report
+    assert re.search(r"^http://127\.0\.0\.1:9000/claims-back\?ticket=[A-Za-z0-9_-]+&state=abc$", journey,
+                     flags=re.MULTILINE), report
+    last = journey.strip().splitlines()[-1]
+    assert re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", last), f"not an RPT: {last}\n{report}"
+
     # The PAT: active, revoked, then inactive; and the server was stopped by the last block.
     pat = json_values(output[block_with(blocks, "$AS/revoke")])
     assert [value.get("active") for value in pat] == [True, False], report

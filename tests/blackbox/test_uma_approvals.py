@@ -173,3 +173,47 @@ def test_a_duplicate_joins_the_pending_request_and_a_restart_keeps_it(server, sc
                      request["id"])
     assert_rpt_response(poll(scene, submitted["ticket"]))
     assert_rpt_response(scene.client.grant(again["ticket"]))
+
+
+def test_claims_gathered_interactively_are_held_for_the_owner_then_approved(server, tmp_path):
+    """need_info -> the claims interaction (Bob signs in in a browser) -> new ticket -> the only permit is `@ask`,
+    so the request is held with the gathered claims -> Alice approves by CLI -> the next poll gets the RPT."""
+    from urllib.parse import urlencode
+
+    from support import Browser, query_of
+    from uma_support import UmaClient, assert_need_info
+
+    claims_back = "https://budget.example/claims-back"
+    scene = make_scene(server, tmp_path)
+    bob = scene.party("bob")
+    scene.share("ask-bob", f'// the black-box suite: bob may ask; alice decides\n@ask("bob")\n'
+                           f'permit (principal, action, resource) when {{ principal has email && '
+                           f'principal.email == "{bob.email}" }};\n')
+    app = server.admin.add_client("budget", name="Budget App", claims_redirect_uris=(claims_back,))
+    client = UmaClient(server, app)
+    photos = scene.register(["view"], name="Photos")
+    first = scene.ticket((photos, ["view"]))
+    answer = assert_need_info(client.grant(first), first)
+    assert answer.get("redirect_user"), answer
+
+    url = answer["redirect_user"] + "?" + urlencode(
+        {"client_id": app.client_id, "ticket": answer["ticket"], "claims_redirect_uri": claims_back})
+    gathered = query_of(Browser(server).authorize(url, claims_back, bob))["ticket"]
+
+    submitted = assert_submitted(client.grant(gathered), gathered, answer["ticket"])
+    listed = cli_requests(server, scene.alice.username)
+    assert len(listed) == 1, listed
+    request = listed[0]
+    assert request["party"] == [server.issuer, bob.username], request
+    assert request["client_id"] == app.client_id and request["resource_id"] == photos, request
+    # Still pending: request_submitted again, with a new ticket.
+    time.sleep(INTERVAL + 0.2)
+    again = assert_submitted(client.grant(submitted["ticket"]), submitted["ticket"])
+
+    server.admin.run("requests", "approve", "--data-dir", str(server.data_dir), "--owner", scene.alice.username,
+                     request["id"])
+    time.sleep(INTERVAL + 0.2)
+    token = assert_rpt_response(client.grant(again["ticket"]))
+    claims = decode_rpt(server, token["access_token"]).claims
+    assert permissions_by_resource(claims["permissions"]) == {photos: {"view"}}, claims
+    assert claims.get("sub") == bob.username, claims
