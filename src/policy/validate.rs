@@ -691,7 +691,7 @@ when { principal has email && principal.email == "bob@example.com" && resource h
     fn a_long_list_of_diagnostics_is_cut_and_says_how_many_errors_were_left_out() {
         let bad = "forbid (principal, action, resource) when { resource.colour == \"red\" };";
         let sources: Vec<Source> = (0..150)
-            .map(|i| Source::new(&format!("p{i:03}"), bad))
+            .map(|i| Source::new(format!("p{i:03}"), bad))
             .collect();
         let v = validate(&base(), &sources, ScopeCheck::Unchecked);
         assert_eq!(v.diagnostics.len(), MAX_DIAGNOSTICS);
@@ -710,7 +710,7 @@ when { principal has email && principal.email == "bob@example.com" && resource h
     #[test]
     fn left_out_warnings_alone_do_not_make_a_set_invalid() {
         let sources: Vec<Source> = (0..120)
-            .map(|i| Source::new(&format!("e{i:03}"), "// nothing here yet"))
+            .map(|i| Source::new(format!("e{i:03}"), "// nothing here yet"))
             .collect();
         let v = validate(&base(), &sources, ScopeCheck::Unchecked);
         assert_eq!(v.diagnostics.len(), MAX_DIAGNOSTICS);
