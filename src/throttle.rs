@@ -9,12 +9,18 @@
 //! username from another address.
 //!
 //! Decisions, and why:
-//! - **An attempt counts as a failure from the moment it starts** ([`Throttle::attempt`]) and is cleared only by
-//!   [`Attempt::succeeded`]. Counting before the password is checked means parallel requests cannot all pass a
-//!   check that has not yet seen each other's failures: at most `max_failures` guesses per window, however many
-//!   arrive at once. An attempt that ends in neither (a store error) stays counted.
-//! - **A success forgets the pair** (its earlier failures too): whoever succeeds knows the secret, so counting
-//!   their typos on helps no one. It forgets nothing of any other pair.
+//! - **An attempt in flight counts against the limit** ([`Throttle::attempt`]) until it ends: a pair may have at
+//!   most `max_failures` failures and attempts in flight together, so parallel requests cannot all pass a check
+//!   that has not yet seen each other's failures: at most `max_failures` guesses per window, however many arrive
+//!   at once. An attempt dropped without [`Attempt::succeeded`] or [`Attempt::not_checked`] (a wrong secret, or
+//!   a store error) becomes a failure. A pair that is full only of attempts in flight is refused for a second,
+//!   not for the window.
+//! - **A success forgets the pair's failures and proves it** for a window: whoever succeeds knows the secret, so
+//!   counting their typos on helps no one, and a proven client may have up to [`MAX_PROVEN_IN_FLIGHT`] attempts
+//!   in flight at once (a resource server introspecting on many connections is not a guesser; logins get no
+//!   such allowance). The first failure
+//!   ends the proof, so a guesser sharing a proven client's network gets at most that many guesses at once, once.
+//!   A success forgets nothing of any other pair.
 //! - **Addresses are networks**: an IPv6 caller is keyed by its /64 (one host usually owns a whole /64), an
 //!   IPv4-mapped IPv6 address by its IPv4 address, and a caller with no known address shares one bucket.
 //! - **Memory is bounded**: at most [`MAX_TRACKED_PAIRS`] pairs are tracked. When a shard is full, expired
@@ -38,6 +44,10 @@ pub const MAX_TRACKED_PAIRS: usize = 65_536;
 
 /// How many independently locked parts the table is split into.
 pub const SHARDS: usize = 16;
+
+/// How many attempts a proven pair (one whose secret succeeded this window, with no failure since) may have in
+/// flight at once.
+pub const MAX_PROVEN_IN_FLIGHT: u32 = 256;
 
 /// What is being authenticated; each has its own limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,9 +97,33 @@ impl Blocked {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     kind: Kind,
+    /// Attempts that ended wrong within the window.
     failures: u32,
-    /// When the window opened by the first failure closes.
+    /// Attempts started and not yet ended.
+    in_flight: u32,
+    /// When the window opened by the first attempt closes.
     window_end: UnixTime,
+    /// Until when a success proves the pair (see the module documentation); 0 when never.
+    proven_until: UnixTime,
+}
+
+impl Entry {
+    fn new(kind: Kind, window_end: UnixTime) -> Self {
+        Self {
+            kind,
+            failures: 0,
+            in_flight: 0,
+            window_end,
+            proven_until: 0,
+        }
+    }
+
+    /// Something worth remembering at `now`: an attempt in flight, a failure of this window, or a proof.
+    fn matters(&self, now: UnixTime) -> bool {
+        self.in_flight > 0
+            || (self.failures > 0 && now < self.window_end)
+            || now < self.proven_until
+    }
 }
 
 type Shard = HashMap<u64, Entry>;
@@ -103,26 +137,53 @@ pub struct Throttle {
     keys: RandomState,
 }
 
-/// An attempt in progress, counted as a failure unless [`Attempt::succeeded`] is called.
+/// An attempt in progress. It ends with [`succeeded`](Self::succeeded), [`not_checked`](Self::not_checked), or
+/// by being dropped, which counts it as a failure.
 #[derive(Debug)]
-#[must_use = "call `succeeded` when the credentials check out, or drop it to leave the failure counted"]
+#[must_use = "call `succeeded` when the credentials check out, or drop it to count a failure"]
 pub struct Attempt<'a> {
     throttle: &'a Throttle,
     key: u64,
+    started: UnixTime,
+    /// The window of the pair's kind: how long a success proves it.
+    window: i64,
+    /// Already ended by `succeeded` or `not_checked`.
+    ended: bool,
 }
 
 impl Attempt<'_> {
-    /// The credentials were right: the pair's failures are forgotten.
-    pub fn succeeded(self) {
+    /// The credentials were right: the pair's failures are forgotten and the pair is proven for a window.
+    pub fn succeeded(mut self) {
+        self.ended = true;
         let mut shard = self.throttle.shard(self.key);
-        shard.remove(&self.key);
+        if let Some(entry) = shard.get_mut(&self.key) {
+            entry.in_flight = entry.in_flight.saturating_sub(1);
+            entry.failures = 0;
+            entry.proven_until = self.started.saturating_add(self.window);
+        }
     }
 
     /// The credentials were never checked (the server was too busy): the attempt does not count.
-    pub fn not_checked(self) {
+    pub fn not_checked(mut self) {
+        self.ended = true;
         let mut shard = self.throttle.shard(self.key);
         if let Some(entry) = shard.get_mut(&self.key) {
-            entry.failures = entry.failures.saturating_sub(1);
+            entry.in_flight = entry.in_flight.saturating_sub(1);
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    /// An attempt that ended in neither success nor `not_checked` is a failure, and ends the pair's proof.
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let mut shard = self.throttle.shard(self.key);
+        if let Some(entry) = shard.get_mut(&self.key) {
+            entry.in_flight = entry.in_flight.saturating_sub(1);
+            entry.failures = entry.failures.saturating_add(1);
+            entry.proven_until = 0;
         }
     }
 }
@@ -172,8 +233,8 @@ impl Throttle {
         mutex.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts an attempt for `name` from `addr` at `now`: refused when the pair is blocked, counted as a
-    /// failure otherwise (see [`Attempt`]).
+    /// Starts an attempt for `name` from `addr` at `now`: refused when the pair has used up its failures, or
+    /// has as many attempts in flight as it may; counted in flight otherwise (see [`Attempt`]).
     pub fn attempt(
         &self,
         kind: Kind,
@@ -184,45 +245,47 @@ impl Throttle {
         let limit = self.limits.of(kind);
         let key = self.key(kind, name, addr);
         let mut shard = self.shard(key);
-        match shard.get_mut(&key) {
-            Some(entry) if now < entry.window_end => {
-                if entry.failures >= limit.max_failures {
-                    return Err(Blocked {
-                        until: entry.window_end,
-                    });
-                }
-                entry.failures += 1;
-            }
-            Some(entry) => {
-                *entry = Entry {
-                    kind,
-                    failures: 1,
-                    window_end: now + limit.window,
-                };
-            }
-            None => {
-                if shard.len() >= self.per_shard {
-                    self.make_room(&mut shard, now);
-                }
-                shard.insert(
-                    key,
-                    Entry {
-                        kind,
-                        failures: 1,
-                        window_end: now + limit.window,
-                    },
-                );
-            }
+        if !shard.contains_key(&key) && shard.len() >= self.per_shard {
+            self.make_room(&mut shard, now);
         }
+        let entry = shard
+            .entry(key)
+            .or_insert_with(|| Entry::new(kind, now + limit.window));
+        if now >= entry.window_end {
+            // A new window: earlier failures no longer count (attempts still in flight do).
+            entry.failures = 0;
+            entry.window_end = now + limit.window;
+        }
+        if entry.failures >= limit.max_failures {
+            return Err(Blocked {
+                until: entry.window_end,
+            });
+        }
+        // Only clients are proven: a person does not sign in many times at once, and a password is easier to
+        // guess than a client secret.
+        let proven = kind == Kind::ClientAuth && entry.failures == 0 && now < entry.proven_until;
+        let room = if proven {
+            MAX_PROVEN_IN_FLIGHT
+        } else {
+            limit.max_failures - entry.failures
+        };
+        if entry.in_flight >= room {
+            // Full of attempts that have not ended yet: one of them ends soon.
+            return Err(Blocked { until: now + 1 });
+        }
+        entry.in_flight += 1;
         Ok(Attempt {
             throttle: self,
             key,
+            started: now,
+            window: limit.window,
+            ended: false,
         })
     }
 
     /// Frees at least one slot in a full shard: expired entries first, else the least worth keeping.
     fn make_room(&self, shard: &mut Shard, now: UnixTime) {
-        shard.retain(|_, entry| now < entry.window_end);
+        shard.retain(|_, entry| entry.matters(now));
         if shard.len() < self.per_shard {
             return;
         }
@@ -230,7 +293,7 @@ impl Throttle {
             .iter()
             .min_by_key(|(_, entry)| {
                 let blocked = entry.failures >= self.limits.of(entry.kind).max_failures;
-                (blocked, entry.failures, entry.window_end)
+                (blocked, entry.failures, entry.in_flight, entry.window_end)
             })
             .map(|(key, _)| *key);
         if let Some(key) = victim {
@@ -322,15 +385,135 @@ mod tests {
     }
 
     #[test]
-    fn a_pair_that_only_succeeds_leaves_nothing_tracked() {
-        let t = Throttle::new(limits(2));
+    fn pairs_that_only_succeed_stay_within_the_bound_and_their_proofs_expire() {
+        let capacity = 4 * SHARDS;
+        let t = Throttle::with_capacity(limits(2), capacity);
         for i in 0..1_000u32 {
             let addr = Some(IpAddr::V4(Ipv4Addr::from(i)));
             t.attempt(Kind::ClientAuth, "rs", addr, 0)
                 .expect("allowed")
                 .succeeded();
+            assert!(t.tracked() <= capacity);
         }
-        assert_eq!(t.tracked(), 0);
+        // After the window no proof is left to keep: new pairs push every old one out.
+        for i in 0..1_000u32 {
+            let addr = Some(IpAddr::V4(Ipv4Addr::from(i + 1_000_000)));
+            let _ = t.attempt(Kind::ClientAuth, "other", addr, WINDOW);
+        }
+        assert!(t.tracked() <= capacity);
+    }
+
+    #[test]
+    fn an_unproven_pair_has_at_most_the_limit_in_flight_and_waits_a_second_not_a_window() {
+        let t = Throttle::new(limits(3));
+        let held: Vec<_> = (0..3)
+            .map(|_| {
+                t.attempt(Kind::ClientAuth, "rs", ip(1), 100)
+                    .expect("allowed")
+            })
+            .collect();
+        let busy = t
+            .attempt(Kind::ClientAuth, "rs", ip(1), 100)
+            .expect_err("fourth in flight");
+        assert_eq!(busy.until, 101);
+        // One succeeds: the pair is proven and takes more at once.
+        let mut held = held.into_iter();
+        held.next().expect("one").succeeded();
+        let more: Vec<_> = (0..10)
+            .map(|_| {
+                t.attempt(Kind::ClientAuth, "rs", ip(1), 100)
+                    .expect("proven")
+            })
+            .collect();
+        for attempt in held.chain(more) {
+            attempt.succeeded();
+        }
+    }
+
+    #[test]
+    fn a_proven_pair_may_have_many_attempts_in_flight_but_not_unboundedly() {
+        let t = Throttle::new(limits(10));
+        t.attempt(Kind::ClientAuth, "rs", ip(1), 0)
+            .expect("first")
+            .succeeded();
+        let held: Vec<_> = (0..MAX_PROVEN_IN_FLIGHT)
+            .map(|i| {
+                t.attempt(Kind::ClientAuth, "rs", ip(1), 1)
+                    .unwrap_or_else(|_| panic!("attempt {i} refused"))
+            })
+            .collect();
+        assert!(t.attempt(Kind::ClientAuth, "rs", ip(1), 1).is_err());
+        for attempt in held {
+            attempt.succeeded();
+        }
+        assert!(t.attempt(Kind::ClientAuth, "rs", ip(1), 1).is_ok());
+    }
+
+    #[test]
+    fn a_failure_ends_the_proof_and_failures_still_block() {
+        let t = Throttle::new(limits(3));
+        t.attempt(Kind::ClientAuth, "rs", ip(1), 0)
+            .expect("first")
+            .succeeded();
+        // A wrong secret from the same network: the proof is gone, the ordinary limit applies again.
+        drop(
+            t.attempt(Kind::ClientAuth, "rs", ip(1), 1)
+                .expect("allowed"),
+        );
+        let held: Vec<_> = (0..2)
+            .map(|_| {
+                t.attempt(Kind::ClientAuth, "rs", ip(1), 1)
+                    .expect("allowed")
+            })
+            .collect();
+        assert!(t.attempt(Kind::ClientAuth, "rs", ip(1), 1).is_err());
+        drop(held);
+        let blocked = t
+            .attempt(Kind::ClientAuth, "rs", ip(1), 2)
+            .expect_err("three failures");
+        assert_eq!(blocked.until, WINDOW);
+    }
+
+    #[test]
+    fn a_login_is_never_proven() {
+        let t = Throttle::new(limits(3));
+        t.attempt(Kind::Login, "alice", ip(1), 0)
+            .expect("first")
+            .succeeded();
+        let held: Vec<_> = (0..3)
+            .map(|_| t.attempt(Kind::Login, "alice", ip(1), 1).expect("allowed"))
+            .collect();
+        assert!(t.attempt(Kind::Login, "alice", ip(1), 1).is_err());
+        for attempt in held {
+            attempt.succeeded();
+        }
+    }
+
+    #[test]
+    fn a_proof_lasts_one_window() {
+        let t = Throttle::new(limits(2));
+        t.attempt(Kind::ClientAuth, "rs", ip(1), 0)
+            .expect("first")
+            .succeeded();
+        let held: Vec<_> = (0..5)
+            .map(|_| {
+                t.attempt(Kind::ClientAuth, "rs", ip(1), WINDOW - 1)
+                    .expect("proven")
+            })
+            .collect();
+        for attempt in held {
+            attempt.succeeded();
+        }
+        // The last successes started at WINDOW - 1 and prove the pair until 2 * WINDOW - 1.
+        let later = 2 * WINDOW;
+        let held: Vec<_> = (0..2)
+            .map(|_| {
+                t.attempt(Kind::ClientAuth, "rs", ip(1), later)
+                    .expect("allowed")
+            })
+            .collect();
+        assert!(t.attempt(Kind::ClientAuth, "rs", ip(1), later).is_err());
+        drop(held);
     }
 
     #[test]
