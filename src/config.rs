@@ -529,6 +529,36 @@ mod tests {
     }
 
     #[test]
+    fn decision_log_retention_comes_from_the_file_within_bounds() {
+        let s = SettingsInput::default()
+            .resolve(FileSettings::default(), None)
+            .expect("defaults");
+        assert_eq!(
+            (s.decision_log_retention_days, s.decision_log_max_rows),
+            (90, 10_000_000)
+        );
+        let file: FileSettings =
+            toml::from_str("decision_log_retention_days = 30\ndecision_log_max_rows = 5000")
+                .expect("toml");
+        let s = SettingsInput::default()
+            .resolve(file, None)
+            .expect("resolve");
+        assert_eq!(
+            (s.decision_log_retention_days, s.decision_log_max_rows),
+            (30, 5000)
+        );
+        for bad in [
+            "decision_log_retention_days = 0",
+            "decision_log_retention_days = 36501",
+            "decision_log_max_rows = 0",
+        ] {
+            let file: FileSettings = toml::from_str(bad).expect("toml");
+            let err = SettingsInput::default().resolve(file, None).expect_err(bad);
+            assert!(err.to_string().contains("decision_log_"), "{err}");
+        }
+    }
+
+    #[test]
     fn flags_beat_file_and_issuer_follows_listen() {
         let file: FileSettings =
             toml::from_str("listen = \"127.0.0.1:9000\"\nticket_ttl = 60\nsigning_alg = \"RS256\"")
