@@ -33,9 +33,6 @@ pub enum StartError {
     /// The schema file does not load; the message carries its located diagnostics.
     #[error("{0}")]
     Schema(String),
-    /// Stored policies no longer validate against the schema.
-    #[error("{0}")]
-    Policies(String),
     #[error(transparent)]
     Claims(#[from] ClaimsSetupError),
     /// A setting that only the component using it can check (the trusted issuers).
@@ -58,8 +55,9 @@ pub fn open_with(
     let schema = PolicySchema::base_or_file(settings.schema.as_deref())
         .map_err(|e| StartError::Schema(format!("{e}:\n{}", e.render(false).trim_end())))?;
     let store = Arc::new(Store::open(&settings.data_dir)?);
+    // No stored policy is read here: each owner's set is validated (when the schema changed since it was
+    // written) and compiled on its first use, so start-up does not grow with the number of owners.
     let policies = Arc::new(Policies::new(schema));
-    refuse_invalid_policies(&policies, &store)?;
     let now = clock.now();
     keyring::ensure_signing_key(&store, settings.signing_alg, now)?;
     let keys = Arc::new(KeyRing::load(store.clone(), now)?);
@@ -92,27 +90,4 @@ pub fn start_notifications(state: &AppState) -> std::io::Result<notify::worker::
         Box::new(notify::send::HttpSender::default()),
     )
     .spawn()
-}
-
-/// The server does not start on stored policies that no longer validate (after a schema change, say): it
-/// would otherwise deny, on every request, what their owners meant to share, with no one told why.
-fn refuse_invalid_policies(policies: &Policies, store: &Store) -> Result<(), StartError> {
-    let failing = store.read(|c| policies.check_stored(c))?;
-    if failing.is_empty() {
-        return Ok(());
-    }
-    let mut message = format!(
-        "stored policies of {} owner(s) do not validate against the schema `{}`:",
-        failing.len(),
-        policies.schema().origin()
-    );
-    for (owner, validation) in &failing {
-        for d in validation.errors() {
-            message.push_str(&format!("\n  owner `{owner}`, policy {d}"));
-        }
-    }
-    message.push_str(
-        "\nstart with the schema they were written for (--schema), or fix them with `uma-cedar policy push`",
-    );
-    Err(StartError::Policies(message))
 }

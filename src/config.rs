@@ -64,6 +64,10 @@ pub struct Settings {
     pub max_concurrent_password_hashes: usize,
     /// Where owners' notifications are delivered ([`crate::notify`]), checked.
     pub webhooks: Vec<Webhook>,
+    /// Decisions older than this many days are deleted from the decision log.
+    pub decision_log_retention_days: i64,
+    /// The decision log keeps at most this many decisions (the newest).
+    pub decision_log_max_rows: u64,
 }
 
 /// One `[[trusted_issuers]]` table as written in the config file.
@@ -167,6 +171,8 @@ fn defaults(data_dir: &Path) -> Settings {
         client_auth_failure_window: 900,
         max_concurrent_password_hashes: default_password_hashes(),
         webhooks: Vec::new(),
+        decision_log_retention_days: 90,
+        decision_log_max_rows: 10_000_000,
     }
 }
 
@@ -203,6 +209,8 @@ pub struct FileSettings {
     /// `[[webhooks]]` tables: `url`, `secret` and optionally `events` each.
     #[serde(default)]
     pub webhooks: Vec<WebhookEntry>,
+    pub decision_log_retention_days: Option<i64>,
+    pub decision_log_max_rows: Option<u64>,
 }
 
 impl FileSettings {
@@ -303,6 +311,31 @@ fn positive(name: &'static str, value: i64) -> Result<i64, ConfigError> {
         Err(invalid(
             name,
             format!("must be a positive number of seconds, got {value}"),
+        ))
+    }
+}
+
+/// The longest decision log retention accepted: a hundred years.
+const MAX_RETENTION_DAYS: i64 = 36_500;
+
+fn decision_log_retention_days(value: i64) -> Result<i64, ConfigError> {
+    if (1..=MAX_RETENTION_DAYS).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            "decision_log_retention_days",
+            format!("must be a number of days between 1 and {MAX_RETENTION_DAYS}, got {value}"),
+        ))
+    }
+}
+
+fn decision_log_max_rows(value: u64) -> Result<u64, ConfigError> {
+    if value >= 1 && i64::try_from(value).is_ok() {
+        Ok(value)
+    } else {
+        Err(invalid(
+            "decision_log_max_rows",
+            format!("must be between 1 and {}, got {value}", i64::MAX),
         ))
     }
 }
@@ -483,6 +516,14 @@ impl SettingsInput {
             )?,
             max_concurrent_password_hashes,
             webhooks,
+            decision_log_retention_days: decision_log_retention_days(
+                file.decision_log_retention_days
+                    .unwrap_or(defaults.decision_log_retention_days),
+            )?,
+            decision_log_max_rows: decision_log_max_rows(
+                file.decision_log_max_rows
+                    .unwrap_or(defaults.decision_log_max_rows),
+            )?,
         })
     }
 }
@@ -501,6 +542,36 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(s.signing_alg, Alg::ES256);
         assert!(s.initial_access_token.is_none());
+    }
+
+    #[test]
+    fn decision_log_retention_comes_from_the_file_within_bounds() {
+        let s = SettingsInput::default()
+            .resolve(FileSettings::default(), None)
+            .expect("defaults");
+        assert_eq!(
+            (s.decision_log_retention_days, s.decision_log_max_rows),
+            (90, 10_000_000)
+        );
+        let file: FileSettings =
+            toml::from_str("decision_log_retention_days = 30\ndecision_log_max_rows = 5000")
+                .expect("toml");
+        let s = SettingsInput::default()
+            .resolve(file, None)
+            .expect("resolve");
+        assert_eq!(
+            (s.decision_log_retention_days, s.decision_log_max_rows),
+            (30, 5000)
+        );
+        for bad in [
+            "decision_log_retention_days = 0",
+            "decision_log_retention_days = 36501",
+            "decision_log_max_rows = 0",
+        ] {
+            let file: FileSettings = toml::from_str(bad).expect("toml");
+            let err = SettingsInput::default().resolve(file, None).expect_err(bad);
+            assert!(err.to_string().contains("decision_log_"), "{err}");
+        }
     }
 
     #[test]

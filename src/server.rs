@@ -157,16 +157,24 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
 /// How often expired rows are deleted.
 const HOUSEKEEPING_SECONDS: u64 = 600;
 
-/// Deletes expired tokens, tickets and the like every [`HOUSEKEEPING_SECONDS`], so the database does not grow
-/// with traffic. Failures are logged and retried at the next round.
+/// Deletes expired and spent rows and the decision log past its retention every [`HOUSEKEEPING_SECONDS`]
+/// ([`crate::oauth::housekeeping`]), so the database does not grow with traffic. Failures are logged and
+/// retried at the next round.
 fn spawn_housekeeping(state: AppState) {
+    let retention = crate::oauth::housekeeping::Retention::from_settings(&state.settings);
     actix_web::rt::spawn(async move {
         let mut every =
             actix_web::rt::time::interval(std::time::Duration::from_secs(HOUSEKEEPING_SECONDS));
         loop {
             every.tick().await;
             match state
-                .run(|st| Ok(crate::store::purge_expired(&st.store, st.now())?))
+                .run(move |st| {
+                    Ok(crate::oauth::housekeeping::purge(
+                        &st.store,
+                        &retention,
+                        st.now(),
+                    )?)
+                })
                 .await
             {
                 Ok(0) => {}

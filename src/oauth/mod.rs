@@ -6,6 +6,7 @@ pub mod authorization_code;
 pub mod authorize;
 pub mod client_auth;
 pub mod client_credentials;
+pub mod housekeeping;
 pub mod introspection;
 pub mod presented;
 pub mod refresh;

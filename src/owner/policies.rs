@@ -3,6 +3,12 @@
 //! set cached per owner and checked against the owner's policy version (one indexed read) before each use,
 //! so a change made by any process takes effect on the next decision.
 //!
+//! Start-up reads no policy: a set is parsed on its first use. A write records the fingerprint of the schema
+//! it validated the owner's whole set against; a set whose record is not the running schema's (the schema or
+//! this build changed since, or the set was written by an older version) is validated again on its first use,
+//! and if it no longer validates, every decision with it is a deny, with an error in the log, until its owner
+//! pushes policies that do.
+//!
 //! Each change has two forms: one inside a write transaction the caller holds (`push_in`, `remove_in`), for a
 //! change that must commit with others (an approval, an outbox entry), and one that opens its own (`push`,
 //! `remove`). The policy module does the Cedar work; this one never stores a policy that failed validation,
@@ -103,13 +109,18 @@ pub fn resource_facts(resource: &Resource) -> ResourceFacts {
 #[derive(Debug)]
 pub struct Policies {
     schema: Arc<PolicySchema>,
+    /// Names the schema and this build's validator: a set validated under the same fingerprint needs no
+    /// validation again.
+    fingerprint: String,
     cache: PolicyCache,
 }
 
 impl Policies {
     pub fn new(schema: PolicySchema) -> Self {
+        let fingerprint = schema_fingerprint(&schema);
         Self {
             schema: Arc::new(schema),
+            fingerprint,
             cache: PolicyCache::default(),
         }
     }
@@ -165,6 +176,11 @@ impl Policies {
         if !validation.is_valid() {
             return Err(PolicyError::Invalid(validation));
         }
+        // The whole set is known to validate when what it keeps was checked against this schema too.
+        let keeps_unchecked = stored
+            .iter()
+            .any(|(name, _)| !names.contains(name.as_str()))
+            && !self.checked_now(tx, owner)?;
         let mut pushed = Vec::with_capacity(sources.len());
         for (source, count) in sources.iter().zip(&validation.policy_counts) {
             let replaced = tx.put_policy(owner, &source.name, &source.text, now)?;
@@ -173,6 +189,9 @@ impl Policies {
                 replaced,
                 policies: *count,
             });
+        }
+        if !keeps_unchecked {
+            tx.mark_policies_checked(owner, &self.fingerprint)?;
         }
         let names = pushed.iter().map(|p| p.name.clone()).collect();
         notify::enqueue(tx, now, owner, &policy_changed(PolicyChange::Stored, names))?;
@@ -206,7 +225,12 @@ impl Policies {
         if !tx.owner_exists(owner)? {
             return Err(PolicyError::UnknownOwner(owner.to_owned()));
         }
+        let was_checked = self.checked_now(tx, owner)?;
         let removed = tx.remove_policy(owner, name)?;
+        // Removing a policy cannot make the rest invalid.
+        if was_checked {
+            tx.mark_policies_checked(owner, &self.fingerprint)?;
+        }
         if removed {
             let names = vec![name.to_owned()];
             notify::enqueue(
@@ -235,7 +259,7 @@ impl Policies {
     ) -> Result<Arc<Compiled>, StoreError> {
         // The version is read before the texts: a write in between leaves a newer set under an older version,
         // which only costs one more parse on the next decision, never a stale answer.
-        let version = reader.policy_version(owner)?;
+        let (version, checked) = reader.policy_state(owner)?;
         if let Some(compiled) = self.cache.get(owner, version) {
             return Ok(compiled);
         }
@@ -244,9 +268,46 @@ impl Policies {
             .into_iter()
             .map(|(name, text)| Source::new(name, text))
             .collect();
-        let compiled = Arc::new(policy::compile(&self.schema, Some(owner), &sources));
+        let compiled =
+            if sources.is_empty() || checked.as_deref() == Some(self.fingerprint.as_str()) {
+                policy::compile(&self.schema, Some(owner), &sources)
+            } else {
+                self.compile_unchecked(owner, &sources)
+            };
+        let compiled = Arc::new(compiled);
         self.cache.insert(owner, version, compiled.clone());
         Ok(compiled)
+    }
+
+    /// Compiles a set not known to validate against the running schema: validated first, and refused as a
+    /// whole (every decision a deny) when it does not.
+    fn compile_unchecked(&self, owner: &str, sources: &[Source]) -> Compiled {
+        let validation = policy::validate(&self.schema, sources, ScopeCheck::Unchecked);
+        if validation.is_valid() {
+            return policy::compile(&self.schema, Some(owner), sources);
+        }
+        let problems: Vec<String> = validation
+            .errors()
+            .map(|d| {
+                format!(
+                    "policy {d} (it does not validate against the schema `{}`)",
+                    self.schema.origin()
+                )
+            })
+            .collect();
+        log::error!(
+            "the stored policies of `{owner}` do not validate against the schema `{}`; every decision with them \
+             is a deny until the owner pushes policies that do: {}",
+            self.schema.origin(),
+            problems.join("; ")
+        );
+        policy::refused(&self.schema, Some(owner), problems)
+    }
+
+    /// True when `owner`'s set as stored now was validated against the running schema.
+    fn checked_now(&self, reader: &impl PolicyRead, owner: &str) -> Result<bool, StoreError> {
+        let (_, checked) = reader.policy_state(owner)?;
+        Ok(checked.as_deref() == Some(self.fingerprint.as_str()))
     }
 
     /// Decides `scope` on `resource` for the requesting party `claims` describes, with the policies of the
@@ -305,8 +366,9 @@ impl Policies {
         )
     }
 
-    /// Validates every stored policy against the schema: the server refuses to start on policies that no
-    /// longer validate (after a schema change, say). Returns the owners whose sets fail, with the diagnostics.
+    /// Validates every stored policy against the schema, reading every owner's set: a check for an admin
+    /// (after a schema change, say), never run at start-up, where each set is checked on its first use instead.
+    /// Returns the owners whose sets fail, with the diagnostics.
     pub fn check_stored(
         &self,
         reader: &impl PolicyRead,
@@ -325,6 +387,12 @@ impl Policies {
         }
         Ok(failing)
     }
+}
+
+/// Names `schema` and this build (whose validator may accept or refuse differently from another's).
+fn schema_fingerprint(schema: &PolicySchema) -> String {
+    let text = format!("{}\n{}", env!("CARGO_PKG_VERSION"), schema.canonical());
+    crate::crypto::sha256_base64url(text.as_bytes())
 }
 
 /// True when `owner` names a user or a client, who may own policies.
@@ -686,5 +754,123 @@ mod tests {
         let failing = store.read(|c| policies().check_stored(c)).expect("check");
         assert_eq!(failing.len(), 1);
         assert_eq!(failing.first().map(|(o, _)| o.as_str()), Some("alice"));
+    }
+
+    /// The base schema with one more claim: another schema, under which every base policy still validates.
+    fn wider_schema() -> PolicySchema {
+        let text = crate::policy::BASE_SCHEMA.replace(
+            "groups?: Set<String>,",
+            "groups?: Set<String>,\n        department?: String,",
+        );
+        assert_ne!(text, crate::policy::BASE_SCHEMA);
+        PolicySchema::parse("wider", &text, false).expect("wider schema")
+    }
+
+    fn checked(store: &Store, owner: &str) -> Option<String> {
+        store.read(|c| c.policy_state(owner)).expect("state").1
+    }
+
+    #[test]
+    fn a_stored_set_not_checked_against_this_schema_is_validated_on_first_use() {
+        let (_dir, store) = setup();
+        store
+            .write(|tx| {
+                // Written around the service (an older version, or by hand): never validated here.
+                tx.put_policy(
+                    "alice",
+                    "old",
+                    "permit (principal, action, resource) when { principal.nope == 1 };",
+                    1,
+                )?;
+                tx.put_policy("kate", "bob", BOB_VIEWS, 1)
+            })
+            .expect("raw put");
+        let p = policies();
+        let refused = p.compiled_for(&store, "alice").expect("compiled");
+        assert_eq!(
+            refused.len(),
+            0,
+            "a set that does not validate is not used at all"
+        );
+        assert!(
+            refused
+                .problems()
+                .iter()
+                .any(|m| m.contains("does not validate against the schema")),
+            "{:?}",
+            refused.problems()
+        );
+        let denied = decide(&p, &store, "checking", "alice");
+        assert!(!denied.is_permit());
+        assert!(
+            decide(&p, &store, "kates", "kate").is_permit(),
+            "a valid one is used"
+        );
+        // Neither was recorded as checked: a read cannot write.
+        assert_eq!(checked(&store, "kate"), None);
+    }
+
+    #[test]
+    fn a_push_records_the_schema_and_another_schema_checks_again() {
+        let (_dir, store) = setup();
+        let p = policies();
+        p.push(&store, "alice", &[Source::new("bob", BOB_VIEWS)], 1)
+            .expect("push");
+        assert_eq!(
+            checked(&store, "alice").as_deref(),
+            Some(p.fingerprint.as_str())
+        );
+        let wider = Policies::new(wider_schema());
+        assert_ne!(wider.fingerprint, p.fingerprint);
+        assert!(decide(&wider, &store, "checking", "alice").is_permit());
+        // Under the wider schema, a policy using its claim is pushed.
+        wider
+            .push(
+                &store,
+                "alice",
+                &[Source::new(
+                    "dept",
+                    "permit (principal, action, resource) when { principal has department && principal.department == \"x\" };",
+                )],
+                2,
+            )
+            .expect("push under the wider schema");
+        assert_eq!(
+            checked(&store, "alice"),
+            None,
+            "what the push kept was checked against another schema"
+        );
+        // Back under the base schema, the set is validated on first use (a guarded use of a claim the schema
+        // lacks validates) and used.
+        let back = policies();
+        assert!(decide(&back, &store, "checking", "alice").is_permit());
+        assert!(
+            back.compiled_for(&store, "alice")
+                .expect("compiled")
+                .problems()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn removing_from_a_checked_set_keeps_it_checked() {
+        let (_dir, store) = setup();
+        let p = policies();
+        p.push(
+            &store,
+            "alice",
+            &[
+                Source::new("bob", BOB_VIEWS),
+                Source::new("other", "// none\n"),
+            ],
+            1,
+        )
+        .expect("push");
+        assert!(p.remove(&store, "alice", "other", 2).expect("remove"));
+        assert_eq!(
+            checked(&store, "alice").as_deref(),
+            Some(p.fingerprint.as_str())
+        );
+        assert!(decide(&p, &store, "checking", "alice").is_permit());
     }
 }

@@ -255,6 +255,19 @@ impl Compiled {
     }
 }
 
+/// A set that is not to be used at all (its sources no longer validate against the schema): every decision
+/// with it is a deny that gives `problems` as the reason.
+pub fn refused(schema: &PolicySchema, owner: Option<&str>, problems: Vec<String>) -> Compiled {
+    Compiled {
+        owner: owner.map(str::to_owned),
+        set: PolicySet::new(),
+        refs: HashMap::new(),
+        claims: schema.claims().clone(),
+        types: None,
+        problems,
+    }
+}
+
 /// Parses `sources` into one set. Sources are not validated here (a write validates them before they are
 /// stored); a source that no longer parses makes the whole set deny, with the reason in `problems`.
 /// `owner`, when given, is checked against every resource the set decides on.

@@ -25,7 +25,7 @@ pub use approval::{Approval, approval_policy, date as approval_date};
 pub use cache::PolicyCache;
 pub use decide::{
     ANONYMOUS_PRINCIPAL, ASK, Claims, ClaimsError, Compiled, ContextFacts, Decision, EvalError,
-    PolicyRef, ResourceFacts, compile, decide, decide_among,
+    PolicyRef, ResourceFacts, compile, decide, decide_among, refused,
 };
 pub use diagnostic::{Diagnostic, Kind, Severity, render};
 pub use limits::{

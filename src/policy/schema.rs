@@ -83,6 +83,8 @@ pub struct PolicySchema {
     origin: String,
     fragment: SchemaFragment,
     claims: Arc<[ClaimAttr]>,
+    /// The schema in Cedar's JSON form: the same text for the same schema, however it was written.
+    canonical: String,
 }
 
 impl PolicySchema {
@@ -154,12 +156,19 @@ impl PolicySchema {
             origin: origin.to_owned(),
             fragment,
             claims: claims.into(),
+            canonical: described.to_string(),
         })
     }
 
     /// Where the schema came from (a path, or the base schema's name).
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// The schema in Cedar's JSON form, independent of comments, layout and syntax: two schemas with the same
+    /// text here validate the same policies.
+    pub fn canonical(&self) -> &str {
+        &self.canonical
     }
 
     /// The attributes of `Uma::User`, each filled from the claim of the same name.

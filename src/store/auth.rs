@@ -25,35 +25,35 @@ pub struct AuthRequest {
 }
 
 pub fn insert_request(tx: &WriteTx<'_>, id_hash: &str, request: &AuthRequest) -> Result<()> {
-    tx.conn()?.execute(
-        "INSERT INTO auth_requests (id_hash, csrf_hash, client_id, params, expires_at)
+    tx.conn()?
+        .prepare_cached(
+            "INSERT INTO auth_requests (id_hash, csrf_hash, client_id, params, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
+        )?
+        .execute(params![
             id_hash,
             request.csrf_hash,
             request.client_id,
             to_json(&request.params)?,
             request.expires_at
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
 pub fn get_request(conn: &ReadTx<'_>, id_hash: &str) -> Result<Option<AuthRequest>> {
     let raw = conn
         .conn()?
-        .query_row(
+        .prepare_cached(
             "SELECT csrf_hash, client_id, params, expires_at FROM auth_requests WHERE id_hash = ?1",
-            [id_hash],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, UnixTime>(3)?,
-                ))
-            },
-        )
+        )?
+        .query_row([id_hash], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, UnixTime>(3)?,
+            ))
+        })
         .optional()?;
     raw.map(|(csrf_hash, client_id, params, expires_at)| {
         Ok(AuthRequest {
@@ -71,7 +71,8 @@ pub fn get_request(conn: &ReadTx<'_>, id_hash: &str) -> Result<Option<AuthReques
 pub fn delete_request(tx: &WriteTx<'_>, id_hash: &str) -> Result<bool> {
     Ok(tx
         .conn()?
-        .execute("DELETE FROM auth_requests WHERE id_hash = ?1", [id_hash])?
+        .prepare_cached("DELETE FROM auth_requests WHERE id_hash = ?1")?
+        .execute([id_hash])?
         > 0)
 }
 
@@ -84,9 +85,7 @@ pub struct Session {
 }
 
 pub fn insert_session(tx: &WriteTx<'_>, id_hash: &str, session: &Session) -> Result<()> {
-    tx.conn()?.execute(
-        "INSERT INTO sessions (id_hash, username, auth_time, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        params![
+    tx.conn()?.prepare_cached("INSERT INTO sessions (id_hash, username, auth_time, expires_at) VALUES (?1, ?2, ?3, ?4)")?.execute(params![
             id_hash,
             session.username,
             session.auth_time,
@@ -99,28 +98,23 @@ pub fn insert_session(tx: &WriteTx<'_>, id_hash: &str, session: &Session) -> Res
 pub fn get_session(conn: &ReadTx<'_>, id_hash: &str) -> Result<Option<Session>> {
     Ok(conn
         .conn()?
-        .query_row(
-            "SELECT username, auth_time, expires_at FROM sessions WHERE id_hash = ?1",
-            [id_hash],
-            |r| {
-                Ok(Session {
-                    username: r.get(0)?,
-                    auth_time: r.get(1)?,
-                    expires_at: r.get(2)?,
-                })
-            },
-        )
+        .prepare_cached("SELECT username, auth_time, expires_at FROM sessions WHERE id_hash = ?1")?
+        .query_row([id_hash], |r| {
+            Ok(Session {
+                username: r.get(0)?,
+                auth_time: r.get(1)?,
+                expires_at: r.get(2)?,
+            })
+        })
         .optional()?)
 }
 
 pub use crate::protocol::tokens::{AuthCode, RequestParams};
 
 pub fn insert_code(tx: &WriteTx<'_>, hash: &str, code: &AuthCode) -> Result<()> {
-    tx.conn()?.execute(
-        "INSERT INTO auth_codes (hash, client_id, username, redirect_uri, redirect_uri_sent, scope,
+    tx.conn()?.prepare_cached("INSERT INTO auth_codes (hash, client_id, username, redirect_uri, redirect_uri_sent, scope,
                                  code_challenge, nonce, auth_time, expires_at, grant_id, used)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?.execute(params![
             hash,
             code.client_id,
             code.username,
@@ -140,11 +134,9 @@ pub fn insert_code(tx: &WriteTx<'_>, hash: &str, code: &AuthCode) -> Result<()> 
 
 pub fn get_code(conn: &ReadTx<'_>, hash: &str) -> Result<Option<AuthCode>> {
     Ok(conn.conn()?
-        .query_row(
-            "SELECT client_id, username, redirect_uri, redirect_uri_sent, scope, code_challenge, nonce,
+        .prepare_cached("SELECT client_id, username, redirect_uri, redirect_uri_sent, scope, code_challenge, nonce,
                     auth_time, expires_at, grant_id, used
-             FROM auth_codes WHERE hash = ?1",
-            [hash],
+             FROM auth_codes WHERE hash = ?1")?.query_row([hash],
             |r| {
                 Ok(AuthCode {
                     client_id: r.get(0)?,
@@ -167,10 +159,13 @@ pub fn get_code(conn: &ReadTx<'_>, hash: &str) -> Result<Option<AuthCode>> {
 /// Marks a code redeemed for `grant_id`. Returns false when it was already used, so two redemptions racing
 /// each other can never both succeed.
 pub fn redeem_code(tx: &WriteTx<'_>, hash: &str, grant_id: i64) -> Result<bool> {
-    Ok(tx.conn()?.execute(
-        "UPDATE auth_codes SET used = 1, grant_id = ?2 WHERE hash = ?1 AND used = 0",
-        params![hash, grant_id],
-    )? > 0)
+    Ok(tx
+        .conn()?
+        .prepare_cached(
+            "UPDATE auth_codes SET used = 1, grant_id = ?2 WHERE hash = ?1 AND used = 0",
+        )?
+        .execute(params![hash, grant_id])?
+        > 0)
 }
 
 /// Deletes expired requests and sessions, and codes past their replay-detection window. Returns how many
@@ -178,14 +173,16 @@ pub fn redeem_code(tx: &WriteTx<'_>, hash: &str, grant_id: i64) -> Result<bool> 
 pub fn purge_expired(tx: &WriteTx<'_>, now: UnixTime) -> Result<usize> {
     let mut removed = tx
         .conn()?
-        .execute("DELETE FROM auth_requests WHERE expires_at <= ?1", [now])?;
+        .prepare_cached("DELETE FROM auth_requests WHERE expires_at <= ?1")?
+        .execute([now])?;
     removed += tx
         .conn()?
-        .execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
-    removed += tx.conn()?.execute(
-        "DELETE FROM auth_codes WHERE expires_at <= ?1",
-        [now.saturating_sub(USED_CODE_RETENTION)],
-    )?;
+        .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
+        .execute([now])?;
+    removed += tx
+        .conn()?
+        .prepare_cached("DELETE FROM auth_codes WHERE expires_at <= ?1")?
+        .execute([now.saturating_sub(USED_CODE_RETENTION)])?;
     Ok(removed)
 }
 

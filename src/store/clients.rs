@@ -92,9 +92,11 @@ fn decode(raw: StoredClient) -> Result<Client> {
 
 pub fn insert(tx: &WriteTx<'_>, client: &Client) -> Result<()> {
     claim_principal(tx, &client.client_id, "client")?;
-    tx.conn()?.execute(
-        &format!("INSERT INTO clients ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-        params![
+    tx.conn()?
+        .prepare_cached(&format!(
+            "INSERT INTO clients ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ))?
+        .execute(params![
             client.client_id,
             client.secret_hash,
             client.auth_method.as_str(),
@@ -104,18 +106,16 @@ pub fn insert(tx: &WriteTx<'_>, client: &Client) -> Result<()> {
             to_json(&client.grant_types)?,
             to_json(&client.metadata)?,
             client.created_at,
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
 pub fn get(conn: &ReadTx<'_>, client_id: &str) -> Result<Option<Client>> {
     conn.conn()?
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM clients WHERE client_id = ?1"),
-            [client_id],
-            raw,
-        )
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM clients WHERE client_id = ?1"
+        ))?
+        .query_row([client_id], raw)
         .optional()?
         .map(decode)
         .transpose()
@@ -124,7 +124,7 @@ pub fn get(conn: &ReadTx<'_>, client_id: &str) -> Result<Option<Client>> {
 pub fn list(conn: &ReadTx<'_>) -> Result<Vec<Client>> {
     let mut stmt = conn
         .conn()?
-        .prepare(&format!("SELECT {COLUMNS} FROM clients ORDER BY client_id"))?;
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM clients ORDER BY client_id"))?;
     let rows = stmt
         .query_map([], raw)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -134,10 +134,11 @@ pub fn list(conn: &ReadTx<'_>) -> Result<Vec<Client>> {
 /// Removes the client and, by cascade, its grants, tokens, codes, tickets, and the resources it registered.
 /// Returns false when there was no such client.
 pub fn remove(tx: &WriteTx<'_>, client_id: &str) -> Result<bool> {
-    Ok(tx.conn()?.execute(
-        "DELETE FROM principals WHERE id = ?1 AND kind = 'client'",
-        [client_id],
-    )? > 0)
+    Ok(tx
+        .conn()?
+        .prepare_cached("DELETE FROM principals WHERE id = ?1 AND kind = 'client'")?
+        .execute([client_id])?
+        > 0)
 }
 
 #[cfg(test)]

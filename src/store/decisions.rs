@@ -8,10 +8,8 @@ use crate::clock::UnixTime;
 pub use crate::protocol::decisions::Decision;
 
 pub(super) fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
-    tx.conn()?.execute(
-        "INSERT INTO decisions (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
+    tx.conn()?.prepare_cached("INSERT INTO decisions (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(params![
             d.time,
             d.owner,
             d.client_id,
@@ -33,7 +31,7 @@ pub(super) fn list_for_owner(
     owner: &str,
     limit: usize,
 ) -> Result<Vec<Decision>> {
-    let mut stmt = conn.conn()?.prepare(
+    let mut stmt = conn.conn()?.prepare_cached(
         "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail
          FROM decisions WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2",
     )?;

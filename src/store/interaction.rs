@@ -41,73 +41,75 @@ impl InteractionStore for WriteTx<'_> {
 
     fn insert_interaction(&self, id_hash: &str, i: &Interaction, now: UnixTime) -> Result<()> {
         let conn = self.conn()?;
-        conn.execute(
-            "DELETE FROM claims_interactions WHERE expires_at <= ?1",
-            [now],
-        )?;
-        conn.execute(
+        conn.prepare_cached("DELETE FROM claims_interactions WHERE expires_at <= ?1")?
+            .execute([now])?;
+        conn.prepare_cached(
             "INSERT INTO claims_interactions
              (id_hash, csrf_hash, client_id, ticket_hash, owner, redirect_uri, state, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                id_hash,
-                i.csrf_hash,
-                i.client_id,
-                i.ticket_hash,
-                i.owner,
-                i.redirect_uri,
-                i.state,
-                i.expires_at
-            ],
-        )?;
+        )?
+        .execute(params![
+            id_hash,
+            i.csrf_hash,
+            i.client_id,
+            i.ticket_hash,
+            i.owner,
+            i.redirect_uri,
+            i.state,
+            i.expires_at
+        ])?;
         Ok(())
     }
 
     fn interaction(&self, id_hash: &str, now: UnixTime) -> Result<Option<Interaction>> {
         Ok(self
             .conn()?
-            .query_row(
+            .prepare_cached(
                 "SELECT csrf_hash, client_id, ticket_hash, owner, redirect_uri, state, expires_at
                  FROM claims_interactions WHERE id_hash = ?1 AND expires_at > ?2",
-                params![id_hash, now],
-                |r| {
-                    Ok(Interaction {
-                        csrf_hash: r.get("csrf_hash")?,
-                        client_id: r.get("client_id")?,
-                        ticket_hash: r.get("ticket_hash")?,
-                        owner: r.get("owner")?,
-                        redirect_uri: r.get("redirect_uri")?,
-                        state: r.get("state")?,
-                        expires_at: r.get("expires_at")?,
-                    })
-                },
-            )
+            )?
+            .query_row(params![id_hash, now], |r| {
+                Ok(Interaction {
+                    csrf_hash: r.get("csrf_hash")?,
+                    client_id: r.get("client_id")?,
+                    ticket_hash: r.get("ticket_hash")?,
+                    owner: r.get("owner")?,
+                    redirect_uri: r.get("redirect_uri")?,
+                    state: r.get("state")?,
+                    expires_at: r.get("expires_at")?,
+                })
+            })
             .optional()?)
     }
 
     fn remove_interaction(&self, id_hash: &str) -> Result<bool> {
-        Ok(self.conn()?.execute(
-            "DELETE FROM claims_interactions WHERE id_hash = ?1",
-            [id_hash],
-        )? > 0)
+        Ok(self
+            .conn()?
+            .prepare_cached("DELETE FROM claims_interactions WHERE id_hash = ?1")?
+            .execute([id_hash])?
+            > 0)
     }
 
     fn bind_claims(&self, ticket_hash: &str, gathered: &Gathered) -> Result<()> {
-        self.conn()?.execute(
-            "INSERT INTO ticket_claims (ticket_hash, client_id, claims) VALUES (?1, ?2, ?3)",
-            params![ticket_hash, gathered.client_id, to_json(&gathered.claims)?],
-        )?;
+        self.conn()?
+            .prepare_cached(
+                "INSERT INTO ticket_claims (ticket_hash, client_id, claims) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                ticket_hash,
+                gathered.client_id,
+                to_json(&gathered.claims)?
+            ])?;
         Ok(())
     }
 
     fn gathered_claims(&self, ticket_hash: &str) -> Result<Option<Gathered>> {
         let row = self
             .conn()?
-            .query_row(
-                "SELECT client_id, claims FROM ticket_claims WHERE ticket_hash = ?1",
-                [ticket_hash],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-            )
+            .prepare_cached("SELECT client_id, claims FROM ticket_claims WHERE ticket_hash = ?1")?
+            .query_row([ticket_hash], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .optional()?;
         row.map(|(client_id, claims)| {
             Ok(Gathered {

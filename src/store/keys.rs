@@ -21,7 +21,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredKey> {
 /// Keys to publish at `now`: the active ones and the retired ones still within their publication window,
 /// newest first. The first unretired key is the signing key.
 pub fn published(conn: &ReadTx<'_>, now: UnixTime) -> Result<Vec<StoredKey>> {
-    let mut stmt = conn.conn()?.prepare(
+    let mut stmt = conn.conn()?.prepare_cached(
         "SELECT kid, alg, private_pem, created_at, retired_at, publish_until FROM signing_keys
          WHERE retired_at IS NULL OR publish_until > ?1
          ORDER BY created_at DESC, rowid DESC",
@@ -32,7 +32,7 @@ pub fn published(conn: &ReadTx<'_>, now: UnixTime) -> Result<Vec<StoredKey>> {
 
 /// Every key ever stored, newest first.
 pub fn all(conn: &ReadTx<'_>) -> Result<Vec<StoredKey>> {
-    let mut stmt = conn.conn()?.prepare(
+    let mut stmt = conn.conn()?.prepare_cached(
         "SELECT kid, alg, private_pem, created_at, retired_at, publish_until FROM signing_keys
          ORDER BY created_at DESC, rowid DESC",
     )?;
@@ -42,24 +42,27 @@ pub fn all(conn: &ReadTx<'_>) -> Result<Vec<StoredKey>> {
 
 /// A cheap fingerprint of the key table, so a running server notices a rotation made by the CLI.
 pub fn generation(conn: &ReadTx<'_>) -> Result<(i64, i64)> {
-    Ok(conn.conn()?.query_row(
-        "SELECT count(*), coalesce(sum(retired_at IS NOT NULL), 0) FROM signing_keys",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
+    Ok(conn
+        .conn()?
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(retired_at IS NOT NULL), 0) FROM signing_keys",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 /// Adds `key` as the signing key and retires every other active key, keeping it published until
 /// `now + keep_published` (the longest lifetime of a token it may have signed).
 pub fn rotate(tx: &WriteTx<'_>, key: &StoredKey, now: UnixTime, keep_published: i64) -> Result<()> {
-    tx.conn()?.execute(
-        "UPDATE signing_keys SET retired_at = ?1, publish_until = ?2 WHERE retired_at IS NULL",
-        params![now, now.saturating_add(keep_published)],
-    )?;
-    tx.conn()?.execute(
-        "INSERT INTO signing_keys (kid, alg, private_pem, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![key.kid, key.alg, key.private_pem, key.created_at],
-    )?;
+    tx.conn()?
+        .prepare_cached(
+            "UPDATE signing_keys SET retired_at = ?1, publish_until = ?2 WHERE retired_at IS NULL",
+        )?
+        .execute(params![now, now.saturating_add(keep_published)])?;
+    tx.conn()?
+        .prepare_cached(
+            "INSERT INTO signing_keys (kid, alg, private_pem, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![key.kid, key.alg, key.private_pem, key.created_at])?;
     Ok(())
 }
 

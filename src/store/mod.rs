@@ -19,6 +19,7 @@ pub mod oauth;
 pub mod outbox;
 pub mod pcts;
 pub mod policies;
+pub mod purge;
 pub mod requests;
 pub mod resources;
 pub mod rpts;
@@ -37,6 +38,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use interaction::InteractionStore;
+pub use purge::{Batch, Purge, PurgeStore};
 pub use traits::{
     DecisionLog, DecisionRead, OutboxRead, OutboxStore, PctRead, PctStore, PolicyRead, PolicyStore,
     RequestRead, RequestStore, ResourceRead, ResourceStore, RptRead, RptStore, TicketStore,
@@ -54,11 +56,20 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_requests.sql"),
     include_str!("migrations/0005_claims_interaction.sql"),
     include_str!("migrations/0006_outbox.sql"),
+    include_str!("migrations/0007_purge.sql"),
     include_str!("migrations/0009_upstream_signin.sql"),
 ];
 
 /// How many idle connections are kept for reuse.
 const POOL_SIZE: usize = 16;
+
+/// Prepared statements kept per connection. Every query module prepares its statements through the cache,
+/// so a request parses no SQL once its connection has seen the statement; this is more than the distinct
+/// statements the store has, so none is ever evicted.
+const STATEMENT_CACHE: usize = 256;
+
+/// Page cache per connection, in KiB.
+const PAGE_CACHE_KIB: i64 = 4 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -129,10 +140,15 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags)?;
+        // Everything a connection needs is set here, once, when it is opened: pooled connections keep it.
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Negative: KiB rather than pages.
+        conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
     }
 
@@ -246,19 +262,6 @@ fn release_to(pool: &Mutex<Vec<Connection>>, conn: Connection) {
     {
         pool.push(conn);
     }
-}
-
-/// Deletes what has expired before `now`: tokens, tickets, RPTs, PCTs, codes, pending authorization
-/// requests and sessions. Returns how many rows went. Single-use artifacts are kept until they expire, so a
-/// replay within their lifetime is still recognised as one.
-pub fn purge_expired(store: &Store, now: crate::clock::UnixTime) -> Result<usize> {
-    store.write(|tx| {
-        Ok(tokens::purge_expired(tx, now)?
-            + tickets::purge_expired(tx, now)?
-            + rpts::purge_expired(tx, now)?
-            + pcts::purge_expired(tx, now)?
-            + auth::purge_expired(tx, now)?)
-    })
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {
@@ -474,32 +477,6 @@ mod tests {
             .expect("pragmas");
         assert_eq!(mode, "wal");
         assert_eq!(fk, 1);
-    }
-
-    #[test]
-    fn purge_deletes_only_what_expired() {
-        let (_dir, store) = testing::temp_store();
-        store
-            .write(|tx| {
-                tx.conn()?.execute_batch(
-                    "INSERT INTO principals (id, kind) VALUES ('rs', 'client');
-                     INSERT INTO clients (client_id, auth_method, created_at) VALUES ('rs', 'none', 0);
-                     INSERT INTO tickets (hash, owner, client_id, permissions, created_at, expires_at)
-                         VALUES ('old', 'rs', 'rs', '[]', 0, 10), ('new', 'rs', 'rs', '[]', 0, 100);
-                     INSERT INTO pcts (hash, client_id, party, claims, created_at, expires_at)
-                         VALUES ('p-old', 'rs', 'x', '{}', 0, 10);",
-                )?;
-                Ok::<_, StoreError>(())
-            })
-            .expect("seed");
-        assert_eq!(purge_expired(&store, 50).expect("purge"), 2);
-        let left: i64 = store
-            .read(|c| {
-                Ok(c.conn()?
-                    .query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?)
-            })
-            .expect("count");
-        assert_eq!(left, 1);
     }
 
     #[test]

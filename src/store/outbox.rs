@@ -88,18 +88,22 @@ pub enum Attempt {
 const MAX_ERROR_LEN: usize = 500;
 
 pub(super) fn insert_event(tx: &WriteTx<'_>, event: &NewEvent) -> Result<String> {
-    let id: String = tx.conn()?.query_row(
-        "INSERT INTO notify_events (id, kind, owner, time, data)
+    let id: String = tx
+        .conn()?
+        .prepare_cached(
+            "INSERT INTO notify_events (id, kind, owner, time, data)
          VALUES (lower(hex(randomblob(16))), ?1, ?2, ?3, ?4) RETURNING id",
-        params![event.kind, event.owner, event.time, event.data],
-        |r| r.get(0),
-    )?;
+        )?
+        .query_row(
+            params![event.kind, event.owner, event.time, event.data],
+            |r| r.get(0),
+        )?;
     Ok(id)
 }
 
 /// Events not yet fanned out, oldest first, at most `limit`.
 pub(super) fn waiting_events(conn: &ReadTx<'_>, limit: usize) -> Result<Vec<StoredEvent>> {
-    let mut stmt = conn.conn()?.prepare(
+    let mut stmt = conn.conn()?.prepare_cached(
         "SELECT id, kind, owner, time, data FROM notify_events
          WHERE fanned_out = 0 ORDER BY time, rowid LIMIT ?1",
     )?;
@@ -130,17 +134,15 @@ pub(super) fn fan_out(
 ) -> Result<()> {
     let conn = tx.conn()?;
     for webhook in webhooks {
-        conn.execute(
+        conn.prepare_cached(
             "INSERT OR IGNORE INTO notify_deliveries
                  (event_id, webhook, state, attempts, next_attempt_at, updated_at)
              VALUES (?1, ?2, 'pending', 0, ?3, ?3)",
-            params![event_id, webhook, now],
-        )?;
+        )?
+        .execute(params![event_id, webhook, now])?;
     }
-    conn.execute(
-        "UPDATE notify_events SET fanned_out = 1 WHERE id = ?1",
-        [event_id],
-    )?;
+    conn.prepare_cached("UPDATE notify_events SET fanned_out = 1 WHERE id = ?1")?
+        .execute([event_id])?;
     Ok(())
 }
 
@@ -182,7 +184,7 @@ fn build(rows: Vec<(StoredEvent, DeliveryRest)>) -> Result<Vec<Delivery>> {
 
 /// Pending deliveries due at `now`, the longest waiting first, at most `limit`.
 pub(super) fn due(conn: &ReadTx<'_>, now: UnixTime, limit: usize) -> Result<Vec<Delivery>> {
-    let mut stmt = conn.conn()?.prepare(&format!(
+    let mut stmt = conn.conn()?.prepare_cached(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM notify_deliveries d JOIN notify_events e ON e.id = d.event_id
          WHERE d.state = 'pending' AND d.next_attempt_at <= ?1
          ORDER BY d.next_attempt_at, e.time, e.rowid LIMIT ?2"
@@ -196,7 +198,7 @@ pub(super) fn due(conn: &ReadTx<'_>, now: UnixTime, limit: usize) -> Result<Vec<
 
 /// Every delivery of one event, by webhook.
 pub(super) fn deliveries_of(conn: &ReadTx<'_>, event_id: &str) -> Result<Vec<Delivery>> {
-    let mut stmt = conn.conn()?.prepare(&format!(
+    let mut stmt = conn.conn()?.prepare_cached(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM notify_deliveries d JOIN notify_events e ON e.id = d.event_id
          WHERE d.event_id = ?1 ORDER BY d.webhook"
     ))?;
@@ -209,11 +211,8 @@ pub(super) fn deliveries_of(conn: &ReadTx<'_>, event_id: &str) -> Result<Vec<Del
 pub(super) fn event(conn: &ReadTx<'_>, id: &str) -> Result<Option<StoredEvent>> {
     Ok(conn
         .conn()?
-        .query_row(
-            "SELECT id, kind, owner, time, data FROM notify_events WHERE id = ?1",
-            [id],
-            event_from_row,
-        )
+        .prepare_cached("SELECT id, kind, owner, time, data FROM notify_events WHERE id = ?1")?
+        .query_row([id], event_from_row)
         .optional()?)
 }
 
@@ -236,13 +235,15 @@ pub(super) fn record_attempt(
             }
         }
     };
-    let changed = tx.conn()?.execute(
-        "UPDATE notify_deliveries
+    let changed = tx
+        .conn()?
+        .prepare_cached(
+            "UPDATE notify_deliveries
          SET state = ?3, attempts = attempts + 1, next_attempt_at = coalesce(?4, next_attempt_at),
              last_error = coalesce(?5, last_error), updated_at = ?6
          WHERE event_id = ?1 AND webhook = ?2 AND state = 'pending'",
-        params![event_id, webhook, state.as_str(), next, error, now],
-    )?;
+        )?
+        .execute(params![event_id, webhook, state.as_str(), next, error, now])?;
     Ok(changed == 1)
 }
 
@@ -250,14 +251,13 @@ pub(super) fn record_attempt(
 /// no delivery left. Returns how many rows went.
 pub(super) fn purge(tx: &WriteTx<'_>, before: UnixTime) -> Result<usize> {
     let conn = tx.conn()?;
-    let deliveries = conn.execute(
-        "DELETE FROM notify_deliveries WHERE state IN ('delivered', 'dead') AND updated_at < ?1",
-        [before],
+    let deliveries = conn.prepare_cached("DELETE FROM notify_deliveries WHERE state IN ('delivered', 'dead') AND updated_at < ?1")?.execute([before],
     )?;
-    let events = conn.execute(
-        "DELETE FROM notify_events WHERE fanned_out = 1 AND time < ?1
+    let events = conn
+        .prepare_cached(
+            "DELETE FROM notify_events WHERE fanned_out = 1 AND time < ?1
          AND NOT EXISTS (SELECT 1 FROM notify_deliveries d WHERE d.event_id = notify_events.id)",
-        [before],
-    )?;
+        )?
+        .execute([before])?;
     Ok(deliveries + events)
 }

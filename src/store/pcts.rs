@@ -9,10 +9,12 @@ use crate::clock::UnixTime;
 pub use crate::protocol::uma::Pct;
 
 pub(super) fn insert(tx: &WriteTx<'_>, pct: &Pct) -> Result<()> {
-    tx.conn()?.execute(
-        "INSERT INTO pcts (hash, client_id, party, claims, created_at, expires_at, revoked)
+    tx.conn()?
+        .prepare_cached(
+            "INSERT INTO pcts (hash, client_id, party, claims, created_at, expires_at, revoked)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+        )?
+        .execute(params![
             pct.hash,
             pct.client_id,
             pct.party,
@@ -20,15 +22,12 @@ pub(super) fn insert(tx: &WriteTx<'_>, pct: &Pct) -> Result<()> {
             pct.created_at,
             pct.expires_at,
             pct.revoked
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
 pub(super) fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<Pct>> {
-    conn.conn()?.query_row(
-        "SELECT hash, client_id, party, claims, created_at, expires_at, revoked FROM pcts WHERE hash = ?1",
-        [hash],
+    conn.conn()?.prepare_cached("SELECT hash, client_id, party, claims, created_at, expires_at, revoked FROM pcts WHERE hash = ?1")?.query_row([hash],
         |r| {
             Ok((
                 r.get::<_, String>("hash")?,
@@ -60,15 +59,9 @@ pub(super) fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<Pct>> {
 pub(super) fn revoke(tx: &WriteTx<'_>, hash: &str) -> Result<bool> {
     Ok(tx
         .conn()?
-        .execute("UPDATE pcts SET revoked = 1 WHERE hash = ?1", [hash])?
+        .prepare_cached("UPDATE pcts SET revoked = 1 WHERE hash = ?1")?
+        .execute([hash])?
         > 0)
-}
-
-/// Deletes PCTs that expired before `cutoff`; returns how many.
-pub fn purge_expired(tx: &WriteTx<'_>, cutoff: UnixTime) -> Result<usize> {
-    Ok(tx
-        .conn()?
-        .execute("DELETE FROM pcts WHERE expires_at < ?1", [cutoff])?)
 }
 
 #[cfg(test)]

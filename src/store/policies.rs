@@ -124,6 +124,26 @@ pub(super) fn version(conn: &ReadTx<'_>, owner: &str) -> Result<i64> {
         .unwrap_or(0))
 }
 
+/// The version of `owner`'s policy set (0 before any) and the schema fingerprint its set was checked
+/// against at that version, if any. One primary-key read, made before every decision.
+pub(super) fn state(conn: &ReadTx<'_>, owner: &str) -> Result<(i64, Option<String>)> {
+    Ok(conn
+        .conn()?
+        .prepare_cached("SELECT version, checked_schema FROM policy_versions WHERE owner = ?1")?
+        .query_row([owner], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, None)))
+}
+
+/// Records that `owner`'s set as it is now was validated against the schema `schema` (a fingerprint). The
+/// triggers that bump the version clear it, so it never outlives a change of the set.
+pub(super) fn mark_checked(tx: &WriteTx<'_>, owner: &str, schema: &str) -> Result<()> {
+    tx.conn()?
+        .prepare_cached("UPDATE policy_versions SET checked_schema = ?2 WHERE owner = ?1")?
+        .execute(params![owner, schema])?;
+    Ok(())
+}
+
 /// Every owner who has at least one policy.
 pub(super) fn owners(conn: &ReadTx<'_>) -> Result<Vec<String>> {
     let mut stmt = conn
@@ -245,5 +265,35 @@ mod tests {
         assert!(!store.read(|c| owner_exists(c, "nobody")).expect("exists"));
         let result: Result<bool> = store.write(|tx| put(tx, "nobody", "p", "x", 1));
         assert!(matches!(result, Err(StoreError::Sqlite(_))));
+    }
+
+    #[test]
+    fn the_checked_schema_is_kept_for_its_version_only() {
+        let (_dir, store) = temp_store();
+        user(&store, "alice");
+        assert_eq!(store.read(|c| state(c, "alice")).expect("s"), (0, None));
+        put_one(&store, "alice", "p", "a");
+        let v1 = store.read(|c| version(c, "alice")).expect("v");
+        assert_eq!(store.read(|c| state(c, "alice")).expect("s"), (v1, None));
+        store
+            .write(|tx| mark_checked(tx, "alice", "schema-1"))
+            .expect("mark");
+        assert_eq!(
+            store.read(|c| state(c, "alice")).expect("s"),
+            (v1, Some("schema-1".to_owned()))
+        );
+        for change in [
+            |tx: &WriteTx<'_>| put(tx, "alice", "q", "b", 11).map(|_| ()),
+            |tx: &WriteTx<'_>| put(tx, "alice", "q", "c", 12).map(|_| ()),
+            |tx: &WriteTx<'_>| remove(tx, "alice", "q").map(|_| ()),
+        ] {
+            store
+                .write(|tx| mark_checked(tx, "alice", "schema-1"))
+                .expect("mark");
+            store.write(change).expect("change");
+            let (version, checked) = store.read(|c| state(c, "alice")).expect("s");
+            assert!(version > v1);
+            assert_eq!(checked, None, "every change forgets the check");
+        }
     }
 }

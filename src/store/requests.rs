@@ -79,9 +79,7 @@ fn cook(row: RawRow) -> Result<AccessRequest> {
 }
 
 pub(super) fn insert(tx: &WriteTx<'_>, r: &AccessRequest) -> Result<()> {
-    tx.conn()?.execute(
-        &format!("INSERT INTO access_requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
-        params![
+    tx.conn()?.prepare_cached(&format!("INSERT INTO access_requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"))?.execute(params![
             r.id,
             r.owner,
             r.resource_server,
@@ -101,11 +99,10 @@ pub(super) fn insert(tx: &WriteTx<'_>, r: &AccessRequest) -> Result<()> {
 
 pub(super) fn get(conn: &ReadTx<'_>, id: &str) -> Result<Option<AccessRequest>> {
     conn.conn()?
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM access_requests WHERE id = ?1"),
-            [id],
-            raw,
-        )
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM access_requests WHERE id = ?1"
+        ))?
+        .query_row([id], raw)
         .optional()?
         .map(cook)
         .transpose()
@@ -113,7 +110,7 @@ pub(super) fn get(conn: &ReadTx<'_>, id: &str) -> Result<Option<AccessRequest>> 
 
 /// The owner's requests, newest first, at most `limit`.
 pub(super) fn of_owner(conn: &ReadTx<'_>, owner: &str, limit: usize) -> Result<Vec<AccessRequest>> {
-    let mut stmt = conn.conn()?.prepare(&format!(
+    let mut stmt = conn.conn()?.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM access_requests WHERE owner = ?1 ORDER BY created_at DESC, id LIMIT ?2"
     ))?;
     let rows = stmt.query_map(
@@ -130,14 +127,12 @@ pub(super) fn pending_duplicate(
     now: UnixTime,
 ) -> Result<Option<AccessRequest>> {
     conn.conn()?
-        .query_row(
-            &format!(
+        .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM access_requests
                  WHERE owner = ?1 AND resource_server = ?2 AND resource_id = ?3 AND party = ?4 AND scopes = ?5
                    AND state = 'pending' AND expires_at > ?6
                  ORDER BY created_at LIMIT 1"
-            ),
-            params![
+            ))?.query_row(params![
                 like.owner,
                 like.resource_server,
                 like.resource_id,
@@ -158,9 +153,7 @@ pub(super) fn link_ticket(
     request_id: &str,
     issued_at: UnixTime,
 ) -> Result<()> {
-    tx.conn()?.execute(
-        "INSERT INTO access_request_tickets (ticket_hash, request_id, issued_at) VALUES (?1, ?2, ?3)",
-        params![ticket_hash, request_id, issued_at],
+    tx.conn()?.prepare_cached("INSERT INTO access_request_tickets (ticket_hash, request_id, issued_at) VALUES (?1, ?2, ?3)")?.execute(params![ticket_hash, request_id, issued_at],
     )?;
     Ok(())
 }
@@ -174,7 +167,7 @@ pub(super) fn of_ticket(
         .split(", ")
         .map(|c| format!("r.{}", c.trim()))
         .collect();
-    let mut stmt = conn.conn()?.prepare(&format!(
+    let mut stmt = conn.conn()?.prepare_cached(&format!(
         "SELECT {}, t.issued_at FROM access_request_tickets t JOIN access_requests r ON r.id = t.request_id
          WHERE t.ticket_hash = ?1 ORDER BY r.id",
         columns.join(", ")
@@ -198,9 +191,12 @@ pub(super) fn decide(
     state: RequestState,
     now: UnixTime,
 ) -> Result<bool> {
-    Ok(tx.conn()?.execute(
-        "UPDATE access_requests SET state = ?3, decided_at = ?4
+    Ok(tx
+        .conn()?
+        .prepare_cached(
+            "UPDATE access_requests SET state = ?3, decided_at = ?4
          WHERE id = ?1 AND owner = ?2 AND state = 'pending' AND expires_at > ?4",
-        params![id, owner, state.as_str(), now],
-    )? > 0)
+        )?
+        .execute(params![id, owner, state.as_str(), now])?
+        > 0)
 }

@@ -42,17 +42,18 @@ fn decode(raw: RawResource) -> Result<Resource> {
 }
 
 pub(super) fn insert(tx: &WriteTx<'_>, resource: &Resource) -> Result<()> {
-    tx.conn()?.execute(
-        &format!("INSERT INTO resources ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        params![
+    tx.conn()?
+        .prepare_cached(&format!(
+            "INSERT INTO resources ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        ))?
+        .execute(params![
             resource.id,
             resource.owner,
             resource.client_id,
             to_json(&resource.description)?,
             resource.created_at,
             resource.updated_at,
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
@@ -111,19 +112,23 @@ pub(super) fn replace(
     description: &Description,
     now: UnixTime,
 ) -> Result<bool> {
-    Ok(tx.conn()?.execute(
-        "UPDATE resources SET description = ?4, updated_at = ?5
+    Ok(tx
+        .conn()?
+        .prepare_cached(
+            "UPDATE resources SET description = ?4, updated_at = ?5
          WHERE id = ?1 AND owner = ?2 AND client_id = ?3",
-        params![id, owner, client_id, to_json(description)?, now],
-    )? > 0)
+        )?
+        .execute(params![id, owner, client_id, to_json(description)?, now])?
+        > 0)
 }
 
 /// Deletes a resource the pair registered. Returns false when there is none.
 pub(super) fn delete(tx: &WriteTx<'_>, id: &str, owner: &str, client_id: &str) -> Result<bool> {
-    Ok(tx.conn()?.execute(
-        "DELETE FROM resources WHERE id = ?1 AND owner = ?2 AND client_id = ?3",
-        params![id, owner, client_id],
-    )? > 0)
+    Ok(tx
+        .conn()?
+        .prepare_cached("DELETE FROM resources WHERE id = ?1 AND owner = ?2 AND client_id = ?3")?
+        .execute(params![id, owner, client_id])?
+        > 0)
 }
 
 /// Every scope registered on any of `owner`'s resources, whichever resource server registered it: the known

@@ -81,9 +81,11 @@ fn decode(raw: Raw) -> Result<Rpt> {
 }
 
 pub(super) fn insert(tx: &WriteTx<'_>, rpt: &Rpt) -> Result<()> {
-    tx.conn()?.execute(
-        &format!("INSERT INTO rpts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-        params![
+    tx.conn()?
+        .prepare_cached(&format!(
+            "INSERT INTO rpts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ))?
+        .execute(params![
             rpt.jti,
             rpt.client_id,
             rpt.party,
@@ -94,18 +96,14 @@ pub(super) fn insert(tx: &WriteTx<'_>, rpt: &Rpt) -> Result<()> {
             rpt.issued_at,
             rpt.expires_at,
             rpt.revoked,
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
 pub(super) fn get(conn: &ReadTx<'_>, jti: &str) -> Result<Option<Rpt>> {
     conn.conn()?
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM rpts WHERE jti = ?1"),
-            [jti],
-            raw,
-        )
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM rpts WHERE jti = ?1"))?
+        .query_row([jti], raw)
         .optional()?
         .map(decode)
         .transpose()
@@ -115,7 +113,8 @@ pub(super) fn get(conn: &ReadTx<'_>, jti: &str) -> Result<Option<Rpt>> {
 pub(super) fn revoke(tx: &WriteTx<'_>, jti: &str) -> Result<bool> {
     Ok(tx
         .conn()?
-        .execute("UPDATE rpts SET revoked = 1 WHERE jti = ?1", [jti])?
+        .prepare_cached("UPDATE rpts SET revoked = 1 WHERE jti = ?1")?
+        .execute([jti])?
         > 0)
 }
 
@@ -125,33 +124,25 @@ pub(super) fn set_permissions(
     jti: &str,
     permissions: &[GrantedPermission],
 ) -> Result<()> {
-    tx.conn()?.execute(
-        "UPDATE rpts SET permissions = ?2, revoked = revoked OR ?3 WHERE jti = ?1",
-        params![
+    tx.conn()?
+        .prepare_cached("UPDATE rpts SET permissions = ?2, revoked = revoked OR ?3 WHERE jti = ?1")?
+        .execute(params![
             jti,
             permissions_column(permissions)?,
             permissions.is_empty()
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
 /// The owner's RPTs that are still active at `now`.
 pub(super) fn active_for_owner(conn: &ReadTx<'_>, owner: &str, now: UnixTime) -> Result<Vec<Rpt>> {
-    let mut stmt = conn.conn()?.prepare(&format!(
+    let mut stmt = conn.conn()?.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM rpts WHERE owner = ?1 AND expires_at > ?2 AND revoked = 0"
     ))?;
     let rows = stmt
         .query_map(params![owner, now], raw)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(decode).collect()
-}
-
-/// Deletes RPTs that expired before `cutoff`; returns how many.
-pub fn purge_expired(tx: &WriteTx<'_>, cutoff: UnixTime) -> Result<usize> {
-    Ok(tx
-        .conn()?
-        .execute("DELETE FROM rpts WHERE expires_at < ?1", [cutoff])?)
 }
 
 #[cfg(test)]
@@ -273,6 +264,5 @@ mod tests {
                 .expect("list")
                 .is_empty()
         );
-        assert_eq!(store.write(|tx| purge_expired(tx, 201)).expect("purge"), 1);
     }
 }

@@ -12,10 +12,8 @@ use crate::clock::UnixTime;
 pub use crate::protocol::uma::{Consumed, Permission, Ticket};
 
 pub(super) fn insert(tx: &WriteTx<'_>, ticket: &Ticket) -> Result<()> {
-    tx.conn()?.execute(
-        "INSERT INTO tickets (hash, owner, client_id, permissions, created_at, expires_at, bound_client)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+    tx.conn()?.prepare_cached("INSERT INTO tickets (hash, owner, client_id, permissions, created_at, expires_at, bound_client)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(params![
             ticket.hash,
             ticket.owner,
             ticket.client_id,
@@ -35,21 +33,20 @@ pub(super) fn insert(tx: &WriteTx<'_>, ticket: &Ticket) -> Result<()> {
 pub(super) fn consume(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Consumed> {
     let taken = tx
         .conn()?
-        .query_row(
+        .prepare_cached(
             "UPDATE tickets SET used = 1 WHERE hash = ?1 AND used = 0 AND expires_at > ?2
              RETURNING owner, client_id, permissions, created_at, expires_at, bound_client",
-            params![hash, now],
-            |r| {
-                Ok((
-                    r.get::<_, String>("owner")?,
-                    r.get::<_, String>("client_id")?,
-                    r.get::<_, String>("permissions")?,
-                    r.get::<_, UnixTime>("created_at")?,
-                    r.get::<_, UnixTime>("expires_at")?,
-                    r.get::<_, Option<String>>("bound_client")?,
-                ))
-            },
-        )
+        )?
+        .query_row(params![hash, now], |r| {
+            Ok((
+                r.get::<_, String>("owner")?,
+                r.get::<_, String>("client_id")?,
+                r.get::<_, String>("permissions")?,
+                r.get::<_, UnixTime>("created_at")?,
+                r.get::<_, UnixTime>("expires_at")?,
+                r.get::<_, Option<String>>("bound_client")?,
+            ))
+        })
         .optional()?;
     if let Some((owner, client_id, permissions, created_at, expires_at, bound_client)) = taken {
         return Ok(Consumed::Valid(Ticket {
@@ -64,9 +61,8 @@ pub(super) fn consume(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Con
     }
     let state = tx
         .conn()?
-        .query_row("SELECT used FROM tickets WHERE hash = ?1", [hash], |r| {
-            r.get::<_, bool>(0)
-        })
+        .prepare_cached("SELECT used FROM tickets WHERE hash = ?1")?
+        .query_row([hash], |r| r.get::<_, bool>(0))
         .optional()?;
     Ok(match state {
         None => Consumed::Unknown,
@@ -79,26 +75,25 @@ pub(super) fn consume(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Con
 pub(super) fn peek(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Consumed> {
     let row = tx
         .conn()?
-        .query_row(
+        .prepare_cached(
             "SELECT owner, client_id, permissions, created_at, expires_at, bound_client, used
              FROM tickets WHERE hash = ?1",
-            [hash],
-            |r| {
-                Ok((
-                    Ticket {
-                        hash: hash.to_owned(),
-                        owner: r.get("owner")?,
-                        client_id: r.get("client_id")?,
-                        permissions: Vec::new(),
-                        created_at: r.get("created_at")?,
-                        expires_at: r.get("expires_at")?,
-                        bound_client: r.get("bound_client")?,
-                    },
-                    r.get::<_, String>("permissions")?,
-                    r.get::<_, bool>("used")?,
-                ))
-            },
-        )
+        )?
+        .query_row([hash], |r| {
+            Ok((
+                Ticket {
+                    hash: hash.to_owned(),
+                    owner: r.get("owner")?,
+                    client_id: r.get("client_id")?,
+                    permissions: Vec::new(),
+                    created_at: r.get("created_at")?,
+                    expires_at: r.get("expires_at")?,
+                    bound_client: r.get("bound_client")?,
+                },
+                r.get::<_, String>("permissions")?,
+                r.get::<_, bool>("used")?,
+            ))
+        })
         .optional()?;
     Ok(match row {
         None => Consumed::Unknown,
@@ -113,10 +108,9 @@ pub(super) fn peek(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Consum
 
 /// Records the RPT issued from a consumed ticket, so a later replay of the ticket can revoke it.
 pub(super) fn link_rpt(tx: &WriteTx<'_>, hash: &str, jti: &str) -> Result<()> {
-    tx.conn()?.execute(
-        "UPDATE tickets SET rpt_jti = ?2 WHERE hash = ?1",
-        params![hash, jti],
-    )?;
+    tx.conn()?
+        .prepare_cached("UPDATE tickets SET rpt_jti = ?2 WHERE hash = ?1")?
+        .execute(params![hash, jti])?;
     Ok(())
 }
 
@@ -124,19 +118,10 @@ pub(super) fn link_rpt(tx: &WriteTx<'_>, hash: &str, jti: &str) -> Result<()> {
 pub(super) fn issued_rpt(tx: &WriteTx<'_>, hash: &str) -> Result<Option<String>> {
     Ok(tx
         .conn()?
-        .query_row("SELECT rpt_jti FROM tickets WHERE hash = ?1", [hash], |r| {
-            r.get::<_, Option<String>>(0)
-        })
+        .prepare_cached("SELECT rpt_jti FROM tickets WHERE hash = ?1")?
+        .query_row([hash], |r| r.get::<_, Option<String>>(0))
         .optional()?
         .flatten())
-}
-
-/// Deletes tickets that expired before `cutoff`; returns how many. Used tickets stay until then, so a replay
-/// within the lifetime is still recognised as one.
-pub fn purge_expired(tx: &WriteTx<'_>, cutoff: UnixTime) -> Result<usize> {
-    Ok(tx
-        .conn()?
-        .execute("DELETE FROM tickets WHERE expires_at < ?1", [cutoff])?)
 }
 
 #[cfg(test)]
@@ -215,23 +200,6 @@ mod tests {
         });
         assert!(failed.is_err());
         assert!(matches!(consume_at(&store, "h1", 150), Consumed::Valid(_)));
-    }
-
-    #[test]
-    fn purge_removes_only_expired_tickets() {
-        let (_dir, store) = setup();
-        store
-            .write(|tx| {
-                insert(tx, &ticket("old", 200))?;
-                insert(tx, &ticket("live", 400))
-            })
-            .expect("insert");
-        assert_eq!(store.write(|tx| purge_expired(tx, 300)).expect("purge"), 1);
-        assert_eq!(consume_at(&store, "old", 150), Consumed::Unknown);
-        assert!(matches!(
-            consume_at(&store, "live", 300),
-            Consumed::Valid(_)
-        ));
     }
 
     #[test]

@@ -18,10 +18,8 @@ fn stored_subject_kind(text: &str) -> SubjectKind {
 }
 
 pub fn create_grant(tx: &WriteTx<'_>, grant: &NewGrant<'_>, now: UnixTime) -> Result<i64> {
-    tx.conn()?.execute(
-        "INSERT INTO grants (client_id, subject, subject_kind, scope, auth_time, nonce, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+    tx.conn()?.prepare_cached("INSERT INTO grants (client_id, subject, subject_kind, scope, auth_time, nonce, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(params![
             grant.client_id,
             grant.subject,
             grant.subject_kind.as_str(),
@@ -43,21 +41,17 @@ pub fn insert_token(
     issued_at: UnixTime,
     expires_at: UnixTime,
 ) -> Result<()> {
-    tx.conn()?.execute(
-        "INSERT INTO tokens (hash, kind, grant_id, scope, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![hash, kind.as_str(), grant_id, scope, issued_at, expires_at],
+    tx.conn()?.prepare_cached("INSERT INTO tokens (hash, kind, grant_id, scope, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![hash, kind.as_str(), grant_id, scope, issued_at, expires_at],
     )?;
     Ok(())
 }
 
 pub fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<TokenRecord>> {
     Ok(conn.conn()?
-        .query_row(
-            "SELECT t.kind, t.grant_id, g.client_id, g.subject, g.subject_kind, t.scope, t.issued_at,
+        .prepare_cached("SELECT t.kind, t.grant_id, g.client_id, g.subject, g.subject_kind, t.scope, t.issued_at,
                     t.expires_at, g.auth_time, g.nonce, t.used, (t.revoked OR g.revoked)
              FROM tokens t JOIN grants g ON g.id = t.grant_id
-             WHERE t.hash = ?1",
-            [hash],
+             WHERE t.hash = ?1")?.query_row([hash],
             |r| {
                 let kind: String = r.get(0)?;
                 let subject_kind: String = r.get(4)?;
@@ -82,35 +76,30 @@ pub fn find(conn: &ReadTx<'_>, hash: &str) -> Result<Option<TokenRecord>> {
 
 /// Marks a refresh token as rotated away. Returns false when it was already used (a replay).
 pub fn mark_used(tx: &WriteTx<'_>, hash: &str) -> Result<bool> {
-    Ok(tx.conn()?.execute(
-        "UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0",
-        [hash],
-    )? > 0)
+    Ok(tx
+        .conn()?
+        .prepare_cached("UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0")?
+        .execute([hash])?
+        > 0)
 }
 
 pub fn revoke_token(tx: &WriteTx<'_>, hash: &str) -> Result<bool> {
     Ok(tx
         .conn()?
-        .execute("UPDATE tokens SET revoked = 1 WHERE hash = ?1", [hash])?
+        .prepare_cached("UPDATE tokens SET revoked = 1 WHERE hash = ?1")?
+        .execute([hash])?
         > 0)
 }
 
 /// Revokes a grant and with it every token issued under it.
 pub fn revoke_grant(tx: &WriteTx<'_>, grant_id: i64) -> Result<()> {
     tx.conn()?
-        .execute("UPDATE grants SET revoked = 1 WHERE id = ?1", [grant_id])?;
-    tx.conn()?.execute(
-        "UPDATE tokens SET revoked = 1 WHERE grant_id = ?1",
-        [grant_id],
-    )?;
+        .prepare_cached("UPDATE grants SET revoked = 1 WHERE id = ?1")?
+        .execute([grant_id])?;
+    tx.conn()?
+        .prepare_cached("UPDATE tokens SET revoked = 1 WHERE grant_id = ?1")?
+        .execute([grant_id])?;
     Ok(())
-}
-
-/// Deletes tokens that expired before `cutoff`; returns how many.
-pub fn purge_expired(tx: &WriteTx<'_>, cutoff: UnixTime) -> Result<usize> {
-    Ok(tx
-        .conn()?
-        .execute("DELETE FROM tokens WHERE expires_at < ?1", [cutoff])?)
 }
 
 #[cfg(test)]

@@ -131,6 +131,9 @@ pub trait PolicyRead {
     fn policy_texts(&self, owner: &str) -> Result<Vec<(String, String)>>;
     /// The version of `owner`'s policy set, bumped by every change; 0 before any.
     fn policy_version(&self, owner: &str) -> Result<i64>;
+    /// The version of `owner`'s policy set and the fingerprint of the schema the set was validated against at
+    /// that version, if it was (see [`PolicyStore::mark_policies_checked`]); one primary-key read.
+    fn policy_state(&self, owner: &str) -> Result<(i64, Option<String>)>;
     /// Every owner with at least one policy.
     fn policy_owners(&self) -> Result<Vec<String>>;
 }
@@ -141,6 +144,9 @@ pub trait PolicyStore: PolicyRead {
     fn put_policy(&self, owner: &str, name: &str, text: &str, now: UnixTime) -> Result<bool>;
     /// Removes `owner`'s policy `name`; false when there is none.
     fn remove_policy(&self, owner: &str, name: &str) -> Result<bool>;
+    /// Records that `owner`'s whole set, as it is now, validates against the schema with this fingerprint.
+    /// Any later change to the set forgets it.
+    fn mark_policies_checked(&self, owner: &str, schema: &str) -> Result<()>;
 }
 
 impl TicketStore for WriteTx<'_> {
@@ -256,6 +262,9 @@ impl<T: Reads> PolicyRead for T {
     fn policy_version(&self, owner: &str) -> Result<i64> {
         policies::version(self.reader(), owner)
     }
+    fn policy_state(&self, owner: &str) -> Result<(i64, Option<String>)> {
+        policies::state(self.reader(), owner)
+    }
     fn policy_owners(&self) -> Result<Vec<String>> {
         policies::owners(self.reader())
     }
@@ -267,6 +276,9 @@ impl PolicyStore for WriteTx<'_> {
     }
     fn remove_policy(&self, owner: &str, name: &str) -> Result<bool> {
         policies::remove(self, owner, name)
+    }
+    fn mark_policies_checked(&self, owner: &str, schema: &str) -> Result<()> {
+        policies::mark_checked(self, owner, schema)
     }
 }
 

@@ -8,17 +8,17 @@ pub use crate::protocol::user::User;
 
 /// Claims a principal identifier (username or client id) in the namespace they share.
 pub(crate) fn claim_principal(tx: &WriteTx<'_>, id: &str, kind: &str) -> Result<()> {
-    match tx.conn()?.execute(
-        "INSERT INTO principals (id, kind) VALUES (?1, ?2)",
-        params![id, kind],
-    ) {
+    match tx
+        .conn()?
+        .prepare_cached("INSERT INTO principals (id, kind) VALUES (?1, ?2)")?
+        .execute(params![id, kind])
+    {
         Ok(_) => Ok(()),
         Err(e) if is_unique_violation(&e) => {
-            let existing: String =
-                tx.conn()?
-                    .query_row("SELECT kind FROM principals WHERE id = ?1", [id], |r| {
-                        r.get(0)
-                    })?;
+            let existing: String = tx
+                .conn()?
+                .prepare_cached("SELECT kind FROM principals WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))?;
             Err(StoreError::Conflict(format!(
                 "the identifier `{id}` is already used by a {existing}"
             )))
@@ -41,9 +41,7 @@ const COLUMNS: &str = "username, password_hash, email, name, created_at";
 
 pub fn insert(tx: &WriteTx<'_>, user: &User) -> Result<()> {
     claim_principal(tx, &user.username, "user")?;
-    tx.conn()?.execute(
-        "INSERT INTO users (username, password_hash, email, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![user.username, user.password_hash, user.email, user.name, user.created_at],
+    tx.conn()?.prepare_cached("INSERT INTO users (username, password_hash, email, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![user.username, user.password_hash, user.email, user.name, user.created_at],
     )?;
     Ok(())
 }
@@ -51,18 +49,15 @@ pub fn insert(tx: &WriteTx<'_>, user: &User) -> Result<()> {
 pub fn get(conn: &ReadTx<'_>, username: &str) -> Result<Option<User>> {
     Ok(conn
         .conn()?
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
-            [username],
-            from_row,
-        )
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE username = ?1"))?
+        .query_row([username], from_row)
         .optional()?)
 }
 
 pub fn list(conn: &ReadTx<'_>) -> Result<Vec<User>> {
     let mut stmt = conn
         .conn()?
-        .prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))?;
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -70,10 +65,11 @@ pub fn list(conn: &ReadTx<'_>) -> Result<Vec<User>> {
 /// Removes the account and, by cascade, its sessions, codes, grants and tokens, and the resources it owns.
 /// Returns false when there was no such user.
 pub fn remove(tx: &WriteTx<'_>, username: &str) -> Result<bool> {
-    Ok(tx.conn()?.execute(
-        "DELETE FROM principals WHERE id = ?1 AND kind = 'user'",
-        [username],
-    )? > 0)
+    Ok(tx
+        .conn()?
+        .prepare_cached("DELETE FROM principals WHERE id = ?1 AND kind = 'user'")?
+        .execute([username])?
+        > 0)
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use actix_web::test::TestRequest;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use uma_cedar::crypto;
-use uma_cedar::store::TicketStore;
-use uma_cedar::store::tickets::{self, Consumed, Permission};
+use uma_cedar::store::tickets::{Consumed, Permission};
+use uma_cedar::store::{Purge, PurgeStore, TicketStore};
 
 use crate::helpers::*;
 use crate::resources::{json_with_pat, register, user_pat, with_pat};
@@ -437,9 +437,17 @@ async fn a_ticket_expires_after_its_lifetime() {
     let purged = t
         .state
         .store
-        .write(|tx| tickets::purge_expired(tx, now + 1))
+        .write(|tx| {
+            tx.purge(
+                Purge::Tickets {
+                    now: now + 1,
+                    linked_before: now + 1,
+                },
+                1_000,
+            )
+        })
         .expect("purge");
-    assert_eq!(purged, 2);
+    assert_eq!(purged.deleted, 2);
     assert_eq!(consume(&t, &late), Consumed::Unknown);
 }
 
