@@ -62,6 +62,7 @@ enum Shown {
         csrf_token: String,
         username: String,
         message: Option<&'static str>,
+        redirects: Vec<String>,
     },
     Release {
         client: String,
@@ -70,6 +71,7 @@ enum Shown {
         claims: Vec<String>,
         request: String,
         csrf_token: String,
+        redirects: Vec<String>,
     },
 }
 
@@ -131,13 +133,15 @@ fn render(state: &AppState, reply: Reply) -> HttpResponse {
             csrf_token,
             username,
             message,
+            redirects,
         } => pages::login(&LoginView {
             action: paths::CLAIMS_LOGIN,
             client: &client,
-            request: &request,
+            request: Some(&request),
             csrf_token: &csrf_token,
             username: &username,
             message,
+            redirects: &redirects,
         }),
         Shown::Release {
             client,
@@ -146,6 +150,7 @@ fn render(state: &AppState, reply: Reply) -> HttpResponse {
             claims,
             request,
             csrf_token,
+            redirects,
         } => {
             let claims: Vec<&str> = claims.iter().map(String::as_str).collect();
             pages::release(&ReleaseView {
@@ -153,8 +158,9 @@ fn render(state: &AppState, reply: Reply) -> HttpResponse {
                 owner: &owner,
                 identity: &identity,
                 claims: &claims,
-                request: &request,
+                request: Some(&request),
                 csrf_token: &csrf_token,
+                redirects: &redirects,
             })
         }
     };
@@ -195,6 +201,7 @@ fn release(
 ) -> Shown {
     Shown::Release {
         client: authorize::client_label(client),
+        redirects: pages::redirects_of(client),
         owner: owner.to_owned(),
         identity: interaction::shown_identity(claims),
         claims: interaction::released_names(claims).into_iter().collect(),
@@ -294,6 +301,7 @@ fn start(
         Some(claims) => release(&client, &owner, &claims, id, csrf_token.clone()),
         None => Shown::Login {
             client: authorize::client_label(&client),
+            redirects: pages::redirects_of(&client),
             request: id,
             csrf_token: csrf_token.clone(),
             username: String::new(),
@@ -376,6 +384,7 @@ fn sign_in(
         Err(SignInRefused::Failed) => {
             return Ok(Reply::of(Shown::Login {
                 client: authorize::client_label(&visit.client),
+                redirects: pages::redirects_of(&visit.client),
                 request: visit.id,
                 csrf_token: visit.csrf_token,
                 username: username.to_owned(),
@@ -447,6 +456,7 @@ fn decide(
         // The session ended while the page was open: sign in again, the visit stays pending.
         return Ok(Reply::of(Shown::Login {
             client: authorize::client_label(&visit.client),
+            redirects: pages::redirects_of(&visit.client),
             request: visit.id,
             csrf_token: visit.csrf_token,
             username: String::new(),

@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod claims;
 pub mod client_auth;
+pub mod console;
 pub mod decisions;
 pub mod discovery;
 pub mod error;
@@ -66,6 +67,9 @@ pub mod paths {
     pub const CLAIMS: &str = crate::uma::interaction::ENDPOINT_PATH;
     pub const CLAIMS_LOGIN: &str = "/uma/claims/login";
     pub const CLAIMS_DECISION: &str = "/uma/claims/decision";
+    /// The owner's console (browser pages, an extension) and the stylesheet every page uses.
+    pub const CONSOLE: &str = "/console";
+    pub const CONSOLE_CSS: &str = "/console/static/console.css";
 }
 
 /// Everything a request handler needs; built by the composition root ([`crate::app::open`]). Cheap to clone.
@@ -137,7 +141,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(decisions::routes)
             .configure(claims::routes)
             .configure(policies::routes)
-            .configure(requests::routes);
+            .configure(requests::routes)
+            .configure(console::routes);
         if dcr {
             cfg.configure(register::routes);
         }
