@@ -49,6 +49,7 @@ const LAYER_EXCEPTIONS: &[(&str, &str, &str)] = &[];
 const CRATES: &[(&str, &[&str])] = &[
     ("actix_web", &["http"]),
     ("actix_http", &["http"]),
+    ("askama", &["http"]),
     ("rusqlite", &["store"]),
     ("cedar_policy", &["policy"]),
     ("openssl", &["crypto"]),

@@ -133,6 +133,7 @@ enum Answer {
         csrf_token: String,
         username: String,
         message: Option<&'static str>,
+        redirects: Vec<String>,
     },
     Consent {
         client: String,
@@ -140,6 +141,7 @@ enum Answer {
         scopes: Vec<String>,
         request: String,
         csrf_token: String,
+        redirects: Vec<String>,
     },
 }
 
@@ -191,13 +193,15 @@ fn render(state: &AppState, reply: Reply, redirect_status: StatusCode) -> HttpRe
             csrf_token,
             username,
             message,
+            redirects,
         } => pages::login(&LoginView {
             action: paths::AUTHORIZE_LOGIN,
             client: &client,
-            request: &request,
+            request: Some(&request),
             csrf_token: &csrf_token,
             username: &username,
             message,
+            redirects: &redirects,
         }),
         Answer::Consent {
             client,
@@ -205,14 +209,16 @@ fn render(state: &AppState, reply: Reply, redirect_status: StatusCode) -> HttpRe
             scopes,
             request,
             csrf_token,
+            redirects,
         } => {
             let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
             pages::consent(&ConsentView {
                 client: &client,
                 username: &username,
                 scopes: &scopes,
-                request: &request,
+                request: Some(&request),
                 csrf_token: &csrf_token,
+                redirects: &redirects,
             })
         }
     };
@@ -587,6 +593,7 @@ fn consent_answer(
 ) -> Answer {
     Answer::Consent {
         client: client_label(client),
+        redirects: pages::redirects_of(client),
         username: username.to_owned(),
         scopes: params.scope.split(' ').map(str::to_owned).collect(),
         request,
@@ -658,6 +665,7 @@ fn start(state: &AppState, query: &Query, cookies: &BrowserCookies) -> Result<Re
         ),
         None => Answer::Login {
             client: client_label(&target.client),
+            redirects: pages::redirects_of(&target.client),
             request: request_id,
             csrf_token: csrf_token.clone(),
             username: String::new(),
@@ -837,6 +845,7 @@ fn sign_in(
         Err(SignInRefused::Failed) => {
             return Ok(Reply::of(Answer::Login {
                 client: client_label(&pending.client),
+                redirects: pages::redirects_of(&pending.client),
                 request: pending.id,
                 csrf_token: pending.csrf_token,
                 username: username.to_owned(),
@@ -981,6 +990,7 @@ fn decide(state: &AppState, form: &Params, cookies: &BrowserCookies) -> Result<R
         // The session ended while the consent page was open: sign in again, the request stays pending.
         return Ok(Reply::of(Answer::Login {
             client: client_label(&pending.client),
+            redirects: pages::redirects_of(&pending.client),
             request: pending.id,
             csrf_token: pending.csrf_token,
             username: String::new(),

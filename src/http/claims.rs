@@ -76,6 +76,7 @@ enum Shown {
         csrf_token: String,
         username: String,
         message: Option<&'static str>,
+        redirects: Vec<String>,
     },
     Release {
         client: String,
@@ -84,6 +85,7 @@ enum Shown {
         claims: Vec<String>,
         request: String,
         csrf_token: String,
+        redirects: Vec<String>,
     },
 }
 
@@ -152,14 +154,16 @@ fn render(state: &AppState, reply: Reply) -> HttpResponse {
             csrf_token,
             username,
             message,
+            redirects,
         } => pages::login_with_upstream(
             &LoginView {
                 action: paths::CLAIMS_LOGIN,
                 client: &client,
-                request: &request,
+                request: Some(&request),
                 csrf_token: &csrf_token,
                 username: &username,
                 message,
+                redirects: &redirects,
             },
             &state.upstream.issuers(),
         ),
@@ -170,6 +174,7 @@ fn render(state: &AppState, reply: Reply) -> HttpResponse {
             claims,
             request,
             csrf_token,
+            redirects,
         } => {
             let claims: Vec<&str> = claims.iter().map(String::as_str).collect();
             pages::release(&ReleaseView {
@@ -177,8 +182,9 @@ fn render(state: &AppState, reply: Reply) -> HttpResponse {
                 owner: &owner,
                 identity: &identity,
                 claims: &claims,
-                request: &request,
+                request: Some(&request),
                 csrf_token: &csrf_token,
+                redirects: &redirects,
             })
         }
     };
@@ -219,6 +225,7 @@ fn release(
 ) -> Shown {
     Shown::Release {
         client: authorize::client_label(client),
+        redirects: pages::redirects_of(client),
         owner: owner.to_owned(),
         identity: interaction::shown_identity(claims),
         claims: interaction::released_names(claims).into_iter().collect(),
@@ -318,6 +325,7 @@ fn start(
         Some(claims) => release(&client, &owner, &claims, id, csrf_token.clone()),
         None => Shown::Login {
             client: authorize::client_label(&client),
+            redirects: pages::redirects_of(&client),
             request: id,
             csrf_token: csrf_token.clone(),
             username: String::new(),
@@ -416,6 +424,7 @@ fn sign_in(
         Err(SignInRefused::Failed) => {
             return Ok(Reply::of(Shown::Login {
                 client: authorize::client_label(&visit.client),
+                redirects: pages::redirects_of(&visit.client),
                 request: visit.id,
                 csrf_token: visit.csrf_token,
                 username: username.to_owned(),
@@ -488,6 +497,7 @@ fn decide(
         // The session ended while the page was open: sign in again, the visit stays pending.
         return Ok(Reply::of(Shown::Login {
             client: authorize::client_label(&visit.client),
+            redirects: pages::redirects_of(&visit.client),
             request: visit.id,
             csrf_token: visit.csrf_token,
             username: String::new(),
@@ -637,6 +647,7 @@ fn finish_upstream(
             csrf_token,
             username: String::new(),
             message: Some("The sign-in at the other provider did not complete. Sign in again."),
+            redirects: pages::redirects_of(&client),
         }));
     }
     let Some(code) = get("code").filter(|c| !c.is_empty() && c.len() <= MAX_CODE_LEN) else {

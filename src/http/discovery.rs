@@ -70,6 +70,9 @@ pub fn document(state: &AppState, keys: &KeySet) -> Value {
         "uma_cedar_policy_endpoint": s.endpoint(paths::POLICIES),
         "uma_cedar_decisions_endpoint": s.endpoint(paths::DECISIONS),
         "uma_cedar_requests_endpoint": s.endpoint(paths::REQUESTS),
+        // Where resource owners manage who may use their resources (the console); the name UMA Federated
+        // Authorization §3.2 gives this address in resource registration responses.
+        "user_access_policy_uri": s.endpoint(paths::CONSOLE),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": GrantType::SUPPORTED,

@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod claims;
 pub mod client_auth;
+pub mod console;
 pub mod decisions;
 pub mod discovery;
 pub mod error;
@@ -71,6 +72,9 @@ pub mod paths {
     /// callback.
     pub const CLAIMS_UPSTREAM: &str = "/uma/claims/upstream";
     pub const CLAIMS_CALLBACK: &str = crate::uma::interaction::CALLBACK_PATH;
+    /// The owner's console (browser pages, an extension) and the stylesheet every page uses.
+    pub const CONSOLE: &str = "/console";
+    pub const CONSOLE_CSS: &str = "/console/static/console.css";
 }
 
 /// Everything a request handler needs; built by the composition root ([`crate::app::open`]). Cheap to clone.
@@ -144,7 +148,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(decisions::routes)
             .configure(claims::routes)
             .configure(policies::routes)
-            .configure(requests::routes);
+            .configure(requests::routes)
+            .configure(console::routes);
         if dcr {
             cfg.configure(register::routes);
         }

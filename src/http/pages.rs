@@ -1,68 +1,103 @@
 //! HTML pages of the authorization endpoint (RFC 6749 §4.1.1, §10.12, §10.13) and the claims interaction endpoint
-//! (UMA Grant §3.3.2): login, consent, claims release and error pages.
+//! (UMA Grant §3.3.2): login, consent, claims release and error pages; and the response every HTML page of the
+//! server goes out in ([`html`]), the owner's console included.
 //!
-//! Every value that reaches a page (client names, usernames, tokens, error text) is escaped here with
-//! `html-escape`; nothing may be interpolated raw. Every page carries headers that stop caching, framing
-//! (clickjacking of the consent button) and referrer leaks. The CSP deliberately has no `form-action`: the
-//! consent form's answer is a redirect to the client, which `form-action` would block in some browsers.
+//! Markup comes only from the askama templates under `templates/`, which escape every value they interpolate;
+//! nothing here builds HTML from strings. Every page carries headers that stop caching, framing (clickjacking of
+//! the consent button), sniffing and referrer leaks, and a strict Content-Security-Policy: no script at all,
+//! the server's own stylesheet only, and forms that may post only to this server and, for the sign-in pages,
+//! to the origins of the client's registered redirect URIs (a form's answer there is a redirect to the client,
+//! which `form-action` governs too).
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+use askama::Template;
 
 use super::paths;
+use crate::protocol::client::Client;
 use crate::scope::{EMAIL, OPENID, PROFILE, UMA_POLICY, UMA_PROTECTION};
 
-/// The Content-Security-Policy of every page: no scripts, no external anything, inline styles only.
-pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
+/// The Content-Security-Policy of a page whose forms post only to this server.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                       frame-ancestors 'none'; base-uri 'none'";
 
 /// The generic login failure: identical for an unknown user and a wrong password (no account enumeration).
 pub const LOGIN_FAILED: &str = "Invalid username or password.";
 
-const STYLE: &str = "\
-body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;background:#f3f4f6;color:#111827}\
-main{max-width:26rem;margin:4rem auto;padding:2rem;background:#fff;border-radius:.75rem;\
-box-shadow:0 1px 3px rgba(0,0,0,.12)}\
-h1{font-size:1.35rem;margin:0 0 1rem}\
-label{display:block;font-weight:600;margin:1rem 0 .25rem}\
-input[type=text],input[type=password]{box-sizing:border-box;width:100%;padding:.6rem;\
-border:1px solid #9ca3af;border-radius:.4rem;font:inherit}\
-input:focus,button:focus{outline:3px solid #93c5fd;outline-offset:1px}\
-button{font:inherit;padding:.6rem 1.2rem;border-radius:.4rem;border:1px solid #1d4ed8;cursor:pointer}\
-.primary{background:#1d4ed8;color:#fff}\
-.secondary{background:#fff;color:#1d4ed8}\
-.actions{display:flex;gap:.75rem;margin-top:1.5rem}\
-.alert{background:#fef2f2;border:1px solid #fca5a5;color:#991b1b;padding:.6rem;border-radius:.4rem}\
-.muted{color:#4b5563;font-size:.9rem}\
-ul{padding-left:1.2rem}";
+/// The stylesheet of every page, served at [`paths::CONSOLE_CSS`].
+pub const STYLESHEET: &str = include_str!("../../static/console.css");
 
-/// Wraps `body` in a complete document and sets the protective headers.
-fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
-    let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>\n",
-        text(title)
-    );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Pragma", "no-cache"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .insert_header(("Content-Security-Policy", CSP))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(html)
+/// The Content-Security-Policy of a page whose forms may also end in a redirect to one of `redirects`.
+pub fn csp_with(redirects: &[String]) -> String {
+    let mut origins: Vec<String> = redirects.iter().filter_map(|r| form_source(r)).collect();
+    origins.sort();
+    origins.dedup();
+    if origins.is_empty() {
+        return CSP.to_owned();
+    }
+    format!(
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' {}; \
+         frame-ancestors 'none'; base-uri 'none'",
+        origins.join(" ")
+    )
 }
 
-/// The hidden fields that tie a form to its pending request and to the browser's CSRF cookie.
-fn hidden_fields(request: &str, csrf_token: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"request\" value=\"{}\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
-        attr(request),
-        attr(csrf_token)
-    )
+/// The CSP source matching a redirect URI: its origin, or its scheme for a private-use scheme (RFC 8252 §7.1).
+/// Anything that could break out of the header value is left out.
+fn form_source(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    let origin = url.origin();
+    let source = if origin.is_tuple() {
+        origin.ascii_serialization()
+    } else {
+        format!("{}:", url.scheme())
+    };
+    source
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'\''))
+        .then_some(source)
+}
+
+/// Every URI a sign-in form of `client` may end up redirecting to.
+pub fn redirects_of(client: &Client) -> Vec<String> {
+    client
+        .redirect_uris
+        .iter()
+        .chain(&client.claims_redirect_uris)
+        .cloned()
+        .collect()
+}
+
+/// A page rendered into a response with the protective headers, under the CSP `csp`.
+pub fn html(status: StatusCode, page: &impl Template, csp: &str) -> HttpResponse {
+    rendered(status, page.render(), csp)
+}
+
+/// A page already rendered (on the blocking pool, say) in a response with the protective headers.
+pub fn rendered(
+    status: StatusCode,
+    page: Result<String, askama::Error>,
+    csp: &str,
+) -> HttpResponse {
+    match page {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Pragma", "no-cache"))
+            .insert_header(("X-Frame-Options", "DENY"))
+            .insert_header(("Content-Security-Policy", csp))
+            .insert_header(("Referrer-Policy", "no-referrer"))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .body(body),
+        Err(e) => {
+            log::error!("cannot render a page: {e}");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .insert_header(("X-Content-Type-Options", "nosniff"))
+                .body("The server could not show this page.")
+        }
+    }
 }
 
 /// What the login page shows.
@@ -72,12 +107,25 @@ pub struct LoginView<'a> {
     pub action: &'a str,
     /// The client's name, or its id when it has none.
     pub client: &'a str,
-    pub request: &'a str,
+    /// The pending request the form answers; the console's own sign-in answers none.
+    pub request: Option<&'a str>,
     pub csrf_token: &'a str,
     /// Refilled after a failed attempt so the user only retypes the password.
     pub username: &'a str,
     /// An error (failed login) or notice (session expired) shown above the form.
     pub message: Option<&'a str>,
+    /// Where the answer to this form may redirect the browser besides this server ([`redirects_of`]).
+    pub redirects: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    title: &'a str,
+    view: &'a LoginView<'a>,
+    /// The upstream OpenID providers offered as "Sign in with".
+    upstream: &'a [String],
+    upstream_action: &'a str,
 }
 
 pub fn login(view: &LoginView<'_>) -> HttpResponse {
@@ -87,43 +135,20 @@ pub fn login(view: &LoginView<'_>) -> HttpResponse {
 /// The login page with a "Sign in with `<issuer>`" button for each upstream provider (the claims interaction
 /// endpoint): each a form of its own posting the provider to [`paths::CLAIMS_UPSTREAM`].
 pub fn login_with_upstream(view: &LoginView<'_>, upstream: &[String]) -> HttpResponse {
-    let upstream: String = upstream
-        .iter()
-        .map(|issuer| {
-            format!(
-                "<form method=\"post\" action=\"{action}\">{hidden}\
-                 <div class=\"actions\"><button type=\"submit\" name=\"issuer\" value=\"{value}\" \
-                 class=\"secondary\">Sign in with {label}</button></div></form>",
-                action = attr(paths::CLAIMS_UPSTREAM),
-                hidden = hidden_fields(view.request, view.csrf_token),
-                value = attr(issuer),
-                label = text(issuer),
-            )
-        })
-        .collect();
-    let message = view
-        .message
-        .map(|m| format!("<p class=\"alert\" role=\"alert\">{}</p>", text(m)))
-        .unwrap_or_default();
-    let body = format!(
-        "<h1>Sign in</h1>\
-         <p>Sign in to continue to <strong>{client}</strong>.</p>\
-         {message}\
-         <form method=\"post\" action=\"{action}\">\
-         {hidden}\
-         <label for=\"username\">Username</label>\
-         <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" \
-         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required autofocus>\
-         <label for=\"password\">Password</label>\
-         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         <div class=\"actions\"><button type=\"submit\" class=\"primary\">Sign in</button></div>\
-         </form>{upstream}",
-        client = text(view.client),
-        action = attr(view.action),
-        hidden = hidden_fields(view.request, view.csrf_token),
-        username = attr(view.username),
-    );
-    page(StatusCode::OK, "Sign in", &body)
+    // A button's post answers with a redirect to the provider, which `form-action` governs too: allow the
+    // providers' origins (their authorization endpoints are expected on the issuer's origin).
+    let mut allowed = view.redirects.to_vec();
+    allowed.extend(upstream.iter().cloned());
+    html(
+        StatusCode::OK,
+        &LoginPage {
+            title: "Sign in",
+            view,
+            upstream,
+            upstream_action: paths::CLAIMS_UPSTREAM,
+        },
+        &csp_with(&allowed),
+    )
 }
 
 /// Plain words for a scope, for the consent page.
@@ -144,33 +169,32 @@ pub struct ConsentView<'a> {
     pub client: &'a str,
     pub username: &'a str,
     pub scopes: &'a [&'a str],
-    pub request: &'a str,
+    pub request: Option<&'a str>,
     pub csrf_token: &'a str,
+    /// Where the answer may redirect the browser: the client's redirect URIs.
+    pub redirects: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    title: &'a str,
+    action: &'a str,
+    scopes: Vec<String>,
+    view: &'a ConsentView<'a>,
 }
 
 pub fn consent(view: &ConsentView<'_>) -> HttpResponse {
-    let items: String = view
-        .scopes
-        .iter()
-        .map(|s| format!("<li>{}</li>", text(&describe_scope(s))))
-        .collect();
-    let body = format!(
-        "<h1>Allow access?</h1>\
-         <p><strong>{client}</strong> asks to:</p>\
-         <ul>{items}</ul>\
-         <p class=\"muted\">Signed in as <strong>{user}</strong>.</p>\
-         <form method=\"post\" action=\"{action}\">\
-         {hidden}\
-         <div class=\"actions\">\
-         <button type=\"submit\" name=\"decision\" value=\"allow\" class=\"primary\">Allow</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\
-         </div></form>",
-        client = text(view.client),
-        user = text(view.username),
-        action = attr(paths::AUTHORIZE_CONSENT),
-        hidden = hidden_fields(view.request, view.csrf_token),
-    );
-    page(StatusCode::OK, "Allow access?", &body)
+    html(
+        StatusCode::OK,
+        &ConsentPage {
+            title: "Allow access?",
+            action: paths::AUTHORIZE_CONSENT,
+            scopes: view.scopes.iter().map(|s| describe_scope(s)).collect(),
+            view,
+        },
+        &csp_with(view.redirects),
+    )
 }
 
 /// What the claims interaction page (UMA Grant §3.3.2) shows before the party's claims are released.
@@ -183,47 +207,62 @@ pub struct ReleaseView<'a> {
     pub identity: &'a str,
     /// The names of the claims released.
     pub claims: &'a [&'a str],
-    pub request: &'a str,
+    pub request: Option<&'a str>,
     pub csrf_token: &'a str,
+    /// Where the answer may redirect the browser: the client's claims redirect URIs.
+    pub redirects: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "release.html")]
+struct ReleasePage<'a> {
+    title: &'a str,
+    action: &'a str,
+    view: &'a ReleaseView<'a>,
 }
 
 pub fn release(view: &ReleaseView<'_>) -> HttpResponse {
-    let items: String = view
-        .claims
-        .iter()
-        .map(|c| format!("<li><code>{}</code></li>", text(c)))
-        .collect();
-    let body = format!(
-        "<h1>Show who you are?</h1>\
-         <p><strong>{client}</strong> asks to show {owner}'s resource server that you are \
-         <strong>{identity}</strong>.</p>\
-         <p class=\"muted\">Released to {owner}'s sharing policies, never to {client}:</p>\
-         <ul>{items}</ul>\
-         <form method=\"post\" action=\"{action}\">\
-         {hidden}\
-         <div class=\"actions\">\
-         <button type=\"submit\" name=\"decision\" value=\"allow\" class=\"primary\">Continue</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Cancel</button>\
-         </div></form>",
-        client = text(view.client),
-        owner = text(view.owner),
-        identity = text(view.identity),
-        action = attr(paths::CLAIMS_DECISION),
-        hidden = hidden_fields(view.request, view.csrf_token),
-    );
-    page(StatusCode::OK, "Show who you are?", &body)
+    html(
+        StatusCode::OK,
+        &ReleasePage {
+            title: "Show who you are?",
+            action: paths::CLAIMS_DECISION,
+            view,
+        },
+        &csp_with(view.redirects),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+    hint: &'a str,
 }
 
 /// An error the browser's user must read, shown instead of redirecting (RFC 6749 §4.1.2.1: never redirect to
 /// an unverified redirect URI).
 pub fn error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    let body = format!(
-        "<h1>{}</h1><p class=\"alert\" role=\"alert\">{}</p>\
-         <p class=\"muted\">Return to the application you came from and try again.</p>",
-        text(title),
-        text(message)
-    );
-    page(status, title, &body)
+    error_with_hint(
+        status,
+        title,
+        message,
+        "Return to the application you came from and try again.",
+    )
+}
+
+/// As [`error`], with the line that says what to do next.
+pub fn error_with_hint(status: StatusCode, title: &str, message: &str, hint: &str) -> HttpResponse {
+    html(
+        status,
+        &ErrorPage {
+            title,
+            message,
+            hint,
+        },
+        CSP,
+    )
 }
 
 #[cfg(test)]
@@ -236,40 +275,97 @@ mod tests {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
+    fn csp_of(resp: &HttpResponse) -> String {
+        resp.headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     #[test]
     fn values_are_escaped() {
         let html = body_of(consent(&ConsentView {
             client: "<script>alert(1)</script>",
             username: "a&b",
             scopes: &["openid", "x\"y"],
-            request: "r\"><img>",
+            request: Some("r\"><img>"),
             csrf_token: "c",
+            redirects: &[],
         }));
         assert!(!html.contains("<script>alert"), "{html}");
-        assert!(html.contains("&lt;script&gt;"));
-        assert!(html.contains("a&amp;b"));
+        assert!(
+            html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("a&amp;b") || html.contains("a&#38;b"),
+            "{html}"
+        );
         assert!(!html.contains("r\"><img>"));
+        assert!(!html.contains("x\"y"));
     }
 
     #[test]
     fn pages_carry_protective_headers() {
         let resp = error(StatusCode::BAD_REQUEST, "Oops", "<b>bad</b>");
         let headers = resp.headers();
-        assert_eq!(
-            headers.get("x-frame-options").map(|v| v.as_bytes()),
-            Some(&b"DENY"[..])
-        );
-        assert_eq!(
-            headers.get("cache-control").map(|v| v.as_bytes()),
-            Some(&b"no-store"[..])
-        );
+        for (name, value) in [
+            ("x-frame-options", "DENY"),
+            ("cache-control", "no-store"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+        ] {
+            assert_eq!(
+                headers.get(name).and_then(|v| v.to_str().ok()),
+                Some(value),
+                "{name}"
+            );
+        }
+        let csp = csp_of(&resp);
+        for directive in [
+            "default-src 'none'",
+            "style-src 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{directive} in {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("script-src"));
+        let html = body_of(resp);
         assert!(
-            headers
-                .get("content-security-policy")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("frame-ancestors 'none'") && !v.contains("form-action"))
+            html.contains("&lt;b&gt;bad&lt;/b&gt;") || html.contains("&#60;b&#62;bad&#60;/b&#62;"),
+            "{html}"
         );
-        assert!(body_of(resp).contains("&lt;b&gt;bad&lt;/b&gt;"));
+        assert!(html.contains("<link rel=\"stylesheet\" href=\"/console/static/console.css\">"));
+        assert!(
+            !html.contains("<script") && !html.contains("style="),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn sign_in_pages_may_post_on_to_the_clients_redirect_origins_only() {
+        let redirects = vec![
+            "https://app.example:8443/cb?x=1".to_owned(),
+            "https://app.example:8443/other".to_owned(),
+            "com.example.app:/callback".to_owned(),
+        ];
+        let resp = consent(&ConsentView {
+            client: "App",
+            username: "alice",
+            scopes: &["openid"],
+            request: Some("r"),
+            csrf_token: "c",
+            redirects: &redirects,
+        });
+        let csp = csp_of(&resp);
+        assert!(
+            csp.contains("form-action 'self' com.example.app: https://app.example:8443;"),
+            "{csp}"
+        );
+        assert_eq!(form_source("not a url"), None);
     }
 
     #[test]
@@ -277,16 +373,20 @@ mod tests {
         let html = body_of(login(&LoginView {
             action: paths::AUTHORIZE_LOGIN,
             client: "Bank",
-            request: "r",
+            request: Some("r"),
             csrf_token: "c",
             username: "",
             message: Some(LOGIN_FAILED),
+            redirects: &[],
         }));
         for needle in [
             "name=\"username\"",
             "name=\"password\"",
             "autocomplete=\"current-password\"",
             "<label for=\"username\">",
+            "name=\"request\" value=\"r\"",
+            "name=\"csrf_token\" value=\"c\"",
+            "<title>Sign in</title>",
             LOGIN_FAILED,
         ] {
             assert!(html.contains(needle), "{needle} in {html}");

@@ -95,6 +95,14 @@ pub fn insert_session(tx: &WriteTx<'_>, id_hash: &str, session: &Session) -> Res
     Ok(())
 }
 
+/// Ends a browser's session (sign-out). False when there was none.
+pub fn delete_session(tx: &WriteTx<'_>, id_hash: &str) -> Result<bool> {
+    Ok(tx
+        .conn()?
+        .execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?
+        > 0)
+}
+
 pub fn get_session(conn: &ReadTx<'_>, id_hash: &str) -> Result<Option<Session>> {
     Ok(conn
         .conn()?

@@ -9,6 +9,7 @@
 )]
 
 mod authorize;
+mod console;
 mod discovery;
 mod helpers;
 mod introspect;

@@ -18,14 +18,14 @@ const ID_TOKEN: &str = "http%3A%2F%2Fopenid.net%2Fspecs%2Fopenid-connect-core-1_
 const ASK: &str = "@ask\npermit (principal, action, resource);";
 
 /// Alice owns `Photos` (registered by `rs1`) and asks to decide every request; `app` is Bob's client.
-struct Held<'a> {
+pub(crate) struct Held<'a> {
     t: &'a TestApp,
     pat: String,
-    resource: String,
+    pub(crate) resource: String,
 }
 
 impl<'a> Held<'a> {
-    async fn new<S, B>(t: &'a TestApp, app: &S) -> Self
+    pub(crate) async fn new<S, B>(t: &'a TestApp, app: &S) -> Self
     where
         S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
         B: MessageBody,
@@ -67,7 +67,7 @@ impl<'a> Held<'a> {
     }
 
     /// A ticket for `scopes` of the resource, presented by `app` with `sub`'s ID token.
-    async fn ask<S, B>(&self, app: &S, sub: &str, scopes: &[&str]) -> Resp
+    pub(crate) async fn ask<S, B>(&self, app: &S, sub: &str, scopes: &[&str]) -> Resp
     where
         S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
         B: MessageBody,
@@ -103,7 +103,7 @@ where
     .await
 }
 
-fn setup() -> TestApp {
+pub(crate) fn setup() -> TestApp {
     let t = TestApp::with_settings(|s| s.poll_interval = 5);
     t.add_client("rs1", &[]);
     t.add_client("app", &[]);
@@ -114,7 +114,7 @@ fn setup() -> TestApp {
 }
 
 /// A `request_submitted` answer's new ticket.
-fn submitted(resp: &Resp) -> String {
+pub(crate) fn submitted(resp: &Resp) -> String {
     resp.assert_error(403, "request_submitted");
     let body = resp.json();
     assert_eq!(body["interval"], 5, "{body}");

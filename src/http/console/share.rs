@@ -1,0 +1,238 @@
+//! "Share": a form (who, which scopes of one resource, optionally until a date, optionally "ask me first") that
+//! writes a named, commented Cedar policy ([`crate::owner::share`]), shows it, and saves it through the owner's
+//! policy service like any other policy. Only the owner's own resources can be shared; another id is a 404.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::policies::store_policy;
+use super::resources::{label, owner_resource, owner_resources, server_label};
+use super::{AppState, Nav, Out, Owner, act, method_not_allowed, urls, view};
+use crate::error::OAuthError;
+use crate::owner::policies as service;
+use crate::owner::share::{Share, Who, share_name, share_policy};
+use crate::protocol::uma::Resource;
+use crate::uma::requests::parse_until;
+
+/// The longest "who" the form takes.
+const MAX_WHO: usize = 256;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(urls::SHARE)
+            .route(web::get().to(page))
+            .route(web::post().to(submit))
+            .default_service(method_not_allowed("GET, POST")),
+    );
+}
+
+struct ResourceOption {
+    id: String,
+    label: String,
+}
+
+struct ScopeBox {
+    name: String,
+    checked: bool,
+}
+
+struct ShareForm {
+    resource: String,
+    resource_label: String,
+    who: String,
+    kind: String,
+    scopes: Vec<ScopeBox>,
+    until: String,
+    ask: bool,
+    name: String,
+    preview: Option<String>,
+}
+
+impl ShareForm {
+    fn blank(resource: &Resource) -> Self {
+        Self {
+            resource: resource.id.clone(),
+            resource_label: label(resource),
+            who: String::new(),
+            kind: "email".to_owned(),
+            scopes: resource
+                .description
+                .resource_scopes
+                .iter()
+                .map(|s| ScopeBox {
+                    name: s.clone(),
+                    checked: false,
+                })
+                .collect(),
+            until: String::new(),
+            ask: false,
+            name: String::new(),
+            preview: None,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/share.html")]
+struct SharePage {
+    title: &'static str,
+    nav: Nav,
+    error: Option<String>,
+    form: Option<ShareForm>,
+    resources: Vec<ResourceOption>,
+}
+
+fn chooser(state: &AppState, owner: &Owner) -> Result<SharePage, OAuthError> {
+    let resources = owner_resources(state, &owner.username)?
+        .into_iter()
+        .flat_map(|(client, resources)| {
+            let server = server_label(&client);
+            resources.into_iter().map(move |r| ResourceOption {
+                label: format!("{} ({server})", label(&r)),
+                id: r.id,
+            })
+        })
+        .collect();
+    Ok(SharePage {
+        title: "Share",
+        nav: Nav::of(owner, "share"),
+        error: None,
+        form: None,
+        resources,
+    })
+}
+
+async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let resource = super::super::forms::query(&req)
+        .ok()
+        .and_then(|q| q.get("resource").map(str::to_owned));
+    view(&req, &state, move |st, owner| {
+        let Some(id) = resource else {
+            return Ok(Out::page(&chooser(st, owner)?));
+        };
+        let Some(resource) = owner_resource(st, &owner.username, &id)? else {
+            return Ok(Out::not_found("You have no resource with that id."));
+        };
+        Ok(Out::page(&SharePage {
+            title: "Share",
+            nav: Nav::of(owner, "share"),
+            error: None,
+            form: Some(ShareForm::blank(&resource)),
+            resources: Vec::new(),
+        }))
+    })
+    .await
+}
+
+async fn submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    act(&req, payload, &state, |st, owner, form| {
+        let id = form.get("resource").unwrap_or_default();
+        let Some(resource) = owner_resource(st, &owner.username, id)? else {
+            return Ok(Out::not_found("You have no resource with that id."));
+        };
+        let mut shown = ShareForm::blank(&resource);
+        shown.who = form.get("who").unwrap_or_default().trim().to_owned();
+        shown.kind = form.get("kind").unwrap_or("email").to_owned();
+        shown.until = form.get("until").unwrap_or_default().trim().to_owned();
+        shown.ask = form.get("ask").is_some();
+        shown.name = form.get("name").unwrap_or_default().trim().to_owned();
+        for (i, scope) in shown.scopes.iter_mut().enumerate() {
+            scope.checked = form.get(&format!("scope.{}", i + 1)) == Some(scope.name.as_str());
+        }
+        let refuse = |shown: ShareForm, error: String| {
+            Ok(Out::page_with(
+                StatusCode::BAD_REQUEST,
+                &SharePage {
+                    title: "Share",
+                    nav: Nav::of(owner, "share"),
+                    error: Some(error),
+                    form: Some(shown),
+                    resources: Vec::new(),
+                },
+            ))
+        };
+        if shown.who.is_empty() || shown.who.len() > MAX_WHO {
+            return refuse(
+                shown,
+                format!("Say who to share with, in at most {MAX_WHO} characters."),
+            );
+        }
+        let who = match shown.kind.as_str() {
+            "email" => Who::Email(shown.who.clone()),
+            "username" => Who::Username(shown.who.clone()),
+            "group" => Who::Group(shown.who.clone()),
+            _ => {
+                return refuse(
+                    shown,
+                    "Choose an email address, a username or a group.".into(),
+                );
+            }
+        };
+        let scopes: Vec<String> = shown
+            .scopes
+            .iter()
+            .filter(|s| s.checked)
+            .map(|s| s.name.clone())
+            .collect();
+        if scopes.is_empty() {
+            return refuse(shown, "Choose at least one scope.".into());
+        }
+        let now = st.now();
+        let until = if shown.until.is_empty() {
+            None
+        } else {
+            match parse_until(&shown.until) {
+                Ok(t) if t > now => Some(t),
+                Ok(_) => return refuse(shown, "The end date must be in the future.".into()),
+                Err(e) => return refuse(shown, format!("{e}.")),
+            }
+        };
+        let name = if shown.name.is_empty() {
+            share_name(&who, &resource.id)
+        } else {
+            shown.name.clone()
+        };
+        if let Err(e) = service::check_name(&name) {
+            return refuse(shown, format!("{e}."));
+        }
+        let text = share_policy(&Share {
+            who: &who,
+            issuer: &st.settings.issuer,
+            resource_id: &resource.id,
+            resource_name: resource.description.name.as_deref(),
+            scopes: &scopes,
+            until,
+            ask: shown.ask,
+            now,
+        });
+        if form.get("action") != Some("save") {
+            shown.name = name;
+            shown.preview = Some(text);
+            return Ok(Out::page(&SharePage {
+                title: "Share",
+                nav: Nav::of(owner, "share"),
+                error: None,
+                form: Some(shown),
+                resources: Vec::new(),
+            }));
+        }
+        if st
+            .store
+            .read(|c| service::get(c, &owner.username, &name))?
+            .is_some()
+        {
+            shown.name = name.clone();
+            return refuse(
+                shown,
+                format!("You already have a policy named `{name}`: choose another name."),
+            );
+        }
+        store_policy(st, owner, &name, &text, true)
+    })
+    .await
+}
