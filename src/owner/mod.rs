@@ -2,7 +2,8 @@
 //! decision-log HTTP APIs, the CLI, and the approvals and console built on them).
 //!
 //! - [`policies`]: the owner's sharing policies, validated on every write and cached per owner for decisions;
-//! - [`decisions`]: reading the decision log of the owner's resources.
+//! - [`decisions`]: reading the decision log of the owner's resources;
+//! - [`share`]: the console's share form turned into a named, commented policy.
 //!
 //! Plain Rust against the storage traits of [`crate::store::traits`]; Cedar only through [`crate::policy`].
 //! No actix-web and no rusqlite here. Nothing in this module may read or change one owner's data on behalf of
@@ -10,5 +11,6 @@
 
 pub mod decisions;
 pub mod policies;
+pub mod share;
 
 pub use policies::{Policies, PolicyError, PushOutcome, Pushed};

@@ -81,7 +81,7 @@ pub fn approval_policy(a: &Approval<'_>) -> String {
 }
 
 /// A Cedar string literal's content for `value`.
-fn escape(value: &str) -> String {
+pub fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -97,7 +97,7 @@ fn escape(value: &str) -> String {
 }
 
 /// Text safe inside a `//` comment: control characters (a newline would end the comment) become spaces.
-fn one_line(value: &str) -> String {
+pub fn one_line(value: &str) -> String {
     value
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

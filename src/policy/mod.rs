@@ -21,7 +21,10 @@ mod limits;
 mod schema;
 mod validate;
 
-pub use approval::{Approval, approval_policy, date as approval_date};
+pub use approval::{
+    Approval, approval_policy, date as approval_date, escape as cedar_string,
+    one_line as comment_text,
+};
 pub use cache::PolicyCache;
 pub use decide::{
     ANONYMOUS_PRINCIPAL, ASK, Claims, ClaimsError, Compiled, ContextFacts, Decision, EvalError,
