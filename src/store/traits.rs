@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use super::decisions::{self, Decision};
+use super::decisions::{self, Decision, DecisionFilter};
 use super::outbox::{self, Attempt, Delivery, NewEvent, StoredEvent};
 use super::pcts::{self, Pct};
 use super::policies::{self, PolicyInfo, StoredPolicy};
@@ -114,6 +114,14 @@ pub trait ResourceStore: ResourceRead {
 pub trait DecisionRead {
     /// The owner's most recent decisions, newest first, at most `limit`.
     fn decisions_of_owner(&self, owner: &str, limit: usize) -> Result<Vec<Decision>>;
+    /// The owner's decisions `filter` keeps, newest first: at most `limit` after skipping `offset`.
+    fn decision_page(
+        &self,
+        owner: &str,
+        filter: &DecisionFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Decision>>;
 }
 
 /// Appending to the decision log.
@@ -231,6 +239,15 @@ impl ResourceStore for WriteTx<'_> {
 impl<T: Reads> DecisionRead for T {
     fn decisions_of_owner(&self, owner: &str, limit: usize) -> Result<Vec<Decision>> {
         decisions::list_for_owner(self.reader(), owner, limit)
+    }
+    fn decision_page(
+        &self,
+        owner: &str,
+        filter: &DecisionFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Decision>> {
+        decisions::page_for_owner(self.reader(), owner, filter, offset, limit)
     }
 }
 
