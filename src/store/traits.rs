@@ -12,6 +12,7 @@
 
 use std::collections::BTreeSet;
 
+use super::apps::{self, ConnectedGrant};
 use super::decisions::{self, Decision, DecisionFilter};
 use super::outbox::{self, Attempt, Delivery, NewEvent, StoredEvent};
 use super::pcts::{self, Pct};
@@ -427,5 +428,17 @@ impl OutboxStore for WriteTx<'_> {
     }
     fn purge_outbox(&self, before: UnixTime) -> Result<usize> {
         outbox::purge(self, before)
+    }
+}
+
+/// Reading a user's connected applications.
+pub trait ConnectedAppRead {
+    /// `owner`'s grants (as a local user) still holding an unrevoked, unexpired token at `now`, oldest first.
+    fn live_grants_of_user(&self, owner: &str, now: UnixTime) -> Result<Vec<ConnectedGrant>>;
+}
+
+impl<T: Reads> ConnectedAppRead for T {
+    fn live_grants_of_user(&self, owner: &str, now: UnixTime) -> Result<Vec<ConnectedGrant>> {
+        apps::live_grants_of_user(self.reader(), owner, now)
     }
 }
