@@ -17,6 +17,7 @@ import time
 import pytest
 import requests
 
+from browser_support import chromium, page, shoot  # noqa: F401 (fixtures)
 from support import HTTP_TIMEOUT, assert_inactive, introspect
 from uma_support import assert_request_denied, assert_rpt_response, make_scene
 

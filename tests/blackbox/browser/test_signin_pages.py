@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from authlib.common.security import generate_token
 
+from browser_support import chromium, page, shoot  # noqa: F401 (fixtures)
 from support import PAT_SCOPE, Authorization, oauth_session, query_of
 from uma_support import UmaClient, assert_need_info, assert_rpt_claims, email_policy, make_scene
 

@@ -1,10 +1,11 @@
-"""Fixtures of the browser tests: Playwright for Python driving Debian's `chromium` (no browser download).
+"""Fixtures of the browser tests in `tests/blackbox/browser/`, which import them (a `conftest.py` there would
+shadow the suite's, which other tests import by name): Playwright for Python driving Debian's `chromium`, with no
+browser download.
 
-The browser is found with `UMA_CEDAR_CHROMIUM`, then `chromium` on the PATH, then `/usr/bin/chromium`; when
-none exists the tests skip and say why, unless `UMA_CEDAR_REQUIRE_BROWSER` is set (`.ci/run` sets it and
-installs chromium, so CI never skips). Each test gets a fresh
-browser context and a `shoot(label)` that saves a full-page screenshot under `target/browser-screenshots/`
-(git-ignored), one directory per test. Every wait is bounded.
+The browser is found with `UMA_CEDAR_CHROMIUM`, then `chromium` on the PATH, then `/usr/bin/chromium`; when none
+exists the tests skip and say why, unless `UMA_CEDAR_REQUIRE_BROWSER` is set (`.ci/run` sets it and installs
+chromium, so CI never skips). Each test gets a fresh browser context and a `shoot(label)` that saves a full-page
+screenshot under `target/browser-screenshots/` (git-ignored), one directory per test. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "target" / "browser-screenshots"
 ACTION_TIMEOUT_MS = 15_000  # one click, fill or navigation
 LAUNCH_TIMEOUT_MS = 30_000
@@ -32,7 +33,9 @@ def chromium_path() -> str | None:
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
-@pytest.fixture(scope="session")
+# Per module: each test module imports its own copy of these fixtures, and two Playwright drivers cannot share a
+# thread, so a session-wide browser would be started twice at once.
+@pytest.fixture(scope="module")
 def chromium():
     path = chromium_path()
     if path is None:
