@@ -3,12 +3,16 @@
 //!
 //! - [`policies`]: the owner's sharing policies, validated on every write and cached per owner for decisions;
 //! - [`decisions`]: reading the decision log of the owner's resources;
-//! - [`share`]: the policy the console's share form writes.
+//! - [`access`]: who can use each of her resources, with which scopes, by which policy;
+//! - [`apps`]: her connected applications (PAT and token holders), revocable per client;
+//! - [`share`]: the console's share form turned into a named, commented policy.
 //!
 //! Plain Rust against the storage traits of [`crate::store::traits`]; Cedar only through [`crate::policy`].
 //! No actix-web and no rusqlite here. Nothing in this module may read or change one owner's data on behalf of
 //! another.
 
+pub mod access;
+pub mod apps;
 pub mod decisions;
 pub mod policies;
 pub mod share;

@@ -7,6 +7,7 @@
 //! - [`decide`] one (requesting party, resource, scope): [`Decision::Permit`], [`Decision::NeedInfo`] (the
 //!   claims that could help, read off the policies by partial evaluation), [`Decision::Ask`] (only `@ask`
 //!   permits apply: the owner decides) or [`Decision::Deny`];
+//! - [`summarize`]: a readable "who, which scopes, which resources, until" of each policy in a source;
 //! - [`approval_policy`]: the Cedar text of an owner's approval of one held request.
 //!
 //! This module must never let a request's input reach the context or the resource (only verified claims
@@ -19,6 +20,7 @@ mod decide;
 mod diagnostic;
 mod limits;
 mod schema;
+mod summary;
 mod validate;
 
 pub use approval::{
@@ -36,4 +38,5 @@ pub use limits::{
     MAX_SOURCE_BYTES, MAX_UNARY_RUN, check_set_size,
 };
 pub use schema::{BASE_SCHEMA, BASE_SCHEMA_NAME, ClaimAttr, ClaimType, PolicySchema, SchemaError};
+pub use summary::{Only, Summary, Who, summarize};
 pub use validate::{ScopeCheck, Source, Validation, validate};

@@ -109,3 +109,18 @@ pub struct RequestParams {
     pub code_challenge: Option<String>,
     pub nonce: Option<String>,
 }
+
+/// A user's grant to a client that still holds a live token: one row of her connected applications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectedGrant {
+    pub grant_id: i64,
+    pub client_id: String,
+    /// The client's registered `client_name`, if any.
+    pub client_name: Option<String>,
+    /// The scope she consented to, space-separated.
+    pub scope: String,
+    /// When she consented.
+    pub created_at: UnixTime,
+    /// True when a live refresh token is among the grant's tokens.
+    pub refresh: bool,
+}

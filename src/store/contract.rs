@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Map;
 
-use super::decisions::Decision;
+use super::decisions::{Decision, DecisionFilter};
 use super::interaction::{Gathered, Interaction, InteractionStore};
 use super::outbox::{Attempt, DeliveryState, NewEvent};
 use super::pcts::Pct;
@@ -424,6 +424,31 @@ pub fn decision_and_policy_contract<B: Backend>(make: impl Fn() -> B) {
         .map(|d| d.time)
         .collect();
     assert_eq!(times, [3, 2]);
+    // A page skips `offset` of the newest, and the filter keeps one resource, one answer, or both.
+    let page = |filter: &DecisionFilter, offset, limit| -> Vec<UnixTime> {
+        read.decision_page("rs1", filter, offset, limit)
+            .expect("page")
+            .iter()
+            .map(|d| d.time)
+            .collect()
+    };
+    let all = DecisionFilter::default();
+    assert_eq!(page(&all, 0, 10), [3, 2, 1]);
+    assert_eq!(page(&all, 1, 1), [2]);
+    assert!(page(&all, 3, 10).is_empty());
+    let on = |resource: Option<&str>, answer: Option<&str>| DecisionFilter {
+        resource_id: resource.map(str::to_owned),
+        answer: answer.map(str::to_owned),
+    };
+    assert_eq!(page(&on(Some("a"), None), 0, 10), [3, 2, 1]);
+    assert!(page(&on(Some("b"), None), 0, 10).is_empty());
+    assert_eq!(page(&on(None, Some("request_denied")), 0, 10), [3, 2, 1]);
+    assert!(page(&on(Some("a"), Some("permit")), 0, 10).is_empty());
+    assert_eq!(
+        read.decision_page("rs2", &all, 0, 10).expect("page").len(),
+        1,
+        "another owner's decisions stay hers"
+    );
     assert!(read.owner_exists("rs1").expect("exists"));
     assert!(!read.owner_exists("nobody").expect("exists"));
     assert!(read.policy_version("rs1").expect("version") >= 2);

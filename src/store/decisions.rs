@@ -83,6 +83,83 @@ pub(super) fn list_for_owner(
         .collect()
 }
 
+/// What an activity query keeps: the decisions on one resource, or with one answer, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecisionFilter {
+    pub resource_id: Option<String>,
+    pub answer: Option<String>,
+}
+
+/// The owner's decisions that `filter` keeps, newest first: `limit` of them after skipping `offset`.
+pub(super) fn page_for_owner(
+    conn: &ReadTx<'_>,
+    owner: &str,
+    filter: &DecisionFilter,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<Decision>> {
+    let mut stmt = conn.conn()?.prepare(
+        "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail
+         FROM decisions
+         WHERE owner = ?1 AND (?2 IS NULL OR resource_id = ?2) AND (?3 IS NULL OR answer = ?3)
+         ORDER BY time DESC, id DESC LIMIT ?4 OFFSET ?5",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(
+            params![owner, filter.resource_id, filter.answer, limit, offset],
+            row,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(decode).collect()
+}
+
+type Row = (
+    UnixTime,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((
+        r.get("time")?,
+        r.get("owner")?,
+        r.get("client_id")?,
+        r.get("party")?,
+        r.get("resource_id")?,
+        r.get("scopes")?,
+        r.get("granted")?,
+        r.get("answer")?,
+        r.get("policies")?,
+        r.get("detail")?,
+    ))
+}
+
+fn decode(
+    (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail): Row,
+) -> Result<Decision> {
+    Ok(Decision {
+        time,
+        owner,
+        client_id,
+        party,
+        resource_id,
+        scopes: from_json(&scopes)?,
+        granted: from_json(&granted)?,
+        answer,
+        policies: from_json(&policies)?,
+        detail,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! Secrets never reach this module in clear: callers pass SHA-256 hashes of tokens, codes, tickets and client
 //! secrets, and argon2 hashes of passwords.
 
+pub mod apps;
 pub mod auth;
 pub mod clients;
 #[cfg(test)]
@@ -40,8 +41,9 @@ use rusqlite::{Connection, OpenFlags};
 pub use interaction::InteractionStore;
 pub use purge::{Batch, Purge, PurgeStore};
 pub use traits::{
-    DecisionLog, DecisionRead, OutboxRead, OutboxStore, PctRead, PctStore, PolicyRead, PolicyStore,
-    RequestRead, RequestStore, ResourceRead, ResourceStore, RptRead, RptStore, TicketStore,
+    ConnectedAppRead, DecisionLog, DecisionRead, OutboxRead, OutboxStore, PctRead, PctStore,
+    PolicyRead, PolicyStore, RequestRead, RequestStore, ResourceRead, ResourceStore, RptRead,
+    RptStore, TicketStore,
 };
 pub use tx::{Outcome, ReadTx, WriteTx};
 pub use upstream::UpstreamStore;

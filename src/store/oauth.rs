@@ -286,6 +286,79 @@ pub(crate) fn codes_contract<W: AuthCodeStore + TokenStore>(
     assert!(!tx.redeem_auth_code("h-other", grant_id).expect("redeem"));
 }
 
+/// The contract of [`super::ConnectedAppRead`]: `username` has no grant yet and `client_id` is registered. A
+/// grant shows while one of its tokens is live (unrevoked, unused, unexpired), and never for another subject.
+#[cfg(test)]
+pub(crate) fn connected_apps_contract<W: TokenStore + super::ConnectedAppRead>(
+    tx: &W,
+    client_id: &str,
+    username: &str,
+) {
+    use crate::protocol::tokens::SubjectKind;
+    let grant = |subject, kind| {
+        tx.create_grant(
+            &NewGrant {
+                client_id,
+                subject,
+                subject_kind: kind,
+                scope: "openid uma_protection",
+                auth_time: None,
+                nonce: None,
+            },
+            20,
+        )
+        .expect("grant")
+    };
+    let token = |hash, kind, grant_id, expires_at| {
+        tx.insert_token(&NewToken {
+            hash,
+            kind,
+            grant_id,
+            scope: "openid",
+            issued_at: 20,
+            expires_at,
+        })
+        .expect("token")
+    };
+    assert!(
+        tx.live_grants_of_user(username, 50)
+            .expect("list")
+            .is_empty()
+    );
+    let live = grant(username, SubjectKind::User);
+    token("h-live", TokenKind::Access, live, 100);
+    token("h-live-refresh", TokenKind::Refresh, live, 500);
+    let expired = grant(username, SubjectKind::User);
+    token("h-expired", TokenKind::Access, expired, 40);
+    let own = grant(client_id, SubjectKind::Client);
+    token("h-own", TokenKind::Access, own, 100);
+    let listed = tx.live_grants_of_user(username, 50).expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let first = &listed[0];
+    assert_eq!(
+        (
+            first.grant_id,
+            first.client_id.as_str(),
+            first.scope.as_str(),
+            first.created_at,
+            first.refresh
+        ),
+        (live, client_id, "openid uma_protection", 20, true)
+    );
+    assert!(
+        tx.live_grants_of_user(client_id, 50)
+            .expect("list")
+            .is_empty(),
+        "a client's own grant is no user's"
+    );
+    tx.revoke_grant(live).expect("revoke");
+    assert!(
+        tx.live_grants_of_user(username, 50)
+            .expect("list")
+            .is_empty()
+    );
+}
+
 /// The contract of [`AuthRequestStore`]: `id_hash` names a pending request in the backend; it is taken once.
 #[cfg(test)]
 pub(crate) fn requests_contract<W: AuthRequestStore>(tx: &W, id_hash: &str) {
@@ -349,6 +422,7 @@ mod tests {
             .write(|tx| {
                 clients::insert(tx, &client)?;
                 users::insert(tx, &user)?;
+                connected_apps_contract(tx, "web", "alice");
                 codes_contract(tx, "web", "alice");
                 users_contract(&user, tx);
                 auth::insert_request(

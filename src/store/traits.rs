@@ -12,7 +12,8 @@
 
 use std::collections::BTreeSet;
 
-use super::decisions::{self, Decision};
+use super::apps::{self, ConnectedGrant};
+use super::decisions::{self, Decision, DecisionFilter};
 use super::outbox::{self, Attempt, Delivery, NewEvent, StoredEvent};
 use super::pcts::{self, Pct};
 use super::policies::{self, PolicyInfo, StoredPolicy};
@@ -114,6 +115,14 @@ pub trait ResourceStore: ResourceRead {
 pub trait DecisionRead {
     /// The owner's most recent decisions, newest first, at most `limit`.
     fn decisions_of_owner(&self, owner: &str, limit: usize) -> Result<Vec<Decision>>;
+    /// The owner's decisions `filter` keeps, newest first: at most `limit` after skipping `offset`.
+    fn decision_page(
+        &self,
+        owner: &str,
+        filter: &DecisionFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Decision>>;
 }
 
 /// Appending to the decision log.
@@ -237,6 +246,15 @@ impl ResourceStore for WriteTx<'_> {
 impl<T: Reads> DecisionRead for T {
     fn decisions_of_owner(&self, owner: &str, limit: usize) -> Result<Vec<Decision>> {
         decisions::list_for_owner(self.reader(), owner, limit)
+    }
+    fn decision_page(
+        &self,
+        owner: &str,
+        filter: &DecisionFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Decision>> {
+        decisions::page_for_owner(self.reader(), owner, filter, offset, limit)
     }
 }
 
@@ -422,5 +440,17 @@ impl OutboxStore for WriteTx<'_> {
     }
     fn purge_outbox(&self, before: UnixTime) -> Result<usize> {
         outbox::purge(self, before)
+    }
+}
+
+/// Reading a user's connected applications.
+pub trait ConnectedAppRead {
+    /// `owner`'s grants (as a local user) still holding an unrevoked, unexpired token at `now`, oldest first.
+    fn live_grants_of_user(&self, owner: &str, now: UnixTime) -> Result<Vec<ConnectedGrant>>;
+}
+
+impl<T: Reads> ConnectedAppRead for T {
+    fn live_grants_of_user(&self, owner: &str, now: UnixTime) -> Result<Vec<ConnectedGrant>> {
+        apps::live_grants_of_user(self.reader(), owner, now)
     }
 }

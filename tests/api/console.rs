@@ -503,7 +503,7 @@ async fn the_share_form_saves_a_policy_that_check_access_then_permits() {
             ("action", action),
         ])
     };
-    let name = format!("share-bob-example.com-{resource}");
+    let name = "share-bob-photos".to_owned();
     let preview = browser
         .post(&app, "/console/share", &borrowed(&share("preview")))
         .await;

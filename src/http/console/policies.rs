@@ -432,7 +432,7 @@ async fn check_form(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
 }
 
 /// The claims the check decides with: a local user's own claims when the person is one of this server's
-/// usernames, else an email address at this server; with the groups given.
+/// usernames, else someone who proved that email address (verified) at this server; with the groups given.
 fn person_claims(
     state: &AppState,
     person: &str,
@@ -446,6 +446,7 @@ fn person_claims(
             map.insert("iss".into(), Value::from(issuer.as_str()));
             map.insert("sub".into(), Value::from(person));
             map.insert("email".into(), Value::from(person));
+            map.insert("email_verified".into(), Value::from(true));
             map
         }
         None => return Ok(None),

@@ -2,6 +2,8 @@
 //! writes a named, commented Cedar policy ([`crate::owner::share`]), shows it, and saves it through the owner's
 //! policy service like any other policy. Only the owner's own resources can be shared; another id is a 404.
 
+use std::collections::BTreeSet;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -11,7 +13,7 @@ use super::resources::{label, owner_resource, owner_resources, server_label};
 use super::{AppState, Nav, Out, Owner, act, method_not_allowed, urls, view};
 use crate::error::OAuthError;
 use crate::owner::policies as service;
-use crate::owner::share::{Share, Who, share_name, share_policy};
+use crate::owner::share::{self as sharing, Who, share_policy};
 use crate::protocol::uma::Resource;
 use crate::uma::requests::parse_until;
 
@@ -179,37 +181,45 @@ async fn submit(
             .filter(|s| s.checked)
             .map(|s| s.name.clone())
             .collect();
-        if scopes.is_empty() {
-            return refuse(shown, "Choose at least one scope.".into());
-        }
         let now = st.now();
         let until = if shown.until.is_empty() {
             None
         } else {
             match parse_until(&shown.until) {
-                Ok(t) if t > now => Some(t),
-                Ok(_) => return refuse(shown, "The end date must be in the future.".into()),
+                Ok(t) => Some(t),
                 Err(e) => return refuse(shown, format!("{e}.")),
             }
         };
+        let existing: BTreeSet<String> = st
+            .store
+            .read(|c| service::list(c, &owner.username))?
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        let shared = match share_policy(
+            &sharing::ShareForm {
+                who,
+                scopes,
+                until,
+                ask_first: shown.ask,
+            },
+            &resource,
+            &st.settings.issuer,
+            &existing,
+            now,
+        ) {
+            Ok(shared) => shared,
+            Err(e) => return refuse(shown, format!("{}.", capitalized(&e.to_string()))),
+        };
         let name = if shown.name.is_empty() {
-            share_name(&who, &resource.id)
+            shared.name
         } else {
             shown.name.clone()
         };
         if let Err(e) = service::check_name(&name) {
             return refuse(shown, format!("{e}."));
         }
-        let text = share_policy(&Share {
-            who: &who,
-            issuer: &st.settings.issuer,
-            resource_id: &resource.id,
-            resource_name: resource.description.name.as_deref(),
-            scopes: &scopes,
-            until,
-            ask: shown.ask,
-            now,
-        });
+        let text = shared.text;
         if form.get("action") != Some("save") {
             shown.name = name;
             shown.preview = Some(text);
@@ -235,4 +245,13 @@ async fn submit(
         store_policy(st, owner, &name, &text, true)
     })
     .await
+}
+
+/// A domain error message (lowercase, as errors are written) as the start of a sentence on the page.
+fn capitalized(message: &str) -> String {
+    let mut chars = message.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
