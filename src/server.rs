@@ -141,9 +141,14 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         "delivering notifications to {} webhook(s)",
         state.settings.webhooks.len()
     );
+    let access_log = log::log_enabled!(target: ACCESS_LOG_TARGET, log::Level::Info);
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
+            // The access log costs per request even when its level is filtered out: it is left out then.
+            .wrap(middleware::Condition::new(
+                access_log,
+                middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target(ACCESS_LOG_TARGET),
+            ))
             .configure(http::configure(state.clone()))
     })
     .listen(listener)
@@ -153,6 +158,9 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     notifications.stop();
     served
 }
+
+/// The log target of actix-web's access log (its `Logger` middleware).
+const ACCESS_LOG_TARGET: &str = "actix_web::middleware::logger";
 
 /// How often expired rows are deleted.
 const HOUSEKEEPING_SECONDS: u64 = 600;

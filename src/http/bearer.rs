@@ -63,8 +63,13 @@ pub fn check_pat(state: &AppState, token: &str) -> Result<Pat, OAuthError> {
     })
 }
 
-/// Extracts and checks the PAT of a protection API request.
-pub async fn require_pat(req: &HttpRequest, state: &AppState) -> Result<Pat, OAuthError> {
+/// Extracts and checks the PAT of a protection API request, then runs `work` with it: both in one trip to the
+/// blocking pool.
+pub async fn with_pat<T, F>(req: &HttpRequest, state: &AppState, work: F) -> Result<T, OAuthError>
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState, Pat) -> Result<T, OAuthError> + Send + 'static,
+{
     let token = bearer_token(req)?;
-    state.run(move |st| check_pat(st, &token)).await
+    state.run(move |st| work(st, check_pat(st, &token)?)).await
 }

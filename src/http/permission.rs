@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::bearer::require_pat;
+use super::bearer::{bearer_token, with_pat};
 use super::forms::read_json;
 use super::{AppState, method_not_allowed, no_store_json, paths};
 use crate::error::OAuthError;
@@ -26,18 +26,20 @@ async fn permission(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let pat = require_pat(&req, &state).await?;
-    let requested = uma::permission::parse_request(read_json(&req, payload, &state).await?)?;
-    let ticket = state
-        .run(move |st| {
-            let requester = Requester {
-                owner: &pat.owner,
-                resource_server: &pat.client_id,
-            };
-            st.store
-                .write(|tx| uma::permission::issue_ticket(&st.context(), tx, requester, requested))
-        })
-        .await?;
+    bearer_token(&req)?;
+    // Read before the PAT is checked, so that the check and the ticket take one trip to the blocking pool; a bad
+    // body is still reported only after the PAT passed.
+    let body = read_json(&req, payload, &state).await;
+    let ticket = with_pat(&req, &state, move |st, pat| {
+        let requested = uma::permission::parse_request(body?)?;
+        let requester = Requester {
+            owner: &pat.owner,
+            resource_server: &pat.client_id,
+        };
+        st.store
+            .write(|tx| uma::permission::issue_ticket(&st.context(), tx, requester, requested))
+    })
+    .await?;
     Ok(no_store_json(
         StatusCode::CREATED,
         &json!({ "ticket": ticket }),

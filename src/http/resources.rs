@@ -9,7 +9,7 @@ use actix_web::http::header::{HeaderValue, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::bearer::{Pat, require_pat};
+use super::bearer::{Pat, bearer_token, with_pat};
 use super::forms::read_json;
 use super::{AppState, method_not_allowed, no_store_json, paths};
 use crate::error::OAuthError;
@@ -51,14 +51,15 @@ async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let pat = require_pat(&req, &state).await?;
-    let description = uma::resources::parse_description(read_json(&req, payload, &state).await?)?;
-    let id = state
-        .run(move |st| {
-            st.store
-                .write(|tx| uma::resources::create(&st.context(), tx, requester(&pat), description))
-        })
-        .await?;
+    bearer_token(&req)?;
+    // Read before the PAT is checked (one trip to the blocking pool); a bad body is reported after the PAT.
+    let body = read_json(&req, payload, &state).await;
+    let id = with_pat(&req, &state, move |st, pat| {
+        let description = uma::resources::parse_description(body?)?;
+        st.store
+            .write(|tx| uma::resources::create(&st.context(), tx, requester(&pat), description))
+    })
+    .await?;
     let location = format!("{}/{id}", state.settings.endpoint(paths::RESOURCES));
     let location = HeaderValue::from_str(&location).map_err(|e| OAuthError::server_error(&e))?;
     let mut response = no_store_json(StatusCode::CREATED, &json!({ "_id": id }));
@@ -67,25 +68,21 @@ async fn create(
 }
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
-    let pat = require_pat(&req, &state).await?;
-    let ids = state
-        .run(move |st| {
-            st.store
-                .read(|r| Ok(uma::resources::list(r, requester(&pat))))?
-        })
-        .await?;
+    let ids = with_pat(&req, &state, move |st, pat| {
+        st.store
+            .read(|r| Ok(uma::resources::list(r, requester(&pat))))?
+    })
+    .await?;
     Ok(no_store_json(StatusCode::OK, &json!(ids)))
 }
 
 async fn read(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
-    let pat = require_pat(&req, &state).await?;
     let id = path_id(&req);
-    let body = state
-        .run(move |st| {
-            st.store
-                .read(|r| Ok(uma::resources::read(r, requester(&pat), &id)))?
-        })
-        .await?;
+    let body = with_pat(&req, &state, move |st, pat| {
+        st.store
+            .read(|r| Ok(uma::resources::read(r, requester(&pat), &id)))?
+    })
+    .await?;
     Ok(no_store_json(StatusCode::OK, &body))
 }
 
@@ -94,29 +91,28 @@ async fn update(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let pat = require_pat(&req, &state).await?;
-    let description = uma::resources::parse_description(read_json(&req, payload, &state).await?)?;
+    bearer_token(&req)?;
+    // Read before the PAT is checked (one trip to the blocking pool); a bad body is reported after the PAT.
+    let body = read_json(&req, payload, &state).await;
     let id = path_id(&req);
-    let id = state
-        .run(move |st| {
-            st.store.write(|tx| {
-                uma::resources::replace(&st.context(), tx, requester(&pat), &id, &description)
-            })?;
-            Ok(id)
-        })
-        .await?;
+    let id = with_pat(&req, &state, move |st, pat| {
+        let description = uma::resources::parse_description(body?)?;
+        st.store.write(|tx| {
+            uma::resources::replace(&st.context(), tx, requester(&pat), &id, &description)
+        })?;
+        Ok(id)
+    })
+    .await?;
     Ok(no_store_json(StatusCode::OK, &json!({ "_id": id })))
 }
 
 async fn remove(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
-    let pat = require_pat(&req, &state).await?;
     let id = path_id(&req);
-    state
-        .run(move |st| {
-            st.store
-                .write(|tx| uma::resources::delete(tx, requester(&pat), &id))
-        })
-        .await?;
+    with_pat(&req, &state, move |st, pat| {
+        st.store
+            .write(|tx| uma::resources::delete(tx, requester(&pat), &id))
+    })
+    .await?;
     Ok(HttpResponse::NoContent()
         .insert_header(("Cache-Control", "no-store"))
         .finish())

@@ -8,7 +8,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::tickets::Consumed;
-use super::{Result, WriteTx, from_json, to_json};
+use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
 pub use crate::protocol::uma::{Gathered, Interaction};
@@ -62,24 +62,7 @@ impl InteractionStore for WriteTx<'_> {
     }
 
     fn interaction(&self, id_hash: &str, now: UnixTime) -> Result<Option<Interaction>> {
-        Ok(self
-            .conn()?
-            .prepare_cached(
-                "SELECT csrf_hash, client_id, ticket_hash, owner, redirect_uri, state, expires_at
-                 FROM claims_interactions WHERE id_hash = ?1 AND expires_at > ?2",
-            )?
-            .query_row(params![id_hash, now], |r| {
-                Ok(Interaction {
-                    csrf_hash: r.get("csrf_hash")?,
-                    client_id: r.get("client_id")?,
-                    ticket_hash: r.get("ticket_hash")?,
-                    owner: r.get("owner")?,
-                    redirect_uri: r.get("redirect_uri")?,
-                    state: r.get("state")?,
-                    expires_at: r.get("expires_at")?,
-                })
-            })
-            .optional()?)
+        find(self, id_hash, now)
     }
 
     fn remove_interaction(&self, id_hash: &str) -> Result<bool> {
@@ -104,19 +87,45 @@ impl InteractionStore for WriteTx<'_> {
     }
 
     fn gathered_claims(&self, ticket_hash: &str) -> Result<Option<Gathered>> {
-        let row = self
-            .conn()?
-            .prepare_cached("SELECT client_id, claims FROM ticket_claims WHERE ticket_hash = ?1")?
-            .query_row([ticket_hash], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .optional()?;
-        row.map(|(client_id, claims)| {
-            Ok(Gathered {
-                client_id,
-                claims: from_json(&claims)?,
+        gathered(self, ticket_hash)
+    }
+}
+
+/// The live visit with this id, if any.
+pub(super) fn find(r: &ReadTx<'_>, id_hash: &str, now: UnixTime) -> Result<Option<Interaction>> {
+    Ok(r.conn()?
+        .prepare_cached(
+            "SELECT csrf_hash, client_id, ticket_hash, owner, redirect_uri, state, expires_at
+             FROM claims_interactions WHERE id_hash = ?1 AND expires_at > ?2",
+        )?
+        .query_row(params![id_hash, now], |r| {
+            Ok(Interaction {
+                csrf_hash: r.get("csrf_hash")?,
+                client_id: r.get("client_id")?,
+                ticket_hash: r.get("ticket_hash")?,
+                owner: r.get("owner")?,
+                redirect_uri: r.get("redirect_uri")?,
+                state: r.get("state")?,
+                expires_at: r.get("expires_at")?,
             })
         })
-        .transpose()
-    }
+        .optional()?)
+}
+
+/// The claims bound to the ticket with this hash.
+pub(super) fn gathered(r: &ReadTx<'_>, ticket_hash: &str) -> Result<Option<Gathered>> {
+    let row = r
+        .conn()?
+        .prepare_cached("SELECT client_id, claims FROM ticket_claims WHERE ticket_hash = ?1")?
+        .query_row([ticket_hash], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()?;
+    row.map(|(client_id, claims)| {
+        Ok(Gathered {
+            client_id,
+            claims: from_json(&claims)?,
+        })
+    })
+    .transpose()
 }

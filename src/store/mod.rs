@@ -2,8 +2,9 @@
 //!
 //! The database lives in the data directory, in WAL mode with a busy timeout and foreign keys on, so the admin
 //! CLI can change clients and users while the server runs. Migrations are versioned with `PRAGMA user_version`
-//! and applied at open. Every multi-step change runs in one `BEGIN IMMEDIATE` transaction through
-//! [`Store::write`]; a closure that returns an error rolls the whole change back.
+//! and applied at open. Every multi-step change runs in one write transaction through [`Store::write`]; a
+//! closure that returns an error rolls the whole change back. Writes waiting for the single writer at the same
+//! time share one transaction, each in its own savepoint, and are answered after its commit.
 //!
 //! Secrets never reach this module in clear: callers pass SHA-256 hashes of tokens, codes, tickets and client
 //! secrets, and argon2 hashes of passwords.
@@ -24,6 +25,7 @@ pub mod purge;
 pub mod requests;
 pub mod resources;
 pub mod rpts;
+mod staged;
 pub mod tickets;
 pub mod tokens;
 pub mod traits;
@@ -33,13 +35,14 @@ pub mod users;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
 pub use interaction::InteractionStore;
 pub use purge::{Batch, Purge, PurgeStore};
+pub use staged::{Applied, Staged};
 pub use traits::{
     ConnectedAppRead, DecisionLog, DecisionRead, OutboxRead, OutboxStore, PctRead, PctStore,
     PolicyRead, PolicyStore, RequestRead, RequestStore, ResourceRead, ResourceStore, RptRead,
@@ -92,9 +95,15 @@ pub enum StoreError {
     },
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
+    /// The write transaction this request's work was part of could not commit: nothing of it was kept.
+    #[error("the write transaction was rolled back: {0}")]
+    Batch(String),
     /// A uniqueness rule was broken, for example an identifier already in use.
     #[error("{0}")]
     Conflict(String),
+    /// Staged work asked for a write that cannot be staged; it is run again in a write transaction.
+    #[error("`{0}` cannot be staged")]
+    Unstaged(&'static str),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -104,10 +113,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
-    /// Serialises this process's writers before they reach SQLite: waiting on a mutex is fair and wakes at
-    /// once, while SQLite's busy handler sleeps and retries, which shows up as latency spikes under load.
-    /// Other processes (the admin CLI) still meet the busy timeout.
-    writer: Mutex<()>,
+    /// The single writer: this process's writes queue for its connection before they reach SQLite (waiting
+    /// on a condition variable wakes at once, while SQLite's busy handler sleeps and retries), and the writes
+    /// waiting together commit together. Other processes (the admin CLI) still meet the busy timeout.
+    writer: tx::Writer,
 }
 
 impl Store {
@@ -118,7 +127,7 @@ impl Store {
         let store = Self {
             path,
             pool: Mutex::new(Vec::new()),
-            writer: Mutex::new(()),
+            writer: tx::Writer::default(),
         };
         let conn = store.connect()?;
         store.migrate(&conn)?;
@@ -200,16 +209,10 @@ impl Store {
         ReadTx::begin(self.acquire()?, &self.pool)
     }
 
-    /// Opens an immediate write transaction. Nothing is kept unless [`WriteTx::commit`] is called: dropping
-    /// the value rolls back. This process's writers queue on a mutex before reaching SQLite.
+    /// Opens this request's part of a write transaction (see [`WriteTx`] for group commit). Nothing is kept
+    /// unless [`WriteTx::commit`] is called: dropping the value rolls back this request's writes.
     pub fn begin_write(&self) -> Result<WriteTx<'_>> {
-        let conn = self.acquire()?;
-        // A poisoned lock only means another writer panicked; SQLite itself still guards the data.
-        let serial: MutexGuard<'_, ()> = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        WriteTx::begin(conn, &self.pool, serial)
+        self.writer.begin(&self.pool, || self.connect())
     }
 
     /// Runs read-only work in one read transaction.
@@ -243,6 +246,42 @@ impl Store {
         let tx = self.begin_write()?;
         let outcome = work(&tx)?;
         tx.finish(outcome)
+    }
+}
+
+impl Store {
+    /// Runs `work` on a read snapshot that records the writes it asks for (a [`Staged`] transaction), then
+    /// applies them in one short write transaction as its [`Outcome`] says: the way to decide and sign without
+    /// holding the writer. A ticket the work consumed is consumed again conditionally when applied; if it was
+    /// spent meanwhile, or the work asked for a write that cannot be staged, nothing is kept and the answer is
+    /// [`Applied::Retry`]. Work that rolls back, or writes nothing, never reaches the writer.
+    pub fn write_staged<T, E>(
+        &self,
+        work: impl FnOnce(&Staged<'_>) -> Result<Outcome<T, E>, E>,
+    ) -> Result<Applied<T, E>, E>
+    where
+        E: From<StoreError>,
+    {
+        let staged = Staged::new(self.begin_read()?);
+        let result = work(&staged);
+        // The snapshot ends here, before the writer is taken.
+        let Some(ops) = staged.finish() else {
+            return Ok(Applied::Retry);
+        };
+        let answer = match result? {
+            Outcome::Rollback(err) => return Ok(Applied::Answer(Err(err))),
+            Outcome::Commit(answer) => answer,
+        };
+        if ops.is_empty() {
+            return Ok(Applied::Answer(answer));
+        }
+        let tx = self.begin_write()?;
+        if !staged::apply(&tx, &ops)? {
+            // Dropping `tx` rolls back whatever was applied before the spent ticket.
+            return Ok(Applied::Retry);
+        }
+        tx.commit()?;
+        Ok(Applied::Answer(answer))
     }
 }
 
@@ -316,7 +355,14 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
 /// Storage failures reach the protocol as an opaque `server_error`: the cause goes to the log only.
 impl From<StoreError> for crate::error::OAuthError {
     fn from(err: StoreError) -> Self {
-        Self::server_error(&err)
+        match err {
+            // Not a failure: the staged attempt is discarded and the work runs again (see `Store::write_staged`).
+            StoreError::Unstaged(_) => Self::new(
+                crate::error::ErrorCode::ServerError,
+                "the server could not complete the request",
+            ),
+            err => Self::server_error(&err),
+        }
     }
 }
 

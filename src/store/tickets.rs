@@ -6,7 +6,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Result, WriteTx, from_json, to_json};
+use super::{ReadTx, Result, WriteTx, from_json, to_json};
 use crate::clock::UnixTime;
 
 pub use crate::protocol::uma::{Consumed, Permission, Ticket};
@@ -72,7 +72,7 @@ pub(super) fn consume(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Con
 }
 
 /// What [`consume`] would find for this hash, changing nothing.
-pub(super) fn peek(tx: &WriteTx<'_>, hash: &str, now: UnixTime) -> Result<Consumed> {
+pub(super) fn peek(tx: &ReadTx<'_>, hash: &str, now: UnixTime) -> Result<Consumed> {
     let row = tx
         .conn()?
         .prepare_cached(
@@ -115,7 +115,7 @@ pub(super) fn link_rpt(tx: &WriteTx<'_>, hash: &str, jti: &str) -> Result<()> {
 }
 
 /// The RPT issued from the ticket with this hash, if any.
-pub(super) fn issued_rpt(tx: &WriteTx<'_>, hash: &str) -> Result<Option<String>> {
+pub(super) fn issued_rpt(tx: &ReadTx<'_>, hash: &str) -> Result<Option<String>> {
     Ok(tx
         .conn()?
         .prepare_cached("SELECT rpt_jti FROM tickets WHERE hash = ?1")?

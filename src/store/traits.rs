@@ -1,7 +1,8 @@
 //! The narrow storage interfaces the UMA domain works against, one per feature, with no SQL type in them.
 //!
 //! Read interfaces (`*Read`) are implemented by both [`ReadTx`] and [`WriteTx`]; write interfaces only by
-//! [`WriteTx`], so nothing can change the database outside a write transaction. Every method runs inside the
+//! [`WriteTx`], so nothing can change the database outside a write transaction, and by
+//! [`Staged`](super::Staged), which only records writes for a later write transaction to apply. Every method runs inside the
 //! transaction it is called on. A future store (PostgreSQL, say) implements the same traits on its own
 //! transaction types and must pass the contract suite in `store::contract`.
 //!
@@ -41,6 +42,12 @@ impl Reads for ReadTx<'_> {
 impl Reads for WriteTx<'_> {
     fn reader(&self) -> &ReadTx<'_> {
         self
+    }
+}
+
+impl Reads for super::Staged<'_> {
+    fn reader(&self) -> &ReadTx<'_> {
+        self.reader()
     }
 }
 

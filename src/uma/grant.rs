@@ -11,7 +11,9 @@
 //!
 //! The service runs in two steps: [`UmaGrant::resolve_claims`] before the ticket's transaction (a trusted
 //! issuer's keys may have to be fetched, which must not happen while the database is locked), then
-//! [`UmaGrant::decide`] inside it, returning an [`Outcome`] that says whether the transaction commits.
+//! [`UmaGrant::run`], which runs [`UmaGrant::decide`] on a read snapshot (the Cedar decision and the RPT's
+//! signature hold no lock) and applies what it produced in one short write, consuming the ticket there
+//! conditionally; [`UmaGrant::decide`] returns an [`Outcome`] that says whether that write happens.
 //!
 //! What this module must never do:
 //! - let anything but the owner's policies grant (no default permit, no other owner's policy);
@@ -42,8 +44,8 @@ use crate::protocol::uma::{GrantedPermission, Rpt};
 use crate::scope::Scopes;
 use crate::secret::{AccessToken, Pct as PctValue, Ticket as TicketValue};
 use crate::store::{
-    DecisionLog, InteractionStore, OutboxStore, Outcome, PctStore, PolicyRead, RequestStore,
-    ResourceRead, RptStore, StoreError, TicketStore,
+    Applied, DecisionLog, InteractionStore, OutboxStore, Outcome, PctStore, PolicyRead,
+    RequestStore, ResourceRead, RptStore, Store, StoreError, TicketStore,
 };
 use crate::uma::assess::{self, Answer, Verdict};
 use crate::uma::requests::{self, Poll};
@@ -185,7 +187,26 @@ impl UmaGrant<'_> {
         })
     }
 
-    /// Consumes the ticket and decides, inside the write transaction `tx`; `keys` sign the RPT and recognise
+    /// Consumes the ticket and decides ([`Self::decide`]) on a read snapshot, signing outside any transaction,
+    /// then stores what the decision produced in one short write that consumes the ticket again conditionally.
+    /// If the ticket was spent between the two, nothing of this attempt is kept and the whole decision runs
+    /// again inside a write transaction, where the ticket is seen as used (`invalid_grant`, a replay). So is
+    /// work the snapshot cannot stage (a request held for the owner, a poll of one).
+    pub fn run(
+        &self,
+        store: &Store,
+        keys: &KeySet,
+        client: &Client,
+        req: &UmaGrantRequest,
+        claims: &ResolvedClaims,
+    ) -> Result<Value, OAuthError> {
+        match store.write_staged(|staged| self.decide(staged, keys, client, req, claims))? {
+            Applied::Answer(answer) => answer,
+            Applied::Retry => store.write_outcome(|tx| self.decide(tx, keys, client, req, claims)),
+        }
+    }
+
+    /// Consumes the ticket and decides, inside the write transaction `tx` (or a [`Staged`](crate::store::Staged) snapshot); `keys` sign the RPT and recognise
     /// one offered for upgrade. The outcome says whether `tx` commits.
     pub fn decide(
         &self,
@@ -876,7 +897,8 @@ mod tests {
     use crate::store::testing::{public_client, temp_store};
     use crate::store::users;
     use crate::store::{
-        InteractionStore, PctRead, PolicyStore, ResourceStore, RptRead, Store, clients,
+        DecisionRead, InteractionStore, PctRead, PolicyStore, ResourceStore, RptRead, Store,
+        clients,
     };
 
     const NOW: UnixTime = 1_000;
@@ -995,20 +1017,33 @@ when { principal has email && principal.email == "bob@example.com" };"#;
             let service = self.service();
             let claims =
                 service.resolve_claims(&client, &req, |h| self.store.read(|r| r.pct(h)))?;
+            // As `UmaGrant::run` does: on a snapshot first, in a write transaction if that must be retried.
+            let mut decided = None;
+            let staged = self.store.write_staged(|staged| {
+                let outcome = service.decide(staged, &self.keys, &client, &req, &claims)?;
+                decided = Some(copy(&outcome));
+                Ok(outcome)
+            })?;
+            if let (Applied::Answer(_), Some(outcome)) = (staged, decided) {
+                return Ok(outcome);
+            }
             let tx = self.store.begin_write()?;
             let outcome = service.decide(&tx, &self.keys, &client, &req, &claims)?;
             // Finish with a copy of the verdict: commit or roll back as the service said.
-            let copy = match &outcome {
-                Outcome::Commit(Ok(v)) => Outcome::Commit(Ok(v.clone())),
-                Outcome::Commit(Err(e)) => Outcome::Commit(Err(e.clone())),
-                Outcome::Rollback(e) => Outcome::Rollback(e.clone()),
-            };
-            let _ = tx.finish(copy);
+            let _ = tx.finish(copy(&outcome));
             Ok(outcome)
         }
 
         fn rpt(&self, jti: &str) -> Option<Rpt> {
             self.store.read(|r| r.rpt(jti)).expect("rpt")
+        }
+    }
+
+    fn copy(outcome: &GrantOutcome) -> GrantOutcome {
+        match outcome {
+            Outcome::Commit(Ok(v)) => Outcome::Commit(Ok(v.clone())),
+            Outcome::Commit(Err(e)) => Outcome::Commit(Err(e.clone())),
+            Outcome::Rollback(e) => Outcome::Rollback(e.clone()),
         }
     }
 
@@ -1037,6 +1072,63 @@ when { principal has email && principal.email == "bob@example.com" };"#;
         assert!(
             w.rpt("t-1").expect("still stored").revoked,
             "replay revokes"
+        );
+    }
+
+    /// Two presentations of one ticket race: this one decided and signed on its snapshot, the other spent the
+    /// ticket before this one's write. Nothing this one produced is kept, and it ends as a replay.
+    #[test]
+    fn a_ticket_spent_between_the_decision_and_the_write_keeps_nothing() {
+        let w = World::new(VIEW);
+        w.ticket("tk", &["view"], None);
+        let client = public_client("app");
+        let req = UmaGrantRequest {
+            ticket: TicketValue::new("tk"),
+            claim_token: None,
+            pct: None,
+            rpt: None,
+            scope: None,
+        };
+        let service = w.service();
+        let claims = service
+            .resolve_claims(&client, &req, |h| w.store.read(|r| r.pct(h)))
+            .expect("claims");
+        let staged = w
+            .store
+            .write_staged(|staged| {
+                let outcome = service.decide(staged, &w.keys, &client, &req, &claims);
+                assert!(
+                    matches!(outcome, Ok(Outcome::Commit(Ok(_)))),
+                    "decided to grant on the snapshot"
+                );
+                // The other presentation wins the ticket meanwhile.
+                let spent = w
+                    .store
+                    .write(|tx| tx.consume_ticket(&crypto::hash_secret("tk"), NOW))
+                    .expect("spend");
+                assert!(matches!(spent, Consumed::Valid(_)));
+                outcome
+            })
+            .expect("staged");
+        assert!(matches!(staged, Applied::Retry), "{staged:?}");
+        // The RPT signed on the snapshot (its jti was the first random value) was never stored, nor its log.
+        assert!(w.rpt("t-1").is_none());
+        let logged = w
+            .store
+            .read(|r| r.decisions_of_owner("alice", 10))
+            .expect("decisions");
+        assert!(logged.is_empty(), "{logged:?}");
+
+        // The retry in a write transaction sees a used ticket: `invalid_grant`, and still no RPT.
+        let err = service
+            .run(&w.store, &w.keys, &client, &req, &claims)
+            .expect_err("the ticket was spent");
+        assert_eq!(err.code, ErrorCode::InvalidGrant);
+        assert!(
+            w.store
+                .read(|r| r.active_rpts_of_owner("alice", NOW))
+                .expect("rpts")
+                .is_empty()
         );
     }
 

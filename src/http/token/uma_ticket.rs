@@ -1,6 +1,6 @@
 //! The UMA grant at the token endpoint (UMA 2.0 Grant §3.3.1): takes the typed [`UmaGrantRequest`] the token
 //! request was parsed into, hands it to [`crate::uma::grant`], which holds the protocol and its rules, and runs
-//! the decision in one write transaction.
+//! the decision on a read snapshot, storing what it produced in one short write (see [`UmaGrant::run`]).
 
 use serde_json::Value;
 
@@ -24,7 +24,5 @@ pub fn grant(
     };
     let claims = service.resolve_claims(client, req, |hash| state.store.read(|r| r.pct(hash)))?;
     let keys = state.key_set()?;
-    state
-        .store
-        .write_outcome(|tx| service.decide(tx, &keys, client, req, &claims))
+    service.run(&state.store, &keys, client, req, &claims)
 }
