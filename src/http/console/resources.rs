@@ -117,36 +117,3 @@ fn resources_page(state: &AppState, owner: &Owner) -> Result<Out, OAuthError> {
 pub(super) async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     view(&req, &state, resources_page).await
 }
-
-struct Server {
-    name: String,
-    client_id: String,
-    resources: usize,
-}
-
-#[derive(Template)]
-#[template(path = "console/applications.html")]
-struct ApplicationsPage {
-    title: &'static str,
-    nav: Nav,
-    servers: Vec<Server>,
-}
-
-pub(super) async fn applications(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    view(&req, &state, |st, owner| {
-        let servers = owner_resources(st, &owner.username)?
-            .into_iter()
-            .map(|(client, resources)| Server {
-                name: server_label(&client),
-                client_id: client.client_id,
-                resources: resources.len(),
-            })
-            .collect();
-        Ok(Out::page(&ApplicationsPage {
-            title: "Connected applications",
-            nav: Nav::of(owner, "applications"),
-            servers,
-        }))
-    })
-    .await
-}
