@@ -88,6 +88,12 @@ def test_sign_in_see_resources_share_with_bob_and_sign_out(server, scene, page, 
     token = scene.rpt_for(bob, (checking, ["view"]))
     assert token.get("access_token"), token
 
+    # My resources now says who can use it: Bob may view (not edit), by the policy the form wrote.
+    nav(page, "My resources")
+    who = page.get_by_role("list", name="Who can use Checking")
+    assert re.search(rf"{re.escape(bob.username)}\b.*: view — policy ", who.inner_text()), who.inner_text()
+    shoot("who can use")
+
     page.get_by_role("button", name="Sign out").click()
     page.goto(server.base_url + "/console")
     assert page.get_by_label("Password").is_visible(), "signed out: the console asks to sign in again"
