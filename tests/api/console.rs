@@ -14,6 +14,7 @@ use uma_cedar::policy::Source;
 use uma_cedar::store::{PolicyRead as _, RequestRead as _};
 
 use crate::helpers::*;
+use crate::introspect::introspect_as;
 use crate::requests::{Held, setup, submitted};
 use crate::resources::{register, user_pat};
 
@@ -622,4 +623,151 @@ async fn an_expired_session_is_asked_to_sign_in_again() {
         add.text()
     );
     assert_eq!(policy_text(&t, "alice", "late"), None);
+}
+
+#[actix_web::test]
+async fn connected_applications_are_hers_and_revoking_one_kills_its_tokens() {
+    let t = setup();
+    t.add_client("rs2", &[]);
+    let app = t.service().await;
+    let alices = user_pat(&t, "alice", "rs1");
+    let carols = user_pat(&t, "carol", "rs2");
+
+    let mut alice = Browser::default();
+    let csrf = alice.sign_in(&app, "alice", "alice-password").await;
+    let page = alice.get(&app, "/console/applications").await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("rs1"), "{}", page.text());
+    assert!(
+        !page.text().contains("rs2"),
+        "carol's application is not alice's: {}",
+        page.text()
+    );
+
+    // Another owner's application, and one that does not exist: 404, and carol's PAT lives on.
+    for other in ["rs2", "nobody"] {
+        let resp = alice
+            .post(
+                &app,
+                &format!("/console/applications/{other}/revoke"),
+                &[("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(resp.status, 404, "{other}: {}", resp.text());
+    }
+    assert_eq!(introspect_as(&app, "rs2", &carols).await["active"], true);
+
+    // Without the session's CSRF token nothing happens.
+    let forged = alice
+        .post(
+            &app,
+            "/console/applications/rs1/revoke",
+            &[("csrf_token", "forged")],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    assert_eq!(introspect_as(&app, "rs1", &alices).await["active"], true);
+
+    let revoked = alice
+        .post(
+            &app,
+            "/console/applications/rs1/revoke",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(revoked.status, 303, "{}", revoked.text());
+    assert_eq!(introspect_as(&app, "rs1", &alices).await["active"], false);
+    assert_eq!(introspect_as(&app, "rs2", &carols).await["active"], true);
+    let location = revoked.header("location").expect("location");
+    let after = alice.get(&app, &location).await;
+    assert!(after.text().contains("Revoked"), "{}", after.text());
+    assert!(
+        !after.text().contains("<code>rs1</code>"),
+        "{}",
+        after.text()
+    );
+}
+
+#[actix_web::test]
+async fn my_resources_show_who_can_use_each_and_by_which_policy() {
+    let t = setup();
+    let app = t.service().await;
+    let pat = user_pat(&t, "alice", "rs1");
+    let photos = register(
+        &app,
+        &pat,
+        &json!({"name": "Photos", "resource_scopes": ["view", "edit"]}),
+    )
+    .await;
+    register(
+        &app,
+        &pat,
+        &json!({"name": "Diary", "resource_scopes": ["view"]}),
+    )
+    .await;
+    let text = format!(
+        "permit (principal, action == Uma::Action::\"view\", resource == Uma::Resource::\"{photos}\") \
+         when {{ principal has email && principal.email == \"bob@example.com\" }};"
+    );
+    t.state
+        .policies
+        .push(
+            &t.state.store,
+            "alice",
+            &[Source::new("spouse-read-only", &text)],
+            t.state.now(),
+        )
+        .expect("push");
+
+    let mut alice = Browser::default();
+    alice.sign_in(&app, "alice", "alice-password").await;
+    let home = alice.get(&app, "/console").await;
+    let html = home.text();
+    assert!(
+        html.contains("bob@example.com: view — policy spouse-read-only"),
+        "{html}"
+    );
+    // Bob may view the photos only: the diary shows nobody, and edit is nowhere.
+    let diary = html.find("Diary").expect("the diary is listed");
+    assert!(html[diary..].contains("Nobody else can use it."), "{html}");
+    assert!(!html.contains("view, edit — policy"), "{html}");
+}
+
+#[actix_web::test]
+async fn the_activity_is_filtered_by_the_store_and_bad_filters_are_400() {
+    let t = setup();
+    let app = t.service().await;
+    let held = Held::new(&t, &app).await;
+    submitted(&held.ask(&app, "bob", &["view"]).await);
+
+    let mut alice = Browser::default();
+    alice.sign_in(&app, "alice", "alice-password").await;
+    let all = alice.get(&app, "/console/activity").await;
+    assert_eq!(all.status, 200, "{}", all.text());
+    assert!(
+        all.text().contains("<td>request_submitted"),
+        "{}",
+        all.text()
+    );
+    let permits = alice.get(&app, "/console/activity?answer=permit").await;
+    assert_eq!(permits.status, 200, "{}", permits.text());
+    assert!(
+        permits.text().contains("No decision to show."),
+        "{}",
+        permits.text()
+    );
+    for bad in ["answer=maybe", "page=0", "page=x", "page=999999"] {
+        let resp = alice.get(&app, &format!("/console/activity?{bad}")).await;
+        assert_eq!(resp.status, 400, "{bad}: {}", resp.text());
+    }
+
+    // Carol sees none of alice's log.
+    let mut carol = Browser::default();
+    carol.sign_in(&app, "carol", "carol-password").await;
+    let hers = carol.get(&app, "/console/activity").await;
+    assert!(
+        hers.text().contains("No decision to show."),
+        "{}",
+        hers.text()
+    );
 }

@@ -1,20 +1,15 @@
 //! "Activity": the decision log about the owner's resources, newest first, a page at a time, filterable by
 //! resource and answer, read through [`crate::owner::decisions`] like the decisions API.
 //!
-//! The log service returns the newest entries up to [`MAX_LIMIT`]; pages and filters are taken within those.
-//! The integrator's seam: an owner-domain query with offset and filters replaces [`window`] when it exists.
+//! Pages and filters are the store's ([`decisions::activity`]), so every entry of the log can be reached, not
+//! only the newest ones; a filter or page out of bounds is a 400 page that says which.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::resources::{label, owner_resources};
-use super::{AppState, Nav, Out, Owner, day, method_not_allowed, urls, view};
-use crate::error::OAuthError;
-use crate::owner::decisions::{self, Limit, MAX_LIMIT};
-use crate::protocol::decisions::Decision;
-
-/// Entries on one page.
-const PAGE_SIZE: usize = 25;
+use super::{AppState, Nav, Out, day, method_not_allowed, urls, view};
+use crate::owner::decisions::{self, ANSWERS, ActivityQuery};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -24,13 +19,12 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// What the page's query asks for.
+/// What the page's query asks for, as typed (checked by [`ActivityQuery::parse`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Filter {
     resource: String,
     answer: String,
-    /// 1-based.
-    page: usize,
+    page: String,
 }
 
 impl Filter {
@@ -47,11 +41,7 @@ impl Filter {
         Self {
             resource: text("resource"),
             answer: text("answer"),
-            page: query
-                .get("page")
-                .and_then(|p| p.parse::<usize>().ok())
-                .filter(|p| *p >= 1 && *p <= MAX_LIMIT / PAGE_SIZE)
-                .unwrap_or(1),
+            page: text("page"),
         }
     }
 
@@ -66,31 +56,6 @@ impl Filter {
         query.append_pair("page", &page.to_string());
         format!("{}?{}", urls::ACTIVITY, query.finish())
     }
-
-    fn keeps(&self, d: &Decision) -> bool {
-        (self.resource.is_empty() || d.resource_id == self.resource)
-            && (self.answer.is_empty() || d.answer == self.answer)
-    }
-}
-
-/// The page of the owner's log the filter asks for, and whether an older page follows.
-fn window(
-    state: &AppState,
-    owner: &Owner,
-    filter: &Filter,
-) -> Result<(Vec<Decision>, Vec<String>, bool), OAuthError> {
-    let limit = Limit::new(MAX_LIMIT).unwrap_or_default();
-    let all = state
-        .store
-        .read(|c| decisions::recent(c, &owner.username, limit))?;
-    let mut answers: Vec<String> = all.iter().map(|d| d.answer.clone()).collect();
-    answers.sort();
-    answers.dedup();
-    let kept: Vec<Decision> = all.into_iter().filter(|d| filter.keeps(d)).collect();
-    let start = (filter.page - 1) * PAGE_SIZE;
-    let more = kept.len() > start + PAGE_SIZE;
-    let page = kept.into_iter().skip(start).take(PAGE_SIZE).collect();
-    Ok((page, answers, more))
 }
 
 struct Entry {
@@ -127,7 +92,19 @@ struct ActivityPage {
 async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let filter = Filter::parse(&req);
     view(&req, &state, move |st, owner| {
-        let (log, answers, more) = window(st, owner, &filter)?;
+        let query = match ActivityQuery::parse(
+            Some(&filter.resource),
+            Some(&filter.answer),
+            Some(&filter.page),
+        ) {
+            Ok(query) => query,
+            Err(e) => return Ok(Out::bad_request(format!("{e}."))),
+        };
+        let found = st
+            .store
+            .read(|c| decisions::activity(c, &owner.username, &query))?;
+        let (log, page, more) = (found.entries, found.page, found.more);
+        let answers: Vec<String> = ANSWERS.iter().map(|a| (*a).to_owned()).collect();
         let resources: Vec<ResourceOption> = owner_resources(st, &owner.username)?
             .into_iter()
             .flat_map(|(_, resources)| resources)
@@ -161,13 +138,13 @@ async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(Out::page(&ActivityPage {
             title: "Activity",
             nav: Nav::of(owner, "activity"),
-            newer: (filter.page > 1).then(|| filter.url(filter.page - 1)),
-            older: more.then(|| filter.url(filter.page + 1)),
+            newer: (page > 1).then(|| filter.url(page - 1)),
+            older: more.then(|| filter.url(page + 1)),
             resource: filter.resource.clone(),
             answer: filter.answer.clone(),
             resources,
             answers,
-            page: filter.page,
+            page,
             entries,
         }))
     })

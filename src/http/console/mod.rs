@@ -14,6 +14,7 @@
 //! outside the templates.
 
 mod activity;
+mod applications;
 mod policies;
 mod requests;
 mod resources;
@@ -73,12 +74,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource(urls::LOGOUT)
             .route(web::post().to(logout))
             .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource(urls::APPLICATIONS)
-            .route(web::get().to(resources::applications))
-            .default_service(method_not_allowed("GET")),
     );
+    applications::routes(cfg);
     policies::routes(cfg);
     share::routes(cfg);
     requests::routes(cfg);

@@ -1,16 +1,16 @@
-//! "My resources" and "Connected applications": the owner's registered resources grouped by the resource server
-//! that registered them, and those resource servers.
+//! "My resources": the owner's registered resources grouped by the resource server that registered them, each
+//! with who can currently use it.
 //!
 //! The owner's resources are listed through the scoped resource reads the protection API uses (per resource
-//! server, then by id), so nothing of another owner can appear. The integrator's seam: when the owner domain
-//! offers "who can use this resource" and "connected applications with revocation", [`owner_resources`] and
-//! the applications page take them from there.
+//! server, then by id), so nothing of another owner can appear. Who can use each one is read off her policies by
+//! [`crate::owner::access`].
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::{AppState, Nav, Out, Owner, urls, view};
 use crate::error::OAuthError;
+use crate::owner::access::{self, Holder};
 use crate::protocol::uma::Resource;
 use crate::store::ResourceRead;
 use crate::store::clients::{self, Client};
@@ -67,6 +67,36 @@ struct ResourceItem {
     kind: Option<String>,
     scopes: Vec<String>,
     share_url: String,
+    /// Who can currently use it, one line each (`bob@example.com: view — policy spouse-read-only`).
+    holders: Vec<HolderLine>,
+}
+
+struct HolderLine {
+    line: String,
+    /// "held for your approval", "until …", "under conditions", "unless …".
+    notes: Vec<String>,
+}
+
+impl From<&Holder> for HolderLine {
+    fn from(h: &Holder) -> Self {
+        let mut notes = Vec::new();
+        if h.ask {
+            notes.push("held for your approval".to_owned());
+        }
+        if let Some(until) = &h.until {
+            notes.push(format!("until {until}"));
+        }
+        if h.conditional {
+            notes.push("under further conditions".to_owned());
+        }
+        if !h.unless.is_empty() {
+            notes.push(format!("unless policy {}", h.unless.join(", ")));
+        }
+        Self {
+            line: h.line(),
+            notes,
+        }
+    }
 }
 
 struct Group {
@@ -91,7 +121,19 @@ pub(super) fn share_url(resource_id: &str) -> String {
 }
 
 fn resources_page(state: &AppState, owner: &Owner) -> Result<Out, OAuthError> {
-    let groups = owner_resources(state, &owner.username)?
+    let found = owner_resources(state, &owner.username)?;
+    let all: Vec<Resource> = found.iter().flat_map(|(_, r)| r.iter().cloned()).collect();
+    let access = state
+        .store
+        .read(|c| access::who_can_use(c, &owner.username, &all))?;
+    let holders_of = |id: &str| -> Vec<HolderLine> {
+        access
+            .iter()
+            .find(|a| a.resource_id == id)
+            .map(|a| a.holders.iter().map(HolderLine::from).collect())
+            .unwrap_or_default()
+    };
+    let groups = found
         .into_iter()
         .map(|(client, resources)| Group {
             server: server_label(&client),
@@ -103,6 +145,7 @@ fn resources_page(state: &AppState, owner: &Owner) -> Result<Out, OAuthError> {
                     kind: r.description.kind.clone(),
                     scopes: r.description.resource_scopes.clone(),
                     share_url: share_url(&r.id),
+                    holders: holders_of(&r.id),
                 })
                 .collect(),
         })
@@ -116,37 +159,4 @@ fn resources_page(state: &AppState, owner: &Owner) -> Result<Out, OAuthError> {
 
 pub(super) async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     view(&req, &state, resources_page).await
-}
-
-struct Server {
-    name: String,
-    client_id: String,
-    resources: usize,
-}
-
-#[derive(Template)]
-#[template(path = "console/applications.html")]
-struct ApplicationsPage {
-    title: &'static str,
-    nav: Nav,
-    servers: Vec<Server>,
-}
-
-pub(super) async fn applications(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    view(&req, &state, |st, owner| {
-        let servers = owner_resources(st, &owner.username)?
-            .into_iter()
-            .map(|(client, resources)| Server {
-                name: server_label(&client),
-                client_id: client.client_id,
-                resources: resources.len(),
-            })
-            .collect();
-        Ok(Out::page(&ApplicationsPage {
-            title: "Connected applications",
-            nav: Nav::of(owner, "applications"),
-            servers,
-        }))
-    })
-    .await
 }
