@@ -185,7 +185,9 @@ fn id_token_claims(
         claims.insert("nonce".into(), Value::from(nonce.as_str()));
     }
     if let Some(email) = &user.email {
+        // An account's email is recorded by the administrator, so this server vouches for it.
         claims.insert("email".into(), Value::from(email.as_str()));
+        claims.insert("email_verified".into(), Value::from(true));
     }
     if let Some(name) = &user.name {
         claims.insert("name".into(), Value::from(name.as_str()));
@@ -358,6 +360,7 @@ mod tests {
         assert_eq!(claims["aud"], "web");
         assert_eq!(claims["nonce"], "n-0");
         assert_eq!(claims["email"], "alice@example.com");
+        assert_eq!(claims["email_verified"], true);
         assert_eq!(claims["exp"], NOW + f.ctx.settings.id_token_ttl);
         assert!(redeemed.response().get("id_token").is_some());
     }

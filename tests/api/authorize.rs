@@ -1039,7 +1039,7 @@ async fn userinfo_answers_for_openid_tokens_only() {
         assert_eq!(resp.header("cache-control").as_deref(), Some("no-store"));
         assert_eq!(
             resp.json(),
-            serde_json::json!({"sub": "alice", "email": "alice@example.com", "name": "alice Example"})
+            serde_json::json!({"sub": "alice", "email": "alice@example.com", "email_verified": true, "name": "alice Example"})
         );
     }
 
