@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::bearer::{Pat, bearer_token, with_pat};
 use super::forms::read_json;
-use super::{AppState, method_not_allowed, no_store_json, paths};
+use super::{AppState, console, method_not_allowed, no_store_json, paths};
 use crate::error::OAuthError;
 use crate::uma::{self, Requester};
 
@@ -62,7 +62,7 @@ async fn create(
     .await?;
     let location = format!("{}/{id}", state.settings.endpoint(paths::RESOURCES));
     let location = HeaderValue::from_str(&location).map_err(|e| OAuthError::server_error(&e))?;
-    let mut response = no_store_json(StatusCode::CREATED, &json!({ "_id": id }));
+    let mut response = no_store_json(StatusCode::CREATED, &registered(&state, &id));
     response.headers_mut().insert(LOCATION, location);
     Ok(response)
 }
@@ -103,7 +103,20 @@ async fn update(
         Ok(id)
     })
     .await?;
-    Ok(no_store_json(StatusCode::OK, &json!({ "_id": id })))
+    Ok(no_store_json(StatusCode::OK, &registered(&state, &id)))
+}
+
+/// The answer to a create or update (F §3.2.1, §3.2.3): the resource's `_id`, and `user_access_policy_uri`, the
+/// owner console's share page for that resource, where the resource server may send its owner to set who may
+/// use it right away.
+fn registered(state: &AppState, id: &str) -> serde_json::Value {
+    let share: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("resource", id)
+        .finish();
+    json!({
+        "_id": id,
+        "user_access_policy_uri": format!("{}?{share}", state.settings.endpoint(console::urls::SHARE)),
+    })
 }
 
 async fn remove(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {

@@ -93,7 +93,13 @@ async fn create_answers_201_with_absolute_location_and_id() {
     assert_eq!(resp.status, 201, "{}", resp.text());
     let body = resp.json();
     let id = body["_id"].as_str().expect("_id string");
-    assert_eq!(body, json!({ "_id": id }), "body is exactly {{_id}}");
+    // F §3.2.1: `_id`, and the optional `user_access_policy_uri`: the owner console's share page for it.
+    let console = BASE.replace("/uma/resources", "/console/share");
+    assert_eq!(
+        body,
+        json!({ "_id": id, "user_access_policy_uri": format!("{console}?resource={id}") }),
+        "body is exactly {{_id, user_access_policy_uri}}"
+    );
     assert_eq!(
         resp.header("location").as_deref(),
         Some(format!("{BASE}/{id}").as_str())
@@ -182,7 +188,14 @@ async fn put_replaces_the_whole_description() {
     )
     .await;
     assert_eq!(resp.status, 200, "{}", resp.text());
-    assert_eq!(resp.json(), json!({ "_id": id }));
+    assert_eq!(resp.json()["_id"], json!(id));
+    assert!(
+        resp.json()["user_access_policy_uri"]
+            .as_str()
+            .is_some_and(|uri| uri.ends_with(&format!("/console/share?resource={id}"))),
+        "F §3.2.3: {}",
+        resp.text()
+    );
     let resp = send(&app, with_pat(Method::GET, &item(&id), &pat)).await;
     assert_eq!(
         resp.json(),
