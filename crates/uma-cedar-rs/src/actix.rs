@@ -122,7 +122,8 @@ where
         let rs = Arc::clone(&self.rs);
         Box::pin(async move {
             // The checks block on HTTP to the AS: never on the async worker.
-            let decided = actix_web::web::block(move || rs.check(authorization.as_deref(), &required)).await;
+            let decided =
+                actix_web::web::block(move || rs.check(authorization.as_deref(), &required)).await;
             let refusal = match decided {
                 Ok(Ok(granted)) => {
                     req.extensions_mut().insert(granted);
@@ -134,7 +135,9 @@ where
                     Refusal::Unreachable
                 }
             };
-            Ok(req.into_response(refusal_response(&refusal)).map_into_right_body())
+            Ok(req
+                .into_response(refusal_response(&refusal))
+                .map_into_right_body())
         })
     }
 }
@@ -164,7 +167,10 @@ mod tests {
         let header = r#"UMA realm="bank", as_uri="http://as", ticket="t""#.to_owned();
         let response = refusal_response(&Refusal::Challenge(header.clone()));
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(response.headers().get("www-authenticate").unwrap(), header.as_str());
+        assert_eq!(
+            response.headers().get("www-authenticate").unwrap(),
+            header.as_str()
+        );
         assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
         let response = refusal_response(&Refusal::Unreachable);
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -185,12 +191,17 @@ mod tests {
             App::new()
                 .wrap(protect)
                 .route("/open", web::get().to(|| async { "open" }))
-                .route("/closed", web::get().to(|g: Granted| async move { format!("{g:?}") })),
+                .route(
+                    "/closed",
+                    web::get().to(|g: Granted| async move { format!("{g:?}") }),
+                ),
         )
         .await;
-        let open = test::call_service(&app, test::TestRequest::get().uri("/open").to_request()).await;
+        let open =
+            test::call_service(&app, test::TestRequest::get().uri("/open").to_request()).await;
         assert_eq!(open.status(), StatusCode::OK);
-        let closed = test::call_service(&app, test::TestRequest::get().uri("/closed").to_request()).await;
+        let closed =
+            test::call_service(&app, test::TestRequest::get().uri("/closed").to_request()).await;
         assert_eq!(closed.status(), StatusCode::FORBIDDEN);
         assert!(closed.headers().get("warning").is_some());
     }

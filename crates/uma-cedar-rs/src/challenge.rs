@@ -125,7 +125,10 @@ mod tests {
         assert_eq!(Refusal::Forbidden.status(), 403);
         assert!(Refusal::Forbidden.headers().is_empty());
         let warning = Refusal::Unreachable.headers();
-        assert_eq!(warning, vec![("Warning", AS_UNREACHABLE_WARNING.to_owned())]);
+        assert_eq!(
+            warning,
+            vec![("Warning", AS_UNREACHABLE_WARNING.to_owned())]
+        );
         assert_eq!(Refusal::Unreachable.status(), 403);
     }
 }

@@ -42,13 +42,19 @@ impl Endpoints {
         let url = |name: &str| -> Result<Url, Error> {
             let text = document.get(name).and_then(Value::as_str);
             let text = text.ok_or_else(|| Error::protocol(format!("discovery has no `{name}`")))?;
-            let url = Url::parse(text).map_err(|_| Error::protocol(format!("discovery's `{name}` is not a URL")))?;
+            let url = Url::parse(text)
+                .map_err(|_| Error::protocol(format!("discovery's `{name}` is not a URL")))?;
             if !matches!(url.scheme(), "http" | "https") {
-                return Err(Error::protocol(format!("discovery's `{name}` is not http(s)")));
+                return Err(Error::protocol(format!(
+                    "discovery's `{name}` is not http(s)"
+                )));
             }
             Ok(url)
         };
-        let issuer = document.get("issuer").and_then(Value::as_str).unwrap_or_default();
+        let issuer = document
+            .get("issuer")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if issuer.trim_end_matches('/') != as_uri.as_str().trim_end_matches('/') {
             return Err(Error::protocol(format!(
                 "discovery at `{as_uri}` names another issuer: `{issuer}`"
@@ -166,9 +172,13 @@ impl AsClient {
         let reply = self.send("POST", &endpoints.token, Auth::Basic, Body::Form(&form))?;
         let answer = expect(reply, &[200])?;
         let token = answer.get("access_token").and_then(Value::as_str);
-        let token = token.ok_or_else(|| Error::protocol("the token answer has no `access_token`"))?;
+        let token =
+            token.ok_or_else(|| Error::protocol("the token answer has no `access_token`"))?;
         // Renew a fifth of the lifetime (at most a minute) before it ends, so no call carries a dying PAT.
-        let lifetime = answer.get("expires_in").and_then(Value::as_u64).unwrap_or(300);
+        let lifetime = answer
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .unwrap_or(300);
         let margin = (lifetime / 5).min(60);
         let renew_at = Instant::now() + Duration::from_secs(lifetime.saturating_sub(margin));
         *slot = Some(Pat {
@@ -201,14 +211,21 @@ impl AsClient {
     pub fn create_resource(&self, description: &Value) -> Result<String, Error> {
         let endpoints = self.endpoints()?;
         let url = &endpoints.resource_registration;
-        let answer = expect(self.protected("POST", url, Body::Json(description))?, &[201])?;
+        let answer = expect(
+            self.protected("POST", url, Body::Json(description))?,
+            &[201],
+        )?;
         string(&answer, "_id")
     }
 
     /// Replaces the description of a registered resource (F §3.2.3).
     pub fn update_resource(&self, id: &str, description: &Value) -> Result<(), Error> {
         let url = self.resource_url(id)?;
-        expect(self.protected("PUT", &url, Body::Json(description))?, &[200]).map(drop)
+        expect(
+            self.protected("PUT", &url, Body::Json(description))?,
+            &[200],
+        )
+        .map(drop)
     }
 
     /// Deletes a registered resource (F §3.2.4).
@@ -249,10 +266,19 @@ impl AsClient {
     /// The AS's JWK Set document.
     pub fn jwks(&self) -> Result<Value, Error> {
         let endpoints = self.endpoints()?;
-        expect(self.send("GET", &endpoints.jwks, Auth::None, Body::Empty)?, &[200])
+        expect(
+            self.send("GET", &endpoints.jwks, Auth::None, Body::Empty)?,
+            &[200],
+        )
     }
 
-    fn send(&self, method: &str, url: &Url, auth: Auth<'_>, body: Body<'_>) -> Result<Reply, Error> {
+    fn send(
+        &self,
+        method: &str,
+        url: &Url,
+        auth: Auth<'_>,
+        body: Body<'_>,
+    ) -> Result<Reply, Error> {
         let authorization = match auth {
             Auth::None => None,
             // RFC 6749 §2.3.1: id and secret form-encoded, then base64 together.
@@ -303,7 +329,8 @@ impl AsClient {
         let body = if text.trim().is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).map_err(|_| Error::protocol(format!("{method} {url}: not JSON")))?
+            serde_json::from_str(&text)
+                .map_err(|_| Error::protocol(format!("{method} {url}: not JSON")))?
         };
         Ok(Reply { status, body })
     }
@@ -331,7 +358,11 @@ fn expect(reply: Reply, ok: &[u16]) -> Result<Value, Error> {
         return Ok(reply.body);
     }
     let text = |name: &str| {
-        let value = reply.body.get(name).and_then(Value::as_str).unwrap_or("(none)");
+        let value = reply
+            .body
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("(none)");
         value.chars().take(300).collect::<String>()
     };
     Err(Error::Refused {
@@ -398,7 +429,12 @@ mod tests {
             client_secret: "s".into(),
         };
         let client = AsClient::new(as_uri, credentials, Duration::from_secs(5));
-        assert!(client.request_ticket(&[Required::new("r", &["view"])]).unwrap_err().is_unreachable());
+        assert!(
+            client
+                .request_ticket(&[Required::new("r", &["view"])])
+                .unwrap_err()
+                .is_unreachable()
+        );
         assert!(format!("{:?}", client.credentials).contains("[redacted]"));
     }
 }

@@ -73,9 +73,10 @@ impl Granted {
 
     /// The scopes granted on `resource_id` at `now`.
     pub fn scopes_on(&self, resource_id: &str, now: i64) -> BTreeSet<String> {
-        let live = self.permissions.iter().filter(|p| {
-            p.resource_id == resource_id && p.expires_at.is_none_or(|exp| exp > now)
-        });
+        let live = self
+            .permissions
+            .iter()
+            .filter(|p| p.resource_id == resource_id && p.expires_at.is_none_or(|exp| exp > now));
         live.flat_map(|p| p.scopes.iter().cloned()).collect()
     }
 }
@@ -93,7 +94,8 @@ pub(crate) fn parse_permissions(value: Option<&Value>) -> Result<Vec<Permission>
         .iter()
         .map(|item| {
             let resource_id = item.get("resource_id").and_then(Value::as_str);
-            let resource_id = resource_id.ok_or_else(|| bad("a permission has no `resource_id`"))?;
+            let resource_id =
+                resource_id.ok_or_else(|| bad("a permission has no `resource_id`"))?;
             let scopes = match item.get("resource_scopes") {
                 Some(Value::Array(scopes)) if scopes.len() <= MAX_SCOPES => scopes
                     .iter()
@@ -137,7 +139,13 @@ mod tests {
     fn covers_needs_every_scope_of_every_resource() {
         let g = granted();
         assert!(g.covers(&[Required::new("r1", &["view", "edit"])], 1000));
-        assert!(g.covers(&[Required::new("r1", &["view"]), Required::new("r2", &["view"])], 1000));
+        assert!(g.covers(
+            &[
+                Required::new("r1", &["view"]),
+                Required::new("r2", &["view"])
+            ],
+            1000
+        ));
         assert!(!g.covers(&[Required::new("r2", &["edit"])], 1000));
         assert!(!g.covers(&[Required::new("r3", &["view"])], 1000));
     }
@@ -158,7 +166,9 @@ mod tests {
 
     #[test]
     fn permissions_are_bounded() {
-        let many: Vec<Value> = (0..=MAX_PERMISSIONS).map(|i| json!({"resource_id": i.to_string()})).collect();
+        let many: Vec<Value> = (0..=MAX_PERMISSIONS)
+            .map(|i| json!({"resource_id": i.to_string()}))
+            .collect();
         assert!(parse_permissions(Some(&Value::Array(many))).is_err());
         let scopes: Vec<String> = (0..=MAX_SCOPES).map(|i| i.to_string()).collect();
         let one = json!([{"resource_id": "r", "resource_scopes": scopes}]);

@@ -143,7 +143,7 @@ mod tests {
     fn the_cache_never_grows_past_its_capacity() {
         let cache = IntrospectionCache::new(30, 3);
         for (i, token) in ["a", "b", "c", "d", "e"].iter().enumerate() {
-            cache.put(token, &granted(1_000 + i as i64), 100);
+            cache.put(token, &granted(110 + i as i64), 100);
             assert!(cache.len() <= 3);
         }
         // The soonest to expire went first; the newest is there.
@@ -163,9 +163,18 @@ mod tests {
                             "permissions": [{"resource_id": "r", "resource_scopes": ["view"]}]});
         let granted = parse_answer(&active, "bank").unwrap();
         assert!(granted.allows("r", "view", 100));
-        assert!(matches!(parse_answer(&active, "other"), Err(TokenError::Claim { claim: "aud", .. })));
-        assert_eq!(parse_answer(&json!({"active": false}), "bank"), Err(TokenError::Inactive));
-        assert_eq!(parse_answer(&json!({"active": "true"}), "bank"), Err(TokenError::Inactive));
+        assert!(matches!(
+            parse_answer(&active, "other"),
+            Err(TokenError::Claim { claim: "aud", .. })
+        ));
+        assert_eq!(
+            parse_answer(&json!({"active": false}), "bank"),
+            Err(TokenError::Inactive)
+        );
+        assert_eq!(
+            parse_answer(&json!({"active": "true"}), "bank"),
+            Err(TokenError::Inactive)
+        );
         let no_exp = json!({"active": true, "permissions": []});
         assert!(parse_answer(&no_exp, "bank").is_err());
     }

@@ -133,7 +133,9 @@ impl JwtVerifier {
         // RFC 9068 §4: `at+jwt`, or the full media type, compared without regard to case.
         let typ = text("typ").unwrap_or_default().to_ascii_lowercase();
         if typ != "at+jwt" && typ != "application/at+jwt" {
-            return Err(TokenError::Malformed("the header's `typ` is not `at+jwt`".into()));
+            return Err(TokenError::Malformed(
+                "the header's `typ` is not `at+jwt`".into(),
+            ));
         }
         let kid = text("kid").ok_or(TokenError::UnknownKey)?;
         let verifier = self.key(kid, alg)?;
@@ -167,7 +169,10 @@ impl JwtVerifier {
         *fetched = Some(Instant::now());
         let document = (self.fetch)()?;
         let keys = parse_jwks(&document, &self.expect.algorithms)?;
-        log::debug!("fetched the authorization server's key set: {} usable keys", keys.len());
+        log::debug!(
+            "fetched the authorization server's key set: {} usable keys",
+            keys.len()
+        );
         if let Ok(mut slot) = self.keys.write() {
             *slot = Arc::new(keys);
         }
@@ -205,17 +210,27 @@ fn parse_jwks(document: &Value, algorithms: &[Alg]) -> Result<Vec<Key>, Error> {
                     alg,
                     verifier: Arc::from(verifier),
                 }),
-                Err(e) => log::warn!("key `{kid}` of the JWK Set is unusable for {}: {e}", alg.name()),
+                Err(e) => log::warn!(
+                    "key `{kid}` of the JWK Set is unusable for {}: {e}",
+                    alg.name()
+                ),
             }
         }
     }
     Ok(keys)
 }
 
-fn check_claims(claims: &Map<String, Value>, expect: &Expect, now: i64) -> Result<Granted, TokenError> {
+fn check_claims(
+    claims: &Map<String, Value>,
+    expect: &Expect,
+    now: i64,
+) -> Result<Granted, TokenError> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     if text("iss") != Some(expect.issuer.as_str()) {
-        return Err(TokenError::claim("iss", "not the authorization server's issuer"));
+        return Err(TokenError::claim(
+            "iss",
+            "not the authorization server's issuer",
+        ));
     }
     let audience = match claims.get("aud") {
         Some(Value::String(aud)) => *aud == expect.audience,
@@ -313,7 +328,14 @@ mod tests {
         JwtVerifier::new(expect, interval, fetch)
     }
 
-    fn setup(interval: Duration) -> (TestKey, Arc<Mutex<Vec<Value>>>, Arc<AtomicUsize>, JwtVerifier) {
+    fn setup(
+        interval: Duration,
+    ) -> (
+        TestKey,
+        Arc<Mutex<Vec<Value>>>,
+        Arc<AtomicUsize>,
+        JwtVerifier,
+    ) {
         let key = TestKey::es256("k1");
         let keys = Arc::new(Mutex::new(vec![key.public.clone()]));
         let fetches = Arc::new(AtomicUsize::new(0));
@@ -330,7 +352,8 @@ mod tests {
         assert_eq!(granted.subject.as_deref(), Some("bob"));
         assert_eq!(granted.client_id.as_deref(), Some("budget"));
         // The key set is kept: a second token costs no fetch.
-        v.verify(&key.sign(&claims(), "application/at+JWT"), NOW).unwrap();
+        v.verify(&key.sign(&claims(), "application/at+JWT"), NOW)
+            .unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
     }
 
@@ -352,7 +375,10 @@ mod tests {
         let mut expired = claims();
         expired["exp"] = json!(NOW - 31);
         let refused = v.verify(&key.sign(&expired, "at+jwt"), NOW);
-        assert!(matches!(refused, Err(TokenError::Claim { claim: "exp", .. })), "{refused:?}");
+        assert!(
+            matches!(refused, Err(TokenError::Claim { claim: "exp", .. })),
+            "{refused:?}"
+        );
         // Within the leeway it is still good.
         expired["exp"] = json!(NOW - 29);
         assert!(v.verify(&key.sign(&expired, "at+jwt"), NOW).is_ok());
@@ -360,19 +386,31 @@ mod tests {
         let mut other = claims();
         other["aud"] = json!(["another-rs"]);
         let refused = v.verify(&key.sign(&other, "at+jwt"), NOW);
-        assert!(matches!(refused, Err(TokenError::Claim { claim: "aud", .. })), "{refused:?}");
+        assert!(
+            matches!(refused, Err(TokenError::Claim { claim: "aud", .. })),
+            "{refused:?}"
+        );
         other["aud"] = json!(["another-rs", AUD]);
         assert!(v.verify(&key.sign(&other, "at+jwt"), NOW).is_ok());
 
         let mut foreign = claims();
         foreign["iss"] = json!("https://as.example.com/");
         let refused = v.verify(&key.sign(&foreign, "at+jwt"), NOW);
-        assert!(matches!(refused, Err(TokenError::Claim { claim: "iss", .. })), "{refused:?}");
+        assert!(
+            matches!(refused, Err(TokenError::Claim { claim: "iss", .. })),
+            "{refused:?}"
+        );
 
         let mut missing = claims();
         missing.as_object_mut().unwrap().remove("permissions");
         let refused = v.verify(&key.sign(&missing, "at+jwt"), NOW);
-        assert!(matches!(refused, Err(TokenError::Claim { claim: "permissions", .. })));
+        assert!(matches!(
+            refused,
+            Err(TokenError::Claim {
+                claim: "permissions",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -380,7 +418,10 @@ mod tests {
         let (key, _, _, v) = setup(Duration::from_secs(3600));
         // An ID token (typ JWT) with otherwise fitting claims must not pass as an RPT.
         let refused = v.verify(&key.sign(&claims(), "JWT"), NOW);
-        assert!(matches!(refused, Err(TokenError::Malformed(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(TokenError::Malformed(_))),
+            "{refused:?}"
+        );
     }
 
     #[test]
@@ -389,7 +430,10 @@ mod tests {
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt","kid":"k1"}"#);
         let payload = URL_SAFE_NO_PAD.encode(claims().to_string());
         let unsigned = format!("{header}.{payload}.");
-        assert_eq!(v.verify(&unsigned, NOW), Err(TokenError::Algorithm("none".into())));
+        assert_eq!(
+            v.verify(&unsigned, NOW),
+            Err(TokenError::Algorithm("none".into()))
+        );
 
         // The public key's bytes as an HMAC secret: the classic confusion attack.
         let secret = key.public.to_string();
@@ -399,7 +443,10 @@ mod tests {
         h.set_key_id("k1");
         let payload = JwtPayload::from_map(claims().as_object().unwrap().clone()).unwrap();
         let hmac = josekit::jwt::encode_with_signer(&payload, &h, &signer).unwrap();
-        assert_eq!(v.verify(&hmac, NOW), Err(TokenError::Algorithm("HS256".into())));
+        assert_eq!(
+            v.verify(&hmac, NOW),
+            Err(TokenError::Algorithm("HS256".into()))
+        );
         assert_eq!(fetches.load(Ordering::SeqCst), 0);
 
         // An algorithm that exists but is not pinned.
@@ -407,8 +454,15 @@ mod tests {
         h.set_token_type("at+jwt");
         h.set_key_id("k1");
         h.set_algorithm("ES384");
-        let parts: Vec<String> = vec![URL_SAFE_NO_PAD.encode(h.to_string()), payload.to_string(), "c2ln".into()];
-        assert_eq!(v.verify(&parts.join("."), NOW), Err(TokenError::Algorithm("ES384".into())));
+        let parts: Vec<String> = vec![
+            URL_SAFE_NO_PAD.encode(h.to_string()),
+            payload.to_string(),
+            "c2ln".into(),
+        ];
+        assert_eq!(
+            v.verify(&parts.join("."), NOW),
+            Err(TokenError::Algorithm("ES384".into()))
+        );
     }
 
     #[test]
@@ -436,7 +490,10 @@ mod tests {
     fn a_key_with_the_right_kid_but_another_signer_is_refused() {
         let (_, _, _, v) = setup(Duration::from_secs(3600));
         let impostor = TestKey::es256("k1");
-        assert_eq!(v.verify(&impostor.sign(&claims(), "at+jwt"), NOW), Err(TokenError::BadSignature));
+        assert_eq!(
+            v.verify(&impostor.sign(&claims(), "at+jwt"), NOW),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]
@@ -458,17 +515,27 @@ mod tests {
             algorithms: Alg::UMA_CEDAR.to_vec(),
             leeway: 0,
         };
-        let v = JwtVerifier::new(expect, Duration::ZERO, Box::new(|| Err(Error::Unreachable("down".into()))));
+        let v = JwtVerifier::new(
+            expect,
+            Duration::ZERO,
+            Box::new(|| Err(Error::Unreachable("down".into()))),
+        );
         let key = TestKey::es256("k1");
         let refused = v.verify(&key.sign(&claims(), "at+jwt"), NOW);
-        assert!(matches!(refused, Err(TokenError::Server(Error::Unreachable(_)))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(TokenError::Server(Error::Unreachable(_)))),
+            "{refused:?}"
+        );
     }
 
     #[test]
     fn oversized_tokens_are_refused_unread() {
         let (_, _, fetches, v) = setup(Duration::ZERO);
         let token = "a".repeat(MAX_TOKEN_BYTES + 1);
-        assert!(matches!(v.verify(&token, NOW), Err(TokenError::Malformed(_))));
+        assert!(matches!(
+            v.verify(&token, NOW),
+            Err(TokenError::Malformed(_))
+        ));
         assert_eq!(fetches.load(Ordering::SeqCst), 0);
     }
 }

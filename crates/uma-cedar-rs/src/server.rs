@@ -53,7 +53,12 @@ pub struct Config {
 impl Config {
     /// A configuration with the defaults: JWT verification of ES256/RS256, 30 s leeway, a JWKS refetch at
     /// most every 30 s, introspection answers cached 30 s (10,000 at most), 10 s timeouts.
-    pub fn new(as_uri: &str, client_id: &str, client_secret: &str, realm: &str) -> Result<Self, Error> {
+    pub fn new(
+        as_uri: &str,
+        client_id: &str,
+        client_secret: &str,
+        realm: &str,
+    ) -> Result<Self, Error> {
         let as_uri = Url::parse(as_uri).map_err(|e| Error::Config(format!("`{as_uri}`: {e}")))?;
         if !matches!(as_uri.scheme(), "http" | "https") {
             return Err(Error::Config(format!("`{as_uri}` is not http(s)")));
@@ -115,20 +120,24 @@ impl Resource {
     }
 
     pub fn to_json(&self) -> Value {
-        let mut value = json!({"name": self.name, "resource_scopes": self.scopes});
+        let mut value = serde_json::Map::new();
+        value.insert("name".into(), json!(self.name));
+        value.insert("resource_scopes".into(), json!(self.scopes));
         if let Some(kind) = &self.kind {
-            value["type"] = json!(kind);
+            value.insert("type".into(), json!(kind));
         }
         if let Some(text) = &self.description {
-            value["description"] = json!(text);
+            value.insert("description".into(), json!(text));
         }
-        value
+        Value::Object(value)
     }
 }
 
 /// The current Unix time in seconds.
 pub fn unix_now() -> i64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(now.as_secs()).unwrap_or(i64::MAX)
 }
 
@@ -145,7 +154,11 @@ pub struct ResourceServer {
 impl ResourceServer {
     /// No network yet: discovery and the PAT happen on first use (or in [`ResourceServer::connect`]).
     pub fn new(config: Config) -> Self {
-        let client = AsClient::new(config.as_uri.clone(), config.credentials.clone(), config.timeout);
+        let client = AsClient::new(
+            config.as_uri.clone(),
+            config.credentials.clone(),
+            config.timeout,
+        );
         let ttl = i64::try_from(config.introspection_ttl.as_secs()).unwrap_or(i64::MAX);
         let cache = IntrospectionCache::new(ttl, config.introspection_capacity);
         Self {
@@ -239,7 +252,11 @@ impl ResourceServer {
     }
 
     /// The decision for one request: its `Authorization` header value and what it needs.
-    pub fn check(&self, authorization: Option<&str>, required: &[Required]) -> Result<Granted, Refusal> {
+    pub fn check(
+        &self,
+        authorization: Option<&str>,
+        required: &[Required],
+    ) -> Result<Granted, Refusal> {
         if let Some(rpt) = authorization.and_then(bearer) {
             match self.verify(rpt) {
                 Ok(granted) if granted.covers(required, unix_now()) => return Ok(granted),
@@ -258,8 +275,14 @@ impl ResourceServer {
         });
         match ticket {
             Ok(header) => Refusal::Challenge(header),
-            Err(Error::Refused { status, error, description }) => {
-                log::warn!("the permission endpoint refused a ticket (HTTP {status} `{error}`: {description})");
+            Err(Error::Refused {
+                status,
+                error,
+                description,
+            }) => {
+                log::warn!(
+                    "the permission endpoint refused a ticket (HTTP {status} `{error}`: {description})"
+                );
                 Refusal::Forbidden
             }
             Err(e) => {
@@ -293,8 +316,14 @@ mod tests {
     #[test]
     fn descriptions_carry_only_what_was_set() {
         let plain = Resource::new("Statement", &["view"]).to_json();
-        assert_eq!(plain, json!({"name": "Statement", "resource_scopes": ["view"]}));
-        let full = Resource::new("S", &["view", "export"]).kind("statement").description("d").to_json();
+        assert_eq!(
+            plain,
+            json!({"name": "Statement", "resource_scopes": ["view"]})
+        );
+        let full = Resource::new("S", &["view", "export"])
+            .kind("statement")
+            .description("d")
+            .to_json();
         assert_eq!(full["type"], "statement");
         assert_eq!(full["description"], "d");
     }
@@ -312,9 +341,13 @@ mod tests {
     fn an_unreachable_as_is_a_403_with_a_warning_not_a_401() {
         let config = Config::new("http://127.0.0.1:9", "rs", "s", "bank").unwrap();
         let rs = ResourceServer::new(config);
-        let refused = rs.check(None, &[Required::new("r", &["view"])]).unwrap_err();
+        let refused = rs
+            .check(None, &[Required::new("r", &["view"])])
+            .unwrap_err();
         assert_eq!(refused, Refusal::Unreachable);
-        let refused = rs.check(Some("Bearer x.y.z"), &[Required::new("r", &["view"])]).unwrap_err();
+        let refused = rs
+            .check(Some("Bearer x.y.z"), &[Required::new("r", &["view"])])
+            .unwrap_err();
         assert_eq!(refused, Refusal::Unreachable);
     }
 }
