@@ -51,20 +51,35 @@ struct Bank {
 
 fn alices_bank() -> Bank {
     let accounts = BTreeMap::from([
-        ("checking", json!({"account": "checking", "holder": "Alice", "balance": "2450.17", "currency": "EUR"})),
-        ("savings", json!({"account": "savings", "holder": "Alice", "balance": "12800.00", "currency": "EUR"})),
+        (
+            "checking",
+            json!({"account": "checking", "holder": "Alice", "balance": "2450.17", "currency": "EUR"}),
+        ),
+        (
+            "savings",
+            json!({"account": "savings", "holder": "Alice", "balance": "12800.00", "currency": "EUR"}),
+        ),
     ]);
     let statements = BTreeMap::from([
-        (("checking", "2026-10"), json!({"account": "checking", "month": "2026-10", "lines": [
+        (
+            ("checking", "2026-10"),
+            json!({"account": "checking", "month": "2026-10", "lines": [
             {"date": "2026-10-01", "text": "Salary", "amount": "3100.00"},
             {"date": "2026-10-03", "text": "Rent", "amount": "-1150.00"},
-            {"date": "2026-10-17", "text": "Groceries", "amount": "-212.40"}]})),
-        (("checking", "2026-11"), json!({"account": "checking", "month": "2026-11", "lines": [
+            {"date": "2026-10-17", "text": "Groceries", "amount": "-212.40"}]}),
+        ),
+        (
+            ("checking", "2026-11"),
+            json!({"account": "checking", "month": "2026-11", "lines": [
             {"date": "2026-11-01", "text": "Salary", "amount": "3100.00"},
             {"date": "2026-11-03", "text": "Rent", "amount": "-1150.00"},
-            {"date": "2026-11-12", "text": "Electricity", "amount": "-87.25"}]})),
+            {"date": "2026-11-12", "text": "Electricity", "amount": "-87.25"}]}),
+        ),
     ]);
-    Bank { accounts, statements }
+    Bank {
+        accounts,
+        statements,
+    }
 }
 
 fn account_key(account: &str) -> String {
@@ -98,23 +113,35 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         }
     }
     let mut take = |flag: &str| given.remove(flag);
-    let as_uri = take("--as-uri").ok_or("--as-uri is required (see --help)")?.to_owned();
+    let as_uri = take("--as-uri")
+        .ok_or("--as-uri is required (see --help)")?
+        .to_owned();
     let rs = take("--rs").ok_or("--rs is required (see --help)")?;
     let (client_id, secret) = rs.split_once(':').ok_or("--rs takes ID:SECRET")?;
     let listen = take("--listen").unwrap_or("127.0.0.1:0");
-    let listen: SocketAddr = listen.parse().map_err(|_| format!("`{listen}` is not an address"))?;
+    let listen: SocketAddr = listen
+        .parse()
+        .map_err(|_| format!("`{listen}` is not an address"))?;
     let verify = match take("--verify").unwrap_or("jwt") {
         "jwt" => Verification::Jwt,
         "introspection" => Verification::Introspection,
-        other => return Err(format!("--verify takes jwt or introspection, not `{other}`")),
+        other => {
+            return Err(format!(
+                "--verify takes jwt or introspection, not `{other}`"
+            ));
+        }
     };
     let stop_after = take("--stop-after").unwrap_or("300");
-    let stop_after = stop_after.parse().map_err(|_| "--stop-after takes seconds".to_owned())?;
+    let stop_after = stop_after
+        .parse()
+        .map_err(|_| "--stop-after takes seconds".to_owned())?;
     if let Some(flag) = given.keys().next() {
         return Err(format!("unknown option `{flag}`"));
     }
     if !listen.ip().is_loopback() || !is_loopback_url(&as_uri) {
-        return Err("refusing to leave loopback: --as-uri and --listen must be on this machine".into());
+        return Err(
+            "refusing to leave loopback: --as-uri and --listen must be on this machine".into(),
+        );
     }
     Ok(Some(Options {
         as_uri,
@@ -163,19 +190,26 @@ fn serve(rs: &ResourceServer, granted: &Granted, key: &str, data: Option<&Value>
 }
 
 fn run(opts: Options) -> Result<(), String> {
-    let config = Config::new(&opts.as_uri, &opts.client_id, &opts.secret, "bank").map_err(|e| e.to_string())?;
+    let config = Config::new(&opts.as_uri, &opts.client_id, &opts.secret, "bank")
+        .map_err(|e| e.to_string())?;
     let rs = Arc::new(ResourceServer::new(config.verification(opts.verify)));
-    rs.connect().map_err(|e| format!("cannot reach the authorization server: {e}"))?;
+    rs.connect()
+        .map_err(|e| format!("cannot reach the authorization server: {e}"))?;
     let bank = Arc::new(alices_bank());
     for account in bank.accounts.keys() {
-        let resource = Resource::new(&format!("Alice's {account} account"), &["view"]).kind("account");
-        let id = rs.register(&account_key(account), &resource).map_err(|e| e.to_string())?;
+        let resource =
+            Resource::new(&format!("Alice's {account} account"), &["view"]).kind("account");
+        let id = rs
+            .register(&account_key(account), &resource)
+            .map_err(|e| e.to_string())?;
         println!("registered account {account} as {id}");
     }
     for (account, month) in bank.statements.keys() {
         let name = format!("Alice's {account} statement {month}");
         let resource = Resource::new(&name, &["view"]).kind("statement");
-        let id = rs.register(&statement_key(account, month), &resource).map_err(|e| e.to_string())?;
+        let id = rs
+            .register(&statement_key(account, month), &resource)
+            .map_err(|e| e.to_string())?;
         println!("registered statement {account}/{month} as {id}");
     }
 
@@ -189,15 +223,28 @@ fn run(opts: Options) -> Result<(), String> {
             .app_data(app_bank.clone())
             .route(
                 "/accounts/{account}",
-                web::get().to(|rs: web::Data<ResourceServer>, bank: web::Data<Bank>, path: web::Path<String>, g: Granted| async move {
-                    let account = path.into_inner();
-                    serve(&rs, &g, &account_key(&account), bank.accounts.get(account.as_str()))
-                }),
+                web::get().to(
+                    |rs: web::Data<ResourceServer>,
+                     bank: web::Data<Bank>,
+                     path: web::Path<String>,
+                     g: Granted| async move {
+                        let account = path.into_inner();
+                        serve(
+                            &rs,
+                            &g,
+                            &account_key(&account),
+                            bank.accounts.get(account.as_str()),
+                        )
+                    },
+                ),
             )
             .route(
                 "/accounts/{account}/statements/{month}",
                 web::get().to(
-                    |rs: web::Data<ResourceServer>, bank: web::Data<Bank>, path: web::Path<(String, String)>, g: Granted| async move {
+                    |rs: web::Data<ResourceServer>,
+                     bank: web::Data<Bank>,
+                     path: web::Path<(String, String)>,
+                     g: Granted| async move {
                         let (account, month) = path.into_inner();
                         let data = bank.statements.get(&(account.as_str(), month.as_str()));
                         serve(&rs, &g, &statement_key(&account, &month), data)
@@ -208,7 +255,11 @@ fn run(opts: Options) -> Result<(), String> {
     .workers(2)
     .bind(opts.listen)
     .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
-    let addr = server.addrs().first().copied().ok_or("no listening address")?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or("no listening address")?;
     println!("listening on http://{addr}");
     let _ = std::io::stdout().flush();
 

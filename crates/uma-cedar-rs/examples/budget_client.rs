@@ -138,21 +138,38 @@ impl Http {
         }
     }
 
-    fn send(&mut self, method: &str, url: &Url, auth: Option<String>, form: Option<&[(&str, &str)]>) -> Result<Reply> {
+    fn send(
+        &mut self,
+        method: &str,
+        url: &Url,
+        auth: Option<String>,
+        form: Option<&[(&str, &str)]>,
+    ) -> Result<Reply> {
         loopback(url.as_str())?;
-        println!("  -> {method} {}", url.as_str().split('?').next().unwrap_or_default());
-        let mut builder = ureq::http::Request::builder().method(method).uri(url.as_str());
+        println!(
+            "  -> {method} {}",
+            url.as_str().split('?').next().unwrap_or_default()
+        );
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(url.as_str());
         if let Some(value) = auth {
             builder = builder.header("Authorization", value);
         }
         if !self.cookies.is_empty() {
-            let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             builder = builder.header("Cookie", jar.join("; "));
         }
         let mut payload = String::new();
         if let Some(pairs) = form {
             builder = builder.header("Content-Type", "application/x-www-form-urlencoded");
-            payload = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+            payload = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
         }
         let Ok(request) = builder.body(payload) else {
             return fail(format!("cannot build a request to {url}"));
@@ -167,15 +184,25 @@ impl Http {
             if name == "set-cookie" {
                 let pair = value.split(';').next().unwrap_or_default();
                 if let Some((k, v)) = pair.split_once('=') {
-                    self.cookies.insert(k.trim().to_owned(), v.trim().to_owned());
+                    self.cookies
+                        .insert(k.trim().to_owned(), v.trim().to_owned());
                 }
             }
             headers.insert(name.as_str().to_owned(), value);
         }
         let status = response.status().as_u16();
-        let body = response.body_mut().with_config().limit(1 << 20).read_to_string().unwrap_or_default();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_string()
+            .unwrap_or_default();
         println!("  <- {status}");
-        Ok(Reply { status, headers, body })
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -210,7 +237,10 @@ fn parse_challenge(header: &str) -> Result<BTreeMap<String, String>> {
             return fail(format!("unterminated value in challenge: {header}"));
         };
         params.insert(name.trim().to_owned(), value);
-        rest = after.get(end..).unwrap_or_default().trim_start_matches([',', ' ']);
+        rest = after
+            .get(end..)
+            .unwrap_or_default()
+            .trim_start_matches([',', ' ']);
     }
     Ok(params)
 }
@@ -234,7 +264,12 @@ fn form(html: &str) -> Option<(String, BTreeMap<String, String>)> {
 }
 
 /// Claims interaction: Bob's browser at `redirect_user`, signing in and continuing; returns the new ticket.
-fn claims_interaction(http: &mut Http, opts: &Options, redirect_user: &str, ticket: &str) -> Result<String> {
+fn claims_interaction(
+    http: &mut Http,
+    opts: &Options,
+    redirect_user: &str,
+    ticket: &str,
+) -> Result<String> {
     let mut raw = [0u8; 16];
     if openssl::rand::rand_bytes(&mut raw).is_err() {
         return fail("no randomness for `state`");
@@ -263,14 +298,20 @@ fn claims_interaction(http: &mut Http, opts: &Options, redirect_user: &str, tick
                     return fail("the claims redirect carries another state");
                 }
                 println!("  back at the claims redirect URI with a new ticket (not followed)");
-                return query.get("ticket").cloned().map_or_else(|| fail("no ticket in the claims redirect"), Ok);
+                return query
+                    .get("ticket")
+                    .cloned()
+                    .map_or_else(|| fail("no ticket in the claims redirect"), Ok);
             }
             page = loopback(target.as_str())?;
             reply = http.send("GET", &page, None, None)?;
             continue;
         }
         let Some((action, controls)) = form(&reply.body).filter(|_| reply.status == 200) else {
-            return fail(format!("expected a sign-in or release page, got HTTP {}", reply.status));
+            return fail(format!(
+                "expected a sign-in or release page, got HTTP {}",
+                reply.status
+            ));
         };
         let Ok(target) = page.join(&action) else {
             return fail(format!("bad form action `{action}`"));
@@ -280,7 +321,10 @@ fn claims_interaction(http: &mut Http, opts: &Options, redirect_user: &str, tick
         let mut fields = vec![("request", request.as_str()), ("csrf_token", csrf.as_str())];
         if controls.contains_key("password") {
             println!("  the sign-in page: Bob signs in as {}", opts.user.0);
-            fields.extend([("username", opts.user.0.as_str()), ("password", opts.user.1.as_str())]);
+            fields.extend([
+                ("username", opts.user.0.as_str()),
+                ("password", opts.user.1.as_str()),
+            ]);
         } else if controls.contains_key("decision") {
             println!("  the release page: Bob continues");
             fields.push(("decision", "allow"));
@@ -295,12 +339,18 @@ fn claims_interaction(http: &mut Http, opts: &Options, redirect_user: &str, tick
 
 fn run(opts: &Options) -> Result<Value> {
     let mut http = Http::new();
-    println!("=== 1. the statement, without a token ===");
+    println!("=== 1. the resource, without a token ===");
     let first = http.send("GET", &opts.resource, None, None)?;
     if first.status != 401 {
-        return fail(format!("expected 401 and a ticket, got HTTP {}: {}", first.status, first.body));
+        return fail(format!(
+            "expected 401 and a ticket, got HTTP {}: {}",
+            first.status, first.body
+        ));
     }
-    let header = first.header("www-authenticate").unwrap_or_default().to_owned();
+    let header = first
+        .header("www-authenticate")
+        .unwrap_or_default()
+        .to_owned();
     println!("  WWW-Authenticate: {header}");
     let challenge = parse_challenge(&header)?;
     let (Some(as_uri), Some(ticket)) = (challenge.get("as_uri"), challenge.get("ticket")) else {
@@ -308,7 +358,10 @@ fn run(opts: &Options) -> Result<Value> {
     };
 
     println!("=== 2. discovery ===");
-    let discovery = loopback(&format!("{}/.well-known/uma2-configuration", as_uri.trim_end_matches('/')))?;
+    let discovery = loopback(&format!(
+        "{}/.well-known/uma2-configuration",
+        as_uri.trim_end_matches('/')
+    ))?;
     let metadata = http.send("GET", &discovery, None, None)?.json();
     let Some(token_endpoint) = metadata.get("token_endpoint").and_then(Value::as_str) else {
         return fail("discovery has no token_endpoint");
@@ -320,11 +373,25 @@ fn run(opts: &Options) -> Result<Value> {
     let mut interacted = false;
     let rpt = loop {
         println!("=== 3. the ticket at the token endpoint ===");
-        let form = [("grant_type", UMA_TICKET_GRANT), ("ticket", ticket.as_str())];
-        let reply = http.send("POST", &token_endpoint, Some(basic(&opts.client)), Some(&form))?;
+        let form = [
+            ("grant_type", UMA_TICKET_GRANT),
+            ("ticket", ticket.as_str()),
+        ];
+        let reply = http.send(
+            "POST",
+            &token_endpoint,
+            Some(basic(&opts.client)),
+            Some(&form),
+        )?;
         let answer = reply.json();
-        let error = answer.get("error").and_then(Value::as_str).unwrap_or_default();
-        let description = answer.get("error_description").and_then(Value::as_str).unwrap_or_default();
+        let error = answer
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let description = answer
+            .get("error_description")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         match (reply.status, error) {
             (200, _) => match answer.get("access_token").and_then(Value::as_str) {
                 Some(rpt) => break rpt.to_owned(),
@@ -336,7 +403,9 @@ fn run(opts: &Options) -> Result<Value> {
                     answer.get("ticket").and_then(Value::as_str),
                     answer.get("redirect_user").and_then(Value::as_str),
                 ) else {
-                    return fail("need_info without a ticket and redirect_user: this app cannot push claims");
+                    return fail(
+                        "need_info without a ticket and redirect_user: this app cannot push claims",
+                    );
                 };
                 println!("=== 4. claims interaction ===");
                 ticket = claims_interaction(&mut http, opts, redirect_user, next)?;
@@ -348,10 +417,13 @@ fn run(opts: &Options) -> Result<Value> {
     };
     println!("  an RPT");
 
-    println!("=== 5. the statement, with the RPT ===");
+    println!("=== 5. the resource, with the RPT ===");
     let served = http.send("GET", &opts.resource, Some(format!("Bearer {rpt}")), None)?;
     if served.status != 200 {
-        return fail(format!("the bank answered HTTP {} with the RPT: {}", served.status, served.body));
+        return fail(format!(
+            "the bank answered HTTP {} with the RPT: {}",
+            served.status, served.body
+        ));
     }
     Ok(served.json())
 }
