@@ -238,3 +238,17 @@ def test_the_bank_stops_by_itself_and_stays_on_loopback(examples, setup):
                                "--claims-redirect-uri", CLAIMS_BACK], capture_output=True, text=True,
                               timeout=RUN_TIMEOUT, env=child_env())
         assert done.returncode == 1 and "refusing" in done.stderr and "->" not in done.stdout, report(done)
+
+
+def test_the_readme_shows_the_minimal_example_as_compiled():
+    """The README's "For resource servers" Rust block is `examples/minimal.rs` of the crate, which CI builds."""
+    from test_readme import readme, section
+
+    blocks = re.findall(r"^```rust\n(.*?)^```$", section(readme(), "For resource servers"), re.M | re.S)
+    assert len(blocks) == 1, "the section shows one Rust block"
+    source = (CRATE / "examples" / "minimal.rs").read_text()
+    source = source[source.index("use std::sync::Arc;"):]
+    source = re.sub(r"^(//.*|#\[rustfmt::skip\])\n", "", source, flags=re.M)
+    assert blocks[0] == source, "README block and crates/uma-cedar-rs/examples/minimal.rs differ"
+    lines = [line for line in blocks[0].splitlines() if line.strip() and not line.startswith("use ")]
+    assert len(lines) <= 14, "the example is meant to fit in about ten lines"
