@@ -205,4 +205,14 @@ mod tests {
         assert_eq!(closed.status(), StatusCode::FORBIDDEN);
         assert!(closed.headers().get("warning").is_some());
     }
+
+    #[actix_web::test]
+    async fn granted_outside_the_middleware_is_an_error_not_an_empty_grant() {
+        use actix_web::{App, test, web};
+        let handler = |g: Granted| async move { format!("{g:?}") };
+        let app = test::init_service(App::new().route("/bare", web::get().to(handler))).await;
+        let bare =
+            test::call_service(&app, test::TestRequest::get().uri("/bare").to_request()).await;
+        assert_eq!(bare.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

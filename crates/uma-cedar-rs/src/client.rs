@@ -174,18 +174,12 @@ impl AsClient {
         let token = answer.get("access_token").and_then(Value::as_str);
         let token =
             token.ok_or_else(|| Error::protocol("the token answer has no `access_token`"))?;
-        // Renew a fifth of the lifetime (at most a minute) before it ends, so no call carries a dying PAT.
-        let lifetime = answer
-            .get("expires_in")
-            .and_then(Value::as_u64)
-            .unwrap_or(300);
-        let margin = (lifetime / 5).min(60);
-        let renew_at = Instant::now() + Duration::from_secs(lifetime.saturating_sub(margin));
+        let lifetime = answer.get("expires_in").and_then(Value::as_u64);
+        let renew_at = Instant::now() + renew_after(lifetime.unwrap_or(300));
         *slot = Some(Pat {
             token: token.to_owned(),
             renew_at,
         });
-        log::debug!("obtained a PAT valid {lifetime} s");
         Ok(token.to_owned())
     }
 
@@ -336,6 +330,13 @@ impl AsClient {
     }
 }
 
+/// When to replace a PAT that lives `lifetime` seconds: a fifth of its life (at most a minute) before it ends,
+/// so no call carries a dying PAT.
+fn renew_after(lifetime: u64) -> Duration {
+    let margin = (lifetime / 5).min(60);
+    Duration::from_secs(lifetime.saturating_sub(margin))
+}
+
 fn clone_body<'a>(body: &Body<'a>) -> Body<'a> {
     match body {
         Body::Empty => Body::Empty,
@@ -401,6 +402,13 @@ mod tests {
         let mut broken = document("http://127.0.0.1:1");
         broken["permission_endpoint"] = json!("ftp://127.0.0.1/p");
         assert!(Endpoints::from_document(&as_uri, &broken).is_err());
+    }
+
+    #[test]
+    fn the_pat_is_renewed_before_it_expires() {
+        assert_eq!(renew_after(3600), Duration::from_secs(3540));
+        assert_eq!(renew_after(100), Duration::from_secs(80));
+        assert_eq!(renew_after(0), Duration::ZERO);
     }
 
     #[test]
