@@ -24,7 +24,7 @@ import requests
 
 from conftest import REPO_ROOT, child_env
 from support import HTTP_TIMEOUT, ProtectionApi, client_credentials_pat
-from uma_support import UmaClient, push_policy
+from uma_support import PERMIT_ALL, UmaClient, push_policy, remove_policy
 
 CRATE = REPO_ROOT / "crates" / "uma-cedar-rs"
 PYTHON_CLIENT = REPO_ROOT / "examples" / "python" / "budget_client.py"
@@ -83,9 +83,9 @@ def examples() -> dict[str, Path]:
 class Bank:
     """A running `bank` example: its address and the ids it registered, its output kept."""
 
-    def __init__(self, binary: Path, server, rs, verify: str, stop_after: int = 120):
+    def __init__(self, binary: Path, server, rs, verify: str, *args: str, stop_after: int = 120):
         command = [str(binary), "--as-uri", server.base_url, "--rs", f"{rs.client_id}:{rs.secret}",
-                   "--listen", "127.0.0.1:0", "--verify", verify, "--stop-after", str(stop_after)]
+                   "--listen", "127.0.0.1:0", "--verify", verify, "--stop-after", str(stop_after), *args]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                         env=child_env())
         self.ids: dict[str, str] = {}
@@ -252,3 +252,34 @@ def test_the_readme_shows_the_minimal_example_as_compiled():
     assert blocks[0] == source, "README block and crates/uma-cedar-rs/examples/minimal.rs differ"
     lines = [line for line in blocks[0].splitlines() if line.strip() and not line.startswith("use ")]
     assert len(lines) <= 14, "the example is meant to fit in about ten lines"
+
+
+@pytest.mark.parametrize("verify", ["jwt", "introspection"])
+def test_an_rpt_serves_until_the_owner_withdraws_it_as_documented(examples, setup, verify, tmp_path):
+    """With introspection (here uncached) a withdrawn permission stops at once; a JWT RPT checked locally keeps
+    working until it expires (README, docs/uma-grant.md). A tampered RPT never works."""
+    server, rs, app, _ = setup
+    bank = Bank(examples["bank"], server, rs, verify, "--cache-seconds", "0")
+    try:
+        push_policy(server, rs.client_id, "anyone", PERMIT_ALL, tmp_path)
+        first = requests.get(bank.url + STATEMENT, timeout=HTTP_TIMEOUT)
+        ticket = parse_challenge(first.headers["WWW-Authenticate"])["ticket"]
+        rpt = UmaClient(server, app).rpt(ticket)["access_token"]
+        bearer = {"Authorization": f"Bearer {rpt}"}
+        served = requests.get(bank.url + STATEMENT, headers=bearer, timeout=HTTP_TIMEOUT)
+        assert served.status_code == 200 and served.json()["resource_id"] == bank.ids["checking/2026-11"], served.text
+        # The RPT names this statement only: another one needs a new ticket.
+        other = requests.get(bank.url + "/accounts/checking/statements/2026-10", headers=bearer, timeout=HTTP_TIMEOUT)
+        assert other.status_code == 401 and "ticket=" in other.headers["WWW-Authenticate"], other.text
+
+        head, payload, signature = rpt.split(".")
+        flipped = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
+        tampered = {"Authorization": f"Bearer {head}.{flipped}.{signature}"}
+        refused = requests.get(bank.url + STATEMENT, headers=tampered, timeout=HTTP_TIMEOUT)
+        assert refused.status_code == 401, refused.text
+
+        remove_policy(server, rs.client_id, "anyone")
+        after = requests.get(bank.url + STATEMENT, headers=bearer, timeout=HTTP_TIMEOUT)
+        assert after.status_code == (200 if verify == "jwt" else 401), after.text
+    finally:
+        bank.stop()

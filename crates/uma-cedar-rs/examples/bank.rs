@@ -30,7 +30,7 @@ use uma_cedar_rs::actix::UmaProtect;
 use uma_cedar_rs::server::unix_now;
 use uma_cedar_rs::{Config, Granted, Required, Resource, ResourceServer, Verification};
 
-const USAGE: &str = "usage: bank --as-uri URL --rs ID:SECRET [--listen ADDR] [--verify jwt|introspection] [--stop-after SECONDS]
+const USAGE: &str = "usage: bank --as-uri URL --rs ID:SECRET [--listen ADDR] [--verify jwt|introspection] [--cache-seconds N] [--stop-after SECONDS]
 
 Alice's bank, a UMA resource server: registers Alice's accounts and statements at the authorization server and
 serves them to holders of an RPT.
@@ -40,6 +40,7 @@ options:
   --rs ID:SECRET          the bank's client credentials at the authorization server
   --listen ADDR           where to listen, loopback only (default 127.0.0.1:0, any free port)
   --verify MODE           how RPTs are checked: jwt (locally, the default) or introspection
+  --cache-seconds N       how long an introspection answer is reused (default 30; 0: never)
   --stop-after SECONDS    stop by itself after this long (default 300)
   -h, --help              print this and exit";
 
@@ -96,6 +97,7 @@ struct Options {
     secret: String,
     listen: SocketAddr,
     verify: Verification,
+    cache: Duration,
     stop_after: Duration,
 }
 
@@ -131,6 +133,10 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
             ));
         }
     };
+    let cache = take("--cache-seconds").unwrap_or("30");
+    let cache = cache
+        .parse()
+        .map_err(|_| "--cache-seconds takes seconds".to_owned())?;
     let stop_after = take("--stop-after").unwrap_or("300");
     let stop_after = stop_after
         .parse()
@@ -149,6 +155,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         secret: secret.to_owned(),
         listen,
         verify,
+        cache: Duration::from_secs(cache),
         stop_after: Duration::from_secs(stop_after),
     }))
 }
@@ -192,7 +199,9 @@ fn serve(rs: &ResourceServer, granted: &Granted, key: &str, data: Option<&Value>
 fn run(opts: Options) -> Result<(), String> {
     let config = Config::new(&opts.as_uri, &opts.client_id, &opts.secret, "bank")
         .map_err(|e| e.to_string())?;
-    let rs = Arc::new(ResourceServer::new(config.verification(opts.verify)));
+    let mut config = config.verification(opts.verify);
+    config.introspection_ttl = opts.cache;
+    let rs = Arc::new(ResourceServer::new(config));
     rs.connect()
         .map_err(|e| format!("cannot reach the authorization server: {e}"))?;
     let bank = Arc::new(alices_bank());
