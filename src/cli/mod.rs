@@ -679,7 +679,7 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
                     }
                 };
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\trequested={}\tgranted={}\tpolicies={}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\trequested={}\tgranted={}\tpolicies={}\trequest={}\t{}",
                     d.time,
                     d.client_id,
                     who,
@@ -688,6 +688,7 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
                     list(&d.scopes),
                     list(&d.granted),
                     list(&d.policies),
+                    d.request_id.as_deref().unwrap_or("-"),
                     d.detail.as_deref().unwrap_or(""),
                 );
             }
