@@ -80,7 +80,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(json!({"status": "ready"})),
         Ok(Err(reason)) => not_ready(reason),
-        Err(_) => not_ready("the server is overloaded"),
+        Err(_) => not_ready("the readiness check could not run"),
     }
 }
 

@@ -232,14 +232,12 @@ pub fn http_request(method: &'static str, route: &str, status: u16, elapsed: Dur
 }
 
 /// The answers of the UMA grant (G §3.3), by kind.
-pub const GRANT_ANSWERS: [&str; 12] = [
+pub const GRANT_ANSWERS: [&str; 10] = [
     "rpt",
     "need_info",
     "request_submitted",
     "request_denied",
-    "authorization_pending",
     "slow_down",
-    "expired_ticket",
     "invalid_grant",
     "invalid_scope",
     "invalid_request",
