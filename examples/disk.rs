@@ -115,7 +115,7 @@ fn main() {
                         answer: "permit".into(),
                         policies: vec!["share#0".into()],
                         detail: None,
-                        request_id: None,
+                        http_request_id: None,
                     })?;
                 }
                 Ok::<_, StoreError>(())

@@ -679,7 +679,7 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
                     }
                 };
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\trequested={}\tgranted={}\tpolicies={}\trequest={}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\trequested={}\tgranted={}\tpolicies={}\thttp_request={}\t{}",
                     d.time,
                     d.client_id,
                     who,
@@ -688,7 +688,7 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
                     list(&d.scopes),
                     list(&d.granted),
                     list(&d.policies),
-                    d.request_id.as_deref().unwrap_or("-"),
+                    d.http_request_id.as_deref().unwrap_or("-"),
                     d.detail.as_deref().unwrap_or(""),
                 );
             }

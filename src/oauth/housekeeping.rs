@@ -124,7 +124,7 @@ mod tests {
                         answer: "permit".into(),
                         policies: vec![],
                         detail: None,
-                        request_id: None,
+                        http_request_id: None,
                     })?;
                 }
                 Ok::<_, StoreError>(())

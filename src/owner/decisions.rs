@@ -179,7 +179,7 @@ mod tests {
             answer: answer.into(),
             policies: vec![],
             detail: None,
-            request_id: None,
+            http_request_id: None,
         };
         store
             .write(|tx| {

@@ -31,7 +31,7 @@ pub struct Decision {
     pub detail: Option<String>,
     /// The id of the request that made the decision (its `X-Request-Id`), when it came through the server.
     #[serde(default)]
-    pub request_id: Option<String>,
+    pub http_request_id: Option<String>,
 }
 
 impl Decision {

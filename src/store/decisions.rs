@@ -8,7 +8,7 @@ use crate::clock::UnixTime;
 pub use crate::protocol::decisions::Decision;
 
 pub(super) fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
-    tx.conn()?.prepare_cached("INSERT INTO decisions (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail, request_id)
+    tx.conn()?.prepare_cached("INSERT INTO decisions (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail, http_request_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?.execute(params![
             d.time,
             d.owner,
@@ -20,7 +20,7 @@ pub(super) fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
             d.answer,
             to_json(&d.policies)?,
             d.detail,
-            d.request_id,
+            d.http_request_id,
         ],
     )?;
     Ok(())
@@ -33,7 +33,7 @@ pub(super) fn list_for_owner(
     limit: usize,
 ) -> Result<Vec<Decision>> {
     let mut stmt = conn.conn()?.prepare_cached(
-        "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail, request_id
+        "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail, http_request_id
          FROM decisions WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2",
     )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -59,7 +59,7 @@ pub(super) fn page_for_owner(
     limit: usize,
 ) -> Result<Vec<Decision>> {
     let mut stmt = conn.conn()?.prepare(
-        "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail, request_id
+        "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail, http_request_id
          FROM decisions
          WHERE owner = ?1 AND (?2 IS NULL OR resource_id = ?2) AND (?3 IS NULL OR answer = ?3)
          ORDER BY time DESC, id DESC LIMIT ?4 OFFSET ?5",
@@ -101,7 +101,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         r.get("answer")?,
         r.get("policies")?,
         r.get("detail")?,
-        r.get("request_id")?,
+        r.get("http_request_id")?,
     ))
 }
 
@@ -117,7 +117,7 @@ fn decode(
         answer,
         policies,
         detail,
-        request_id,
+        http_request_id,
     ): Row,
 ) -> Result<Decision> {
     Ok(Decision {
@@ -131,7 +131,7 @@ fn decode(
         answer,
         policies: from_json(&policies)?,
         detail,
-        request_id,
+        http_request_id,
     })
 }
 
@@ -178,7 +178,7 @@ mod tests {
             answer: answer.into(),
             policies: vec!["spouse".into()],
             detail: None,
-            request_id: Some("req-1".into()),
+            http_request_id: Some("req-1".into()),
         }
     }
 

@@ -125,7 +125,7 @@ pub struct UmaGrant<'a> {
     /// The owners' compiled policy sets.
     pub policies: &'a Policies,
     /// The id of the HTTP request (`X-Request-Id`), stored with the decisions it makes.
-    pub request_id: Option<&'a str>,
+    pub http_request_id: Option<&'a str>,
 }
 
 impl UmaGrant<'_> {
@@ -759,7 +759,7 @@ impl Presented<'_> {
                 answer: label.to_owned(),
                 policies: policies.into_iter().collect(),
                 detail,
-                request_id: self.grant.request_id.map(str::to_owned),
+                http_request_id: self.grant.http_request_id.map(str::to_owned),
             })?;
         }
         Ok(())
@@ -1003,7 +1003,7 @@ when { principal has email && principal.email == "bob@example.com" };"#;
                 ctx: &self.ctx,
                 verifier: &self.verifier,
                 policies: &self.policies,
-                request_id: None,
+                http_request_id: None,
             }
         }
 

@@ -1087,6 +1087,6 @@ async fn the_decision_log_keeps_the_request_id_the_response_echoed() {
             .store
             .read(|c| c.decisions_of_owner("alice", 10))
             .expect("log");
-    let ids: Vec<_> = log.iter().map(|d| d.request_id.clone()).collect();
+    let ids: Vec<_> = log.iter().map(|d| d.http_request_id.clone()).collect();
     assert_eq!(ids, vec![Some(id), Some("grant-42".to_owned())]);
 }

@@ -132,7 +132,7 @@ def test_metrics_move_with_traffic_and_json_logs_carry_the_request_id(make_serve
 
     # The decision log shows the same ids, through the admin CLI.
     entries = [e for e in cli_decisions(server, scene.alice.username) if e["resource_id"] == checking]
-    assert [(e["answer"], e["request_id"]) for e in entries] == [("permit", generated), ("need_info", asked)]
+    assert [(e["answer"], e["http_request_id"]) for e in entries] == [("permit", generated), ("need_info", asked)]
 
 
 def test_metrics_behind_a_token_refuse_other_callers(make_server, tmp_path):
