@@ -601,6 +601,40 @@ mod tests {
     }
 
     #[test]
+    fn log_format_and_metrics_token_are_checked() {
+        let file: FileSettings =
+            toml::from_str("log_format = \"json\"\nmetrics_token = \"sixteen-chars-ok\"")
+                .expect("toml");
+        let s = SettingsInput::default()
+            .resolve(file, None)
+            .expect("resolve");
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(
+            s.metrics_token.as_ref().map(MetricsToken::secret),
+            Some("sixteen-chars-ok")
+        );
+        let flag = SettingsInput {
+            log_format: Some("text".into()),
+            ..Default::default()
+        };
+        let file: FileSettings = toml::from_str("log_format = \"json\"").expect("toml");
+        assert_eq!(
+            flag.resolve(file, None).expect("resolve").log_format,
+            LogFormat::Text
+        );
+        for (toml_text, name) in [
+            ("log_format = \"xml\"", "log_format"),
+            ("metrics_token = \"short\"", "metrics_token"),
+        ] {
+            let file: FileSettings = toml::from_str(toml_text).expect("toml");
+            match SettingsInput::default().resolve(file, None) {
+                Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name),
+                other => panic!("{toml_text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn flags_beat_file_and_issuer_follows_listen() {
         let file: FileSettings =
             toml::from_str("listen = \"127.0.0.1:9000\"\nticket_ttl = 60\nsigning_alg = \"RS256\"")
