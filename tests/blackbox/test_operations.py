@@ -12,6 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from conftest import REPO_ROOT
 from support import HTTP_TIMEOUT
 from uma_support import ID_TOKEN_FORMAT, UMA_GRANT, cli_decisions, email_policy, make_scene
 
@@ -147,3 +148,13 @@ def test_metrics_behind_a_token_refuse_other_callers(make_server, tmp_path):
     assert allowed.status_code == 200
     families = {f.name for f in text_string_to_metric_families(allowed.text)}
     assert {"uma_cedar_http_requests", "uma_cedar_uma_grant_answers"} <= families, families
+
+
+def test_every_metric_served_is_documented_and_every_documented_one_served(uma):
+    text = (REPO_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    documented = {line.split("`")[1] for line in text.splitlines() if line.startswith("| `uma_cedar_")}
+    response = requests.get(f"{uma.base_url}/metrics", timeout=HTTP_TIMEOUT)
+    # The parser names a counter's family without `_total`; the exposition (and the docs) use the full name.
+    served = {f.name + ("_total" if f.type == "counter" else "") for f in text_string_to_metric_families(response.text)}
+    assert served == documented, f"served but undocumented: {served - documented}; documented but not served: " \
+                                 f"{documented - served}"
