@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod error;
 pub mod forms;
 pub mod introspect;
+pub mod ops;
 pub mod pages;
 pub mod permission;
 pub mod policies;
@@ -149,7 +150,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(claims::routes)
             .configure(policies::routes)
             .configure(requests::routes)
-            .configure(console::routes);
+            .configure(console::routes)
+            .configure(ops::routes);
         if dcr {
             cfg.configure(register::routes);
         }
