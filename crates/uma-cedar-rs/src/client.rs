@@ -87,9 +87,35 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// Where the resource server's PAT comes from (F §1.3: an OAuth access token with the `uma_protection` scope).
+#[derive(Clone, Default)]
+pub enum PatGrant {
+    /// The client credentials grant: the PAT stands for the resource server itself (uma-cedar's default).
+    #[default]
+    ClientCredentials,
+    /// A refresh token the resource owner granted the resource server (the authorization code grant with the
+    /// `uma_protection` scope). Each refresh answers a rotated refresh token, which replaces it.
+    RefreshToken(String),
+}
+
+impl std::fmt::Debug for PatGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClientCredentials => f.write_str("ClientCredentials"),
+            Self::RefreshToken(_) => f.write_str("RefreshToken([redacted])"),
+        }
+    }
+}
+
 struct Pat {
     token: String,
     renew_at: Instant,
+}
+
+/// The PAT held and how to get the next one.
+struct PatSlot {
+    current: Option<Pat>,
+    grant: PatGrant,
 }
 
 enum Auth<'a> {
@@ -115,11 +141,11 @@ pub struct AsClient {
     credentials: Credentials,
     agent: ureq::Agent,
     endpoints: Mutex<Option<Arc<Endpoints>>>,
-    pat: Mutex<Option<Pat>>,
+    pat: Mutex<PatSlot>,
 }
 
 impl AsClient {
-    pub fn new(as_uri: Url, credentials: Credentials, timeout: Duration) -> Self {
+    pub fn new(as_uri: Url, credentials: Credentials, grant: PatGrant, timeout: Duration) -> Self {
         let tls = TlsConfig::builder()
             .provider(TlsProvider::NativeTls)
             .root_certs(RootCerts::PlatformVerifier)
@@ -137,7 +163,10 @@ impl AsClient {
             credentials,
             agent,
             endpoints: Mutex::new(None),
-            pat: Mutex::new(None),
+            pat: Mutex::new(PatSlot {
+                current: None,
+                grant,
+            }),
         }
     }
 
@@ -161,22 +190,39 @@ impl AsClient {
         Ok(endpoints)
     }
 
-    /// A PAT good for a while yet: the one held, or a new one by client credentials.
+    /// A PAT good for a while yet: the one held, or a new one by the configured [`PatGrant`].
     pub fn pat(&self) -> Result<String, Error> {
         let mut slot = self.pat.lock().map_err(|_| poisoned())?;
-        if let Some(pat) = slot.as_ref().filter(|pat| Instant::now() < pat.renew_at) {
+        if let Some(pat) = slot
+            .current
+            .as_ref()
+            .filter(|pat| Instant::now() < pat.renew_at)
+        {
             return Ok(pat.token.clone());
         }
         let endpoints = self.endpoints()?;
-        let form = [("grant_type", "client_credentials"), ("scope", PAT_SCOPE)];
+        let form: Vec<(&str, &str)> = match &slot.grant {
+            PatGrant::ClientCredentials => {
+                vec![("grant_type", "client_credentials"), ("scope", PAT_SCOPE)]
+            }
+            PatGrant::RefreshToken(token) => {
+                vec![("grant_type", "refresh_token"), ("refresh_token", token)]
+            }
+        };
         let reply = self.send("POST", &endpoints.token, Auth::Basic, Body::Form(&form))?;
         let answer = expect(reply, &[200])?;
         let token = answer.get("access_token").and_then(Value::as_str);
         let token =
             token.ok_or_else(|| Error::protocol("the token answer has no `access_token`"))?;
+        if let PatGrant::RefreshToken(held) = &mut slot.grant {
+            // The old refresh token is spent once rotated; keep the one the AS answered.
+            if let Some(rotated) = answer.get("refresh_token").and_then(Value::as_str) {
+                rotated.clone_into(held);
+            }
+        }
         let lifetime = answer.get("expires_in").and_then(Value::as_u64);
         let renew_at = Instant::now() + renew_after(lifetime.unwrap_or(300));
-        *slot = Some(Pat {
+        slot.current = Some(Pat {
             token: token.to_owned(),
             renew_at,
         });
@@ -185,7 +231,7 @@ impl AsClient {
 
     fn forget_pat(&self) {
         if let Ok(mut slot) = self.pat.lock() {
-            *slot = None;
+            slot.current = None;
         }
     }
 
@@ -436,7 +482,12 @@ mod tests {
             client_id: "rs".into(),
             client_secret: "s".into(),
         };
-        let client = AsClient::new(as_uri, credentials, Duration::from_secs(5));
+        let client = AsClient::new(
+            as_uri,
+            credentials,
+            PatGrant::default(),
+            Duration::from_secs(5),
+        );
         assert!(
             client
                 .request_ticket(&[Required::new("r", &["view"])])

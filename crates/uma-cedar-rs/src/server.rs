@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::challenge::{Refusal, uma_challenge};
-use crate::client::{AsClient, Credentials};
+use crate::client::{AsClient, Credentials, PatGrant};
 use crate::error::{Error, TokenError};
 use crate::grant::{Granted, Required};
 use crate::introspect::{IntrospectionCache, parse_answer};
@@ -35,6 +35,8 @@ pub struct Config {
     /// The AS's issuer URI; discovery is at `{as_uri}/.well-known/uma2-configuration`.
     pub as_uri: Url,
     pub credentials: Credentials,
+    /// How the PAT is obtained: client credentials unless [`Config::owner_refresh_token`] is set.
+    pub pat_grant: PatGrant,
     /// The `realm` of the UMA challenge.
     pub realm: String,
     pub verification: Verification,
@@ -72,6 +74,7 @@ impl Config {
                 client_id: client_id.to_owned(),
                 client_secret: client_secret.to_owned(),
             },
+            pat_grant: PatGrant::ClientCredentials,
             realm: realm.to_owned(),
             verification: Verification::Jwt,
             algorithms: Alg::UMA_CEDAR.to_vec(),
@@ -85,6 +88,13 @@ impl Config {
 
     pub fn verification(mut self, verification: Verification) -> Self {
         self.verification = verification;
+        self
+    }
+
+    /// Gets the PAT by refreshing a token the resource owner granted (the authorization code grant with the
+    /// `uma_protection` scope) instead of by client credentials. Rotated refresh tokens are followed.
+    pub fn owner_refresh_token(mut self, refresh_token: &str) -> Self {
+        self.pat_grant = PatGrant::RefreshToken(refresh_token.to_owned());
         self
     }
 }
@@ -157,6 +167,7 @@ impl ResourceServer {
         let client = AsClient::new(
             config.as_uri.clone(),
             config.credentials.clone(),
+            config.pat_grant.clone(),
             config.timeout,
         );
         let ttl = i64::try_from(config.introspection_ttl.as_secs()).unwrap_or(i64::MAX);

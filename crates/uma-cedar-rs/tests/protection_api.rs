@@ -27,6 +27,8 @@ struct State {
     revoked: HashSet<String>,
     deleted: HashSet<String>,
     refuse_tickets: bool,
+    /// The owner's refresh token the AS accepts now (rotated on each use).
+    refresh: Option<String>,
 }
 
 struct FakeAs {
@@ -34,7 +36,12 @@ struct FakeAs {
     state: Arc<Mutex<State>>,
 }
 
-fn answer(state: &Mutex<State>, base: &str, method: &str, path: &str, auth: &str) -> (u16, Value) {
+fn answer(
+    state: &Mutex<State>,
+    base: &str,
+    (method, path, auth): (&str, &str, &str),
+    body: &str,
+) -> (u16, Value) {
     let mut s = state.lock().unwrap();
     s.log.push(format!("{method} {path}"));
     let bearer = auth.strip_prefix("Bearer ").unwrap_or_default().to_owned();
@@ -47,11 +54,31 @@ fn answer(state: &Mutex<State>, base: &str, method: &str, path: &str, auth: &str
             "resource_registration_endpoint": format!("{base}/uma/resources"),
             "permission_endpoint": format!("{base}/uma/permission")}),
         ),
+        ("POST", "/token") if body.contains("grant_type=refresh_token") => {
+            assert!(
+                auth.starts_with("Basic "),
+                "client authentication by HTTP Basic"
+            );
+            let held = s.refresh.clone().unwrap_or_default();
+            if body != format!("grant_type=refresh_token&refresh_token={held}") {
+                return (400, json!({"error": "invalid_grant"}));
+            }
+            s.pats += 1;
+            let rotated = format!("rt-{}", s.pats);
+            s.refresh = Some(rotated.clone());
+            s.log.push("refresh".into());
+            (
+                200,
+                json!({"access_token": format!("pat-{}", s.pats), "token_type": "Bearer",
+                       "expires_in": 3600, "refresh_token": rotated}),
+            )
+        }
         ("POST", "/token") => {
             assert!(
                 auth.starts_with("Basic "),
                 "client credentials by HTTP Basic"
             );
+            assert!(body.contains("grant_type=client_credentials"), "{body}");
             s.pats += 1;
             (
                 200,
@@ -110,7 +137,8 @@ fn start() -> FakeAs {
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
-            let (status, json) = answer(&shared, &url, &method, &path, &auth);
+            let body = String::from_utf8(body).unwrap();
+            let (status, json) = answer(&shared, &url, (&method, &path, &auth), &body);
             let text = json.to_string();
             let reply = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
@@ -175,4 +203,25 @@ fn a_missing_rpt_gets_a_quoted_ticket_and_a_refused_one_a_bare_403() {
         rs.check(Some("Bearer not-a-jwt"), &required).unwrap_err(),
         Refusal::Forbidden
     );
+}
+
+#[test]
+fn an_owners_refresh_token_gets_the_pat_and_its_rotations_are_followed() {
+    let fake = start();
+    fake.state.lock().unwrap().refresh = Some("rt-0".into());
+    let config = Config::new(&fake.base, "bank-rs", "secret", "bank")
+        .unwrap()
+        .owner_refresh_token("rt-0");
+    let rs = ResourceServer::new(config);
+    let statement = Resource::new("Statement", &["view"]);
+    assert_eq!(rs.register("s", &statement).unwrap(), "id-1");
+
+    // The PAT is revoked: the next one comes from the rotated refresh token, not the spent one.
+    fake.state.lock().unwrap().revoked.insert("pat-1".into());
+    rs.register("s", &statement.clone().description("renamed"))
+        .unwrap();
+    let state = fake.state.lock().unwrap();
+    assert_eq!(state.refresh.as_deref(), Some("rt-2"));
+    let refreshes = state.log.iter().filter(|l| *l == "refresh").count();
+    assert_eq!(refreshes, 2, "{:?}", state.log);
 }
