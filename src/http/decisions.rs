@@ -9,16 +9,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::forms;
 use super::policies::require_owner;
-use super::{AppState, method_not_allowed, no_store_json, paths};
+use super::{AppState, get_only, no_store_json, paths};
 use crate::error::OAuthError;
 use crate::owner::decisions::{self, Limit};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(paths::DECISIONS)
-            .route(web::get().to(list))
-            .default_service(method_not_allowed("GET")),
-    );
+    cfg.service(get_only(paths::DECISIONS, list));
 }
 
 fn limit(req: &HttpRequest) -> Result<Limit, OAuthError> {

@@ -16,17 +16,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
 use super::forms::{self, Params};
-use super::{AppState, bearer, client_auth, method_not_allowed, no_store_json, paths};
+use super::{AppState, bearer, client_auth, no_store_json, paths, post_only};
 use crate::error::OAuthError;
 use crate::oauth::introspection::{self, Caller};
 use crate::oauth::presented::PresentedToken;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(paths::INTROSPECT)
-            .route(web::post().to(introspect))
-            .default_service(method_not_allowed("POST")),
-    );
+    cfg.service(post_only(paths::INTROSPECT, introspect));
 }
 
 /// How the caller proved itself, before the proof is checked.

@@ -172,25 +172,25 @@ pub fn no_store_json(status: actix_web::http::StatusCode, body: &Value) -> HttpR
 }
 
 /// A resource at `path` answering GET with `handler` and every other method with 405.
-pub fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+pub fn get_only<F, Args>(path: impl AsRef<str>, handler: F) -> actix_web::Resource
 where
     F: actix_web::Handler<Args>,
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    web::resource(path)
+    web::resource(path.as_ref())
         .route(web::get().to(handler))
         .default_service(method_not_allowed("GET"))
 }
 
 /// A resource at `path` answering POST with `handler` and every other method with 405.
-pub fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+pub fn post_only<F, Args>(path: impl AsRef<str>, handler: F) -> actix_web::Resource
 where
     F: actix_web::Handler<Args>,
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    web::resource(path)
+    web::resource(path.as_ref())
         .route(web::post().to(handler))
         .default_service(method_not_allowed("POST"))
 }

@@ -9,16 +9,12 @@ use serde_json::json;
 
 use super::bearer::{bearer_token, with_pat};
 use super::forms::read_json;
-use super::{AppState, method_not_allowed, no_store_json, paths};
+use super::{AppState, no_store_json, paths, post_only};
 use crate::error::OAuthError;
 use crate::uma::{self, Requester};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(paths::PERMISSION)
-            .route(web::post().to(permission))
-            .default_service(method_not_allowed("POST")),
-    );
+    cfg.service(post_only(paths::PERMISSION, permission));
 }
 
 async fn permission(

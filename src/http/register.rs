@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::forms;
-use super::{AppState, bearer, method_not_allowed, no_store_json, paths};
+use super::{AppState, bearer, no_store_json, paths, post_only};
 use crate::clock::UnixTime;
 use crate::crypto;
 use crate::error::OAuthError;
@@ -24,11 +24,7 @@ use crate::oauth::registration::{self, Registration};
 use crate::oauth::{AuthMethod, Client, ClientSecret, GrantType, InitialAccessToken};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(paths::REGISTER)
-            .route(web::post().to(register))
-            .default_service(method_not_allowed("POST")),
-    );
+    cfg.service(post_only(paths::REGISTER, register));
 }
 
 /// Checks the initial access token. Both sides are hashed first so the comparison takes the same time

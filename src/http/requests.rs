@@ -16,27 +16,18 @@ use serde_json::Value;
 
 use super::forms::read_body;
 use super::policies::require_owner;
-use super::{AppState, method_not_allowed, no_store_json, paths};
+use super::{AppState, get_only, no_store_json, paths, post_only};
 use crate::error::OAuthError;
 use crate::owner::PolicyError;
 use crate::uma::requests::{self, OwnerRequests, RequestError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(paths::REQUESTS)
-            .route(web::get().to(list))
-            .default_service(method_not_allowed("GET")),
-    );
-    cfg.service(
-        web::resource(format!("{}/{{id}}/approve", paths::REQUESTS))
-            .route(web::post().to(approve))
-            .default_service(method_not_allowed("POST")),
-    );
-    cfg.service(
-        web::resource(format!("{}/{{id}}/deny", paths::REQUESTS))
-            .route(web::post().to(deny))
-            .default_service(method_not_allowed("POST")),
-    );
+    cfg.service(get_only(paths::REQUESTS, list));
+    cfg.service(post_only(
+        format!("{}/{{id}}/approve", paths::REQUESTS),
+        approve,
+    ));
+    cfg.service(post_only(format!("{}/{{id}}/deny", paths::REQUESTS), deny));
 }
 
 fn from_request_error(err: RequestError) -> OAuthError {

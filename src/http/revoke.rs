@@ -11,17 +11,13 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::forms;
-use super::{AppState, client_auth, method_not_allowed, paths};
+use super::{AppState, client_auth, paths, post_only};
 use crate::error::OAuthError;
 use crate::oauth::presented::PresentedToken;
 use crate::oauth::revocation;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(paths::REVOKE)
-            .route(web::post().to(revoke))
-            .default_service(method_not_allowed("POST")),
-    );
+    cfg.service(post_only(paths::REVOKE, revoke));
 }
 
 async fn revoke(

@@ -8,15 +8,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::resources::{label, owner_resources};
-use super::{AppState, Nav, Out, day, method_not_allowed, urls, view};
+use super::{AppState, Nav, Out, day, get_only, urls, view};
 use crate::owner::decisions::{self, ANSWERS, ActivityQuery};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(urls::ACTIVITY)
-            .route(web::get().to(page))
-            .default_service(method_not_allowed("GET")),
-    );
+    cfg.service(get_only(urls::ACTIVITY, page));
 }
 
 /// What the page's query asks for, as typed (checked by [`ActivityQuery::parse`]).

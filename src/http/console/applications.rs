@@ -5,23 +5,18 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{AppState, Nav, Out, act, day, method_not_allowed, urls, view};
+use super::{AppState, Nav, Out, act, day, get_only, post_only, urls, view};
 use crate::owner::apps;
 
 /// Longest client id the revoke path accepts.
 const MAX_CLIENT_ID: usize = 256;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(urls::APPLICATIONS)
-            .route(web::get().to(page))
-            .default_service(method_not_allowed("GET")),
-    );
-    cfg.service(
-        web::resource("/console/applications/{client_id}/revoke")
-            .route(web::post().to(revoke))
-            .default_service(method_not_allowed("POST")),
-    );
+    cfg.service(get_only(urls::APPLICATIONS, page));
+    cfg.service(post_only(
+        "/console/applications/{client_id}/revoke",
+        revoke,
+    ));
 }
 
 /// The address of the form revoking `client_id`.

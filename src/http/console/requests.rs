@@ -7,28 +7,19 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::Value;
 
-use super::{AppState, Nav, Out, act, day, method_not_allowed, urls, view};
+use super::{AppState, Nav, Out, act, day, get_only, post_only, urls, view};
 use crate::error::OAuthError;
 use crate::http::requests::owner_requests;
 use crate::owner::PolicyError;
 use crate::uma::requests::{RequestError, RequestView, parse_until};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(urls::REQUESTS)
-            .route(web::get().to(list))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource(format!("{}/{{id}}/approve", urls::REQUESTS))
-            .route(web::post().to(approve))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource(format!("{}/{{id}}/deny", urls::REQUESTS))
-            .route(web::post().to(deny))
-            .default_service(method_not_allowed("POST")),
-    );
+    cfg.service(get_only(urls::REQUESTS, list))
+        .service(post_only(
+            format!("{}/{{id}}/approve", urls::REQUESTS),
+            approve,
+        ))
+        .service(post_only(format!("{}/{{id}}/deny", urls::REQUESTS), deny));
 }
 
 struct Item {

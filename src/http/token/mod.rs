@@ -12,17 +12,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
 use super::forms;
-use super::{AppState, client_auth, method_not_allowed, no_store_json, paths};
+use super::{AppState, client_auth, no_store_json, paths, post_only};
 use crate::error::OAuthError;
 use crate::oauth::token::{TokenRequest, check_eligible};
 use crate::oauth::{Client, GrantType};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(paths::TOKEN)
-            .route(web::post().to(token))
-            .default_service(method_not_allowed("POST")),
-    );
+    cfg.service(post_only(paths::TOKEN, token));
 }
 
 async fn token(
