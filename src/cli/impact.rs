@@ -110,8 +110,9 @@ pub(crate) fn report_impact(impact: &Impact, format: Format) -> Result<(), Failu
     match format {
         Format::Json => print_json(&json!(impact)),
         Format::Text => {
+            let mut previous = None;
             for scope in &impact.scopes {
-                for line in scope_lines(scope) {
+                for line in scope_lines(scope, &mut previous) {
                     println!("{line}");
                 }
             }
@@ -132,27 +133,43 @@ fn scope_name(scope: &ScopeImpact) -> String {
     }
 }
 
-/// What one scope's findings say, a line each; nothing when nothing changed.
-pub(crate) fn scope_lines(scope: &ScopeImpact) -> Vec<String> {
+/// What one scope's findings say, a line each (the questions not decided on one line); nothing when nothing
+/// changed. A reason equal to `previous` is not repeated.
+pub(crate) fn scope_lines(scope: &ScopeImpact, previous: &mut Option<String>) -> Vec<String> {
     let name = scope_name(scope);
     let mut lines = Vec::new();
+    let mut open = Vec::new();
+    let mut why = None;
     for (what, finding) in [
         ("newly allows", &scope.newly_allows),
         ("newly denies", &scope.newly_denies),
-        (
-            "newly puts to the owner (`@ask`) or allows",
-            &scope.newly_asks,
-        ),
+        ("newly puts to the owner (`@ask`)", &scope.newly_asks),
     ] {
         match finding {
             Finding::None => {}
             Finding::Example { example } => {
-                lines.push(format!("{name}: {what}, for example {}", example.describe()));
+                lines.push(format!(
+                    "{name}: {what}, for example {}",
+                    example.describe()
+                ));
             }
             Finding::Undecided { reason } => {
-                lines.push(format!("{name}: not decided whether it {what}: {reason}"));
+                open.push(what);
+                why.get_or_insert(reason.clone());
             }
         }
+    }
+    if let Some(reason) = why {
+        let said = if previous.as_deref() == Some(reason.as_str()) {
+            "as above".to_owned()
+        } else {
+            reason.clone()
+        };
+        lines.push(format!(
+            "{name}: not decided whether it {}: {said}",
+            open.join(" or ")
+        ));
+        *previous = Some(reason);
     }
     lines
 }
@@ -186,8 +203,9 @@ pub(crate) fn analysis_failure(err: ImpactError, sources: &[Source], format: For
         Format::Text => eprint!("{}", render_over(diagnostics, sources)),
     }
     let _ = color();
-    Failure::new(err.to_string())
-        .help("each diagnostic names the file, line and column; `uma-cedar validate` checks a set alone")
+    Failure::new(err.to_string()).help(
+        "each diagnostic names the file, line and column; `uma-cedar validate` checks a set alone",
+    )
 }
 
 pub fn prove(args: ProveArgs) -> Result<(), Failure> {
@@ -205,14 +223,8 @@ pub fn prove(args: ProveArgs) -> Result<(), Failure> {
         .into_iter()
         .collect();
     let all: Vec<Source> = policies.iter().chain(&queries).cloned().collect();
-    let proofs = impact::prove_never(
-        &schema,
-        &policies,
-        &queries,
-        &scopes,
-        &args.solver.limits(),
-    )
-    .map_err(|err| analysis_failure(err, &all, args.format))?;
+    let proofs = impact::prove_never(&schema, &policies, &queries, &scopes, &args.solver.limits())
+        .map_err(|err| analysis_failure(err, &all, args.format))?;
     report_proofs(&proofs, args.format)
 }
 
@@ -220,9 +232,15 @@ pub fn prove(args: ProveArgs) -> Result<(), Failure> {
 pub(crate) fn report_proofs(proofs: &[QueryProof], format: Format) -> Result<(), Failure> {
     match format {
         Format::Json => {
-            let status = if proofs.iter().any(|p| matches!(p.proof, Proof::Violated { .. })) {
+            let status = if proofs
+                .iter()
+                .any(|p| matches!(p.proof, Proof::Violated { .. }))
+            {
                 "violated"
-            } else if proofs.iter().any(|p| matches!(p.proof, Proof::Undecided { .. })) {
+            } else if proofs
+                .iter()
+                .any(|p| matches!(p.proof, Proof::Undecided { .. }))
+            {
                 "undecided"
             } else {
                 "proved"
