@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::policies::{
-    PolicyFile, by_path, color, load_schema, parse_scopes, plural, policy_files, render_over,
+    PolicyFile, by_path, load_schema, parse_scopes, plural, policy_files, render_over,
 };
 use super::{Failure, Format, print_json};
 use crate::policy::impact::{
@@ -202,7 +202,6 @@ pub(crate) fn analysis_failure(err: ImpactError, sources: &[Source], format: For
         })),
         Format::Text => eprint!("{}", render_over(diagnostics, sources)),
     }
-    let _ = color();
     Failure::new(err.to_string()).help(
         "each diagnostic names the file, line and column; `uma-cedar validate` checks a set alone",
     )
