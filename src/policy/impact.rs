@@ -29,7 +29,9 @@ use std::ffi::OsString;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use cedar_policy::{Effect, EntityTypeName, EntityUid, EvalResult, PolicySet, RequestEnv, Schema};
+use cedar_policy::{
+    ActionConstraint, Effect, EntityTypeName, EntityUid, EvalResult, PolicySet, RequestEnv, Schema,
+};
 use cedar_policy_symcc::err::Error as SymError;
 use cedar_policy_symcc::solver::{LocalSolver, SolverError};
 use cedar_policy_symcc::{CedarSymCompiler, CompiledPolicy, CompiledPolicySet, Env};
@@ -45,7 +47,7 @@ use super::validate::{Parsed, ScopeCheck, Source, located, parse_source, validat
 
 /// Scopes (request environments) one analysis may cover.
 pub const MAX_SCOPES: usize = 256;
-/// The default time limit of one analysis (all its solver calls together).
+/// The default time limit of the solver in one analysis (all its calls together).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// The scope name an example uses for "a scope no policy names", when no policy names it.
 const OTHER_SCOPE: &str = "another-scope";
@@ -58,7 +60,8 @@ const STACK_BYTES: usize = 16 * 1024 * 1024;
 pub struct Limits {
     /// The `cvc5` executable: a path, or a name looked up on `PATH`.
     pub solver: OsString,
-    /// Time for the whole analysis; what is not decided by then is [`Finding::Undecided`].
+    /// Time the solver may take, all its calls in one analysis together (compiling the policies is bounded
+    /// by their size limits instead); what is not decided by then is [`Finding::Undecided`].
     pub timeout: Duration,
 }
 
@@ -327,24 +330,23 @@ impl<'a> Prepared<'a> {
         self.parsed.iter().any(|p| is_ask(&p.policy))
     }
 
-    /// The set of the policies `keep` selects.
-    fn set(&self, keep: impl Fn(&cedar_policy::Policy) -> bool) -> PolicySet {
+    /// The policies whose scope (head) lets them apply to `action`: what is granted at once (forbids and the
+    /// permits that are not `@ask`), or with `asks` every policy (granted or put to the owner). Leaving out
+    /// the policies that cannot apply keeps each environment's formula small.
+    fn set(&self, action: &EntityUid, asks: bool) -> PolicySet {
         let mut set = PolicySet::new();
-        for p in self.parsed.iter().filter(|p| keep(&p.policy)) {
-            // Ids are unique by construction.
-            let _ = set.add(p.policy.clone());
+        for p in &self.parsed {
+            let applies = match p.policy.action_constraint() {
+                ActionConstraint::Any => true,
+                ActionConstraint::Eq(uid) => &uid == action,
+                ActionConstraint::In(uids) => uids.contains(action),
+            };
+            if applies && (asks || !is_ask(&p.policy)) {
+                // Ids are unique by construction.
+                let _ = set.add(p.policy.clone());
+            }
         }
         set
-    }
-
-    /// What is granted at once: forbids and the permits that are not `@ask`.
-    fn granting(&self) -> PolicySet {
-        self.set(|p| !is_ask(p))
-    }
-
-    /// Every policy: what is granted or put to the owner.
-    fn all(&self) -> PolicySet {
-        self.set(|_| true)
     }
 
     fn scopes(&self) -> BTreeSet<String> {
@@ -510,7 +512,8 @@ fn isolated<T: Send>(
 }
 
 /// Compares what `old` and `new` decide, for every scope either names, the `scopes` given, and any other
-/// scope. Blocks for at most about `limits.timeout` (plus compilation).
+/// scope. The solver takes at most about `limits.timeout`; compiling the sets takes time in proportion to
+/// their size.
 pub fn compare(
     schema: &PolicySchema,
     old: &[Source],
@@ -524,14 +527,13 @@ pub fn compare(
     named.extend(new.scopes());
     let envs = Envs::new(schema, named, scopes)?;
     let asks = old.has_ask() || new.has_ask();
-    let (old_grant, new_grant) = (old.granting(), new.granting());
-    let (old_all, new_all) = (old.all(), new.all());
     isolated(async || {
         let mut session = Session::new(limits);
         let mut out = Vec::new();
         for (scope, name, env) in &envs.list {
-            let old_g = old.compile(&old_grant, env, &envs.schema)?;
-            let new_g = new.compile(&new_grant, env, &envs.schema)?;
+            let action = env.action();
+            let old_g = old.compile(&old.set(action, false), env, &envs.schema)?;
+            let new_g = new.compile(&new.set(action, false), env, &envs.schema)?;
             let confirm = |model: &Env, want: fn(&Decision, &Decision) -> bool| {
                 confirm(model, name, |claims, resource, context| {
                     let before =
@@ -560,8 +562,8 @@ pub fn compare(
                 Err(reason) => Finding::Undecided { reason },
             };
             let newly_asks = if asks {
-                let old_a = old.compile(&old_all, env, &envs.schema)?;
-                let new_a = new.compile(&new_all, env, &envs.schema)?;
+                let old_a = old.compile(&old.set(action, true), env, &envs.schema)?;
+                let new_a = new.compile(&new.set(action, true), env, &envs.schema)?;
                 match session.implies(&new_a, &old_a).await {
                     Ok(None) => Finding::None,
                     Ok(Some(model)) => confirm(&model, |b, a| !reaches(b) && reaches(a)),
@@ -600,18 +602,17 @@ pub fn prove_never(
         named.extend(q.scopes());
     }
     let envs = Envs::new(schema, named, scopes)?;
-    let granting = policies.granting();
-    let query_sets: Vec<PolicySet> = queries.iter().map(Prepared::all).collect();
     isolated(async || {
         let mut session = Session::new(limits);
         let mut proofs: Vec<Proof> = vec![Proof::Proved; queries.len()];
         for (_, name, env) in &envs.list {
-            let granted = policies.compile(&granting, env, &envs.schema)?;
-            for ((query, set), proof) in queries.iter().zip(&query_sets).zip(proofs.iter_mut()) {
+            let action = env.action();
+            let granted = policies.compile(&policies.set(action, false), env, &envs.schema)?;
+            for (query, proof) in queries.iter().zip(proofs.iter_mut()) {
                 if matches!(proof, Proof::Violated { .. }) {
                     continue;
                 }
-                let compiled = query.compile(set, env, &envs.schema)?;
+                let compiled = query.compile(&query.set(action, true), env, &envs.schema)?;
                 let answer = match session.disjoint(&granted, &compiled).await {
                     Ok(None) => continue,
                     Ok(Some(model)) => confirm(&model, name, |claims, resource, context| {
@@ -681,7 +682,8 @@ fn decision_name(d: &Decision) -> &'static str {
 /// The solver process, started on first use and again after a failure.
 struct Session<'l> {
     limits: &'l Limits,
-    deadline: Instant,
+    /// Time the solver has taken so far.
+    spent: Duration,
     compiler: Option<CedarSymCompiler<LocalSolver>>,
     /// Why the solver cannot be started at all (then every question is undecided).
     unavailable: Option<String>,
@@ -691,14 +693,14 @@ impl<'l> Session<'l> {
     fn new(limits: &'l Limits) -> Self {
         Self {
             limits,
-            deadline: Instant::now() + limits.timeout,
+            spent: Duration::ZERO,
             compiler: None,
             unavailable: None,
         }
     }
 
     fn remaining(&self) -> Result<Duration, String> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
+        let left = self.limits.timeout.saturating_sub(self.spent);
         if left.is_zero() {
             Err(self.timed_out())
         } else {
@@ -751,8 +753,10 @@ impl<'l> Session<'l> {
         let Some(compiler) = self.compiler.as_mut() else {
             return Err("the solver is not running".into());
         };
+        let start = Instant::now();
         let answer =
             tokio::time::timeout(left, compiler.check_implies_with_counterexample_opt(a, b)).await;
+        self.spent += start.elapsed();
         self.settle(answer)
     }
 
@@ -767,8 +771,10 @@ impl<'l> Session<'l> {
         let Some(compiler) = self.compiler.as_mut() else {
             return Err("the solver is not running".into());
         };
+        let start = Instant::now();
         let answer =
             tokio::time::timeout(left, compiler.check_disjoint_with_counterexample_opt(a, b)).await;
+        self.spent += start.elapsed();
         self.settle(answer)
     }
 
