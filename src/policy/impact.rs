@@ -1080,6 +1080,114 @@ fn duration_millis(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cedar_policy::{Context, Entities, Request, RestrictedExpression};
+    use serde_json::json;
+
+    /// A model as the solver could give it: a principal whose id names `id_iss`, with attributes `iss` and
+    /// `email`, viewing resource `r1` named "Checking".
+    fn model(id_iss: &str, iss: &str, email: &str) -> Env {
+        let id = serde_json::to_string(&json!([id_iss, "s1"])).unwrap();
+        let user = EntityUid::from_json(json!({"type": "Uma::User", "id": id})).unwrap();
+        let resource = EntityUid::from_json(json!({"type": "Uma::Resource", "id": "r1"})).unwrap();
+        let action = EntityUid::from_json(json!({"type": "Uma::Action", "id": "view"})).unwrap();
+        let context = Context::from_pairs([
+            (
+                "client_id".to_owned(),
+                RestrictedExpression::new_string("app".into()),
+            ),
+            (
+                "resource_server".to_owned(),
+                RestrictedExpression::new_string("rs".into()),
+            ),
+            (
+                "time".to_owned(),
+                RestrictedExpression::from_str(r#"datetime("2026-01-01T00:00:00.500Z")"#).unwrap(),
+            ),
+        ])
+        .unwrap();
+        let request = Request::new(user, action, resource, context, None).unwrap();
+        let entities = Entities::from_json_value(
+            json!([
+                {"uid": {"type": "Uma::User", "id": id}, "parents": [],
+                 "attrs": {"iss": iss, "sub": "s1", "email": email}},
+                {"uid": {"type": "Uma::Resource", "id": "r1"}, "parents": [],
+                 "attrs": {"owner": "alice", "scopes": ["view"], "name": "Checking"}}
+            ]),
+            None,
+        )
+        .unwrap();
+        Env { request, entities }
+    }
+
+    fn decides(
+        text: &str,
+    ) -> impl Fn(&Claims, &ResourceFacts, &ContextFacts) -> Result<(), String> {
+        let schema = PolicySchema::base().unwrap();
+        let compiled = decide::compile(&schema, None, &[Source::new("t", text)]);
+        move |claims, resource, context| {
+            let d = decide::decide(&compiled, Some(claims), resource, "view", context);
+            if d.is_permit() {
+                Ok(())
+            } else {
+                Err(decision_name(&d).to_owned())
+            }
+        }
+    }
+
+    #[test]
+    fn a_model_the_authorizer_confirms_becomes_the_request_the_server_would_decide() {
+        let found = confirm(
+            &model("https://i.example", "https://i.example", "bob@example.com"),
+            "view",
+            decides(
+                r#"permit (principal, action, resource) when { principal has email && principal.email == "bob@example.com" && resource has name && resource.name == "Checking" && context.time > datetime("2026-01-01T00:00:00Z") };"#,
+            ),
+        );
+        let example = found.example().expect("confirmed");
+        assert_eq!(example.claims["email"], "bob@example.com");
+        assert_eq!(example.resource.owner, "alice");
+        assert_eq!(example.context.client_id, "app");
+        // 00:00:00.500 is after midnight: only the later whole second keeps that true for the server.
+        assert_eq!(example.context.time, "2026-01-01T00:00:01Z");
+    }
+
+    #[test]
+    fn the_identity_is_read_off_the_principal_id_when_the_attributes_disagree_with_it() {
+        let policy = r#"permit (principal == Uma::User::"[\"https://id.example\",\"s1\"]", action, resource);"#;
+        let found = confirm(
+            &model(
+                "https://id.example",
+                "https://other.example",
+                "bob@example.com",
+            ),
+            "view",
+            decides(policy),
+        );
+        assert_eq!(
+            found.example().expect("confirmed").claims["iss"],
+            "https://id.example"
+        );
+    }
+
+    #[test]
+    fn a_model_the_authorizer_does_not_confirm_is_undecided() {
+        let found = confirm(
+            &model("https://i.example", "https://i.example", "eve@example.com"),
+            "view",
+            decides(
+                r#"permit (principal, action, resource) when { principal has email && principal.email == "bob@example.com" };"#,
+            ),
+        );
+        let reason = found.undecided().expect("undecided");
+        assert!(
+            reason.contains("not confirmed by the authorizer"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("deny") || reason.contains("need_info"),
+            "{reason}"
+        );
+    }
 
     #[test]
     fn reads_cedar_durations_and_datetimes() {
