@@ -290,6 +290,8 @@ struct Prepared<'a> {
     sources: &'a [Source],
     parsed: Vec<Parsed>,
     compiled: Compiled,
+    /// For an owner's set: a forbid of every resource of someone else, so that examples are the owner's.
+    owner_only: Option<cedar_policy::Policy>,
 }
 
 impl<'a> Prepared<'a> {
@@ -297,6 +299,7 @@ impl<'a> Prepared<'a> {
         schema: &PolicySchema,
         side: &'static str,
         sources: &'a [Source],
+        owner: Option<&str>,
     ) -> Result<Self, ImpactError> {
         let validation = validate(schema, sources, ScopeCheck::Unchecked);
         if !validation.is_valid() {
@@ -312,17 +315,31 @@ impl<'a> Prepared<'a> {
                     .map_err(|diagnostics| ImpactError::Invalid { side, diagnostics })?,
             );
         }
-        let compiled = decide::compile(schema, None, sources);
+        let compiled = decide::compile(schema, owner, sources);
         if let Some(problem) = compiled.problems().first() {
             return Err(ImpactError::Internal(format!(
                 "the {side} policies do not compile: {problem}"
             )));
         }
+        let owner_only = match owner {
+            Some(owner) => Some(
+                cedar_policy::Policy::parse(
+                    Some(cedar_policy::PolicyId::new("owner-only")),
+                    format!(
+                        "forbid (principal, action, resource) unless {{ resource.owner == \"{}\" }};",
+                        super::approval::escape(owner)
+                    ),
+                )
+                .map_err(|e| ImpactError::Internal(format!("cannot name the owner: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             side,
             sources,
             parsed,
             compiled,
+            owner_only,
         })
     }
 
@@ -345,6 +362,9 @@ impl<'a> Prepared<'a> {
                 // Ids are unique by construction.
                 let _ = set.add(p.policy.clone());
             }
+        }
+        if let Some(policy) = &self.owner_only {
+            let _ = set.add(policy.clone());
         }
         set
     }
@@ -521,8 +541,32 @@ pub fn compare(
     scopes: &[String],
     limits: &Limits,
 ) -> Result<Impact, ImpactError> {
-    let old = Prepared::new(schema, "old", old)?;
-    let new = Prepared::new(schema, "new", new)?;
+    compare_sets(schema, None, old, new, scopes, limits)
+}
+
+/// As [`compare`], for two versions of `owner`'s set: only requests on the owner's resources count (every
+/// example's resource is the owner's), and examples are decided as the server decides for that owner.
+pub fn compare_for_owner(
+    schema: &PolicySchema,
+    owner: &str,
+    old: &[Source],
+    new: &[Source],
+    scopes: &[String],
+    limits: &Limits,
+) -> Result<Impact, ImpactError> {
+    compare_sets(schema, Some(owner), old, new, scopes, limits)
+}
+
+fn compare_sets(
+    schema: &PolicySchema,
+    owner: Option<&str>,
+    old: &[Source],
+    new: &[Source],
+    scopes: &[String],
+    limits: &Limits,
+) -> Result<Impact, ImpactError> {
+    let old = Prepared::new(schema, "old", old, owner)?;
+    let new = Prepared::new(schema, "new", new, owner)?;
     let mut named = old.scopes();
     named.extend(new.scopes());
     let envs = Envs::new(schema, named, scopes)?;
@@ -592,10 +636,10 @@ pub fn prove_never(
     scopes: &[String],
     limits: &Limits,
 ) -> Result<Vec<QueryProof>, ImpactError> {
-    let policies = Prepared::new(schema, "policies", policies)?;
+    let policies = Prepared::new(schema, "policies", policies, None)?;
     let queries = never
         .iter()
-        .map(|q| Prepared::new(schema, "never", std::slice::from_ref(q)))
+        .map(|q| Prepared::new(schema, "never", std::slice::from_ref(q), None))
         .collect::<Result<Vec<_>, _>>()?;
     let mut named = policies.scopes();
     for q in &queries {
