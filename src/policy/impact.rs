@@ -623,6 +623,7 @@ fn compare_sets(
                 newly_asks,
             });
         }
+        session.finish().await;
         Ok(Impact::new(out))
     })
 }
@@ -698,6 +699,7 @@ pub fn prove_never(
                 }
             }
         }
+        session.finish().await;
         Ok(never
             .iter()
             .zip(proofs)
@@ -729,6 +731,8 @@ struct Session<'l> {
     /// Time the solver has taken so far.
     spent: Duration,
     compiler: Option<CedarSymCompiler<LocalSolver>>,
+    /// A process given up on, to be killed and reaped.
+    stopping: Option<CedarSymCompiler<LocalSolver>>,
     /// Why the solver cannot be started at all (then every question is undecided).
     unavailable: Option<String>,
 }
@@ -739,6 +743,7 @@ impl<'l> Session<'l> {
             limits,
             spent: Duration::ZERO,
             compiler: None,
+            stopping: None,
             unavailable: None,
         }
     }
@@ -801,7 +806,9 @@ impl<'l> Session<'l> {
         let answer =
             tokio::time::timeout(left, compiler.check_implies_with_counterexample_opt(a, b)).await;
         self.spent += start.elapsed();
-        self.settle(answer)
+        let answer = self.settle(answer);
+        self.reap().await;
+        answer
     }
 
     /// A request both `a` and `b` allow, if there is one.
@@ -819,7 +826,22 @@ impl<'l> Session<'l> {
         let answer =
             tokio::time::timeout(left, compiler.check_disjoint_with_counterexample_opt(a, b)).await;
         self.spent += start.elapsed();
-        self.settle(answer)
+        let answer = self.settle(answer);
+        self.reap().await;
+        answer
+    }
+
+    /// Kills the process given up on and waits for it, so that none is left behind.
+    async fn reap(&mut self) {
+        if let Some(mut compiler) = self.stopping.take() {
+            let _ = compiler.solver_mut().clean_up().await;
+        }
+    }
+
+    /// Ends the running process, if any.
+    async fn finish(mut self) {
+        self.stopping = self.compiler.take();
+        self.reap().await;
     }
 
     fn settle(
@@ -830,7 +852,7 @@ impl<'l> Session<'l> {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(e)) => {
                 // The process may be in any state: start a fresh one for the next question.
-                self.compiler = None;
+                self.stopping = self.compiler.take();
                 Err(match e {
                     SymError::SolverUnknown => format!(
                         "the solver gave up (`unknown`), within its time limit of {} ms",
@@ -843,7 +865,7 @@ impl<'l> Session<'l> {
                 })
             }
             Err(_) => {
-                self.compiler = None;
+                self.stopping = self.compiler.take();
                 Err(self.timed_out())
             }
         }
