@@ -896,40 +896,68 @@ fn confirm(
         }
     };
     let mut last = String::from("no reading of it is a request the server could receive");
-    for claims in &request.claims {
-        for time in &request.times {
-            let Ok(parsed) = Claims::from_json(claims.clone()) else {
-                continue;
-            };
-            let context = ContextFacts {
-                client_id: request.client_id.clone(),
-                resource_server: request.resource_server.clone(),
-                time: *time,
-            };
-            match check(&parsed, &request.resource, &context) {
-                Ok(()) => {
-                    return Finding::Example {
-                        example: Box::new(Example {
-                            scope: scope.to_owned(),
-                            claims: claims.clone(),
-                            resource: ExampleResource {
-                                id: request.resource.id.clone(),
-                                owner: request.resource.owner.clone(),
-                                scopes: request.resource.scopes.clone(),
-                                name: request.resource.name.clone(),
-                                kind: request.resource.kind.clone(),
-                            },
-                            context: ExampleContext {
-                                client_id: context.client_id,
-                                resource_server: context.resource_server,
-                                time: rfc3339(*time),
-                                unix_time: *time,
-                            },
-                        }),
-                    };
-                }
-                Err(why) => last = why,
+    // Empty names read badly in an example: a reading with placeholders for them is tried first (it is
+    // checked like any other), then the model as it is.
+    let named = |value: &str, placeholder: &str| {
+        if value.is_empty() {
+            placeholder.to_owned()
+        } else {
+            value.to_owned()
+        }
+    };
+    let tidy = ResourceFacts {
+        id: named(&request.resource.id, "resource-1"),
+        owner: named(&request.resource.owner, "some-owner"),
+        ..request.resource.clone()
+    };
+    let readings = [
+        (
+            tidy,
+            named(&request.client_id, "some-client"),
+            named(&request.resource_server, "some-resource-server"),
+        ),
+        (
+            request.resource.clone(),
+            request.client_id.clone(),
+            request.resource_server.clone(),
+        ),
+    ];
+    for ((resource, client_id, resource_server), claims, time) in readings
+        .iter()
+        .flat_map(|r| request.claims.iter().map(move |c| (r, c)))
+        .flat_map(|(r, c)| request.times.iter().map(move |t| (r, c, t)))
+    {
+        let Ok(parsed) = Claims::from_json(claims.clone()) else {
+            continue;
+        };
+        let context = ContextFacts {
+            client_id: client_id.clone(),
+            resource_server: resource_server.clone(),
+            time: *time,
+        };
+        match check(&parsed, resource, &context) {
+            Ok(()) => {
+                return Finding::Example {
+                    example: Box::new(Example {
+                        scope: scope.to_owned(),
+                        claims: claims.clone(),
+                        resource: ExampleResource {
+                            id: resource.id.clone(),
+                            owner: resource.owner.clone(),
+                            scopes: resource.scopes.clone(),
+                            name: resource.name.clone(),
+                            kind: resource.kind.clone(),
+                        },
+                        context: ExampleContext {
+                            client_id: context.client_id,
+                            resource_server: context.resource_server,
+                            time: rfc3339(*time),
+                            unix_time: *time,
+                        },
+                    }),
+                };
             }
+            Err(why) => last = why,
         }
     }
     Finding::Undecided {
