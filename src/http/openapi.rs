@@ -1,0 +1,879 @@
+//! The OpenAPI 3.1 description of every JSON endpoint, served at `/openapi.json` and published in discovery
+//! as `uma_cedar_openapi_uri` (an extension member).
+//!
+//! Schemas come from the types the code answers with where those exist ([`Description`], [`Permission`],
+//! [`Decision`], [`RequestView`]); bodies the handlers build member by member (token and introspection
+//! responses, error bodies, metadata) are described by the schema-only types below, each naming the code
+//! that builds the body it mirrors. The paths are written here rather than on the handlers, so the handlers
+//! stay plain actix-web functions; `tests/api/openapi.rs` walks the routes `configure` registers and fails
+//! when one that answers JSON is missing here.
+//!
+//! Browser endpoints (`/authorize`, the claims interaction, the console) answer HTML and are not described.
+
+use actix_web::{HttpResponse, web};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ContentBuilder, HeaderBuilder, InfoBuilder, ObjectBuilder, OpenApi as Document, PathsBuilder,
+    Ref, Required, ResponseBuilder, ServerBuilder, Type,
+};
+use utoipa::{OpenApi, ToSchema};
+
+use super::{AppState, method_not_allowed, paths};
+use crate::error::OAuthError;
+use crate::protocol::decisions::Decision;
+use crate::protocol::uma::{Description, Permission};
+use crate::uma::requests::RequestView;
+
+const PATH: &str = paths::OPENAPI;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(PATH)
+            .route(web::get().to(serve))
+            .default_service(method_not_allowed("GET")),
+    );
+}
+
+async fn serve(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
+    let body = document(
+        &state.settings.issuer,
+        state.settings.initial_access_token.is_some(),
+    )
+    .to_json()
+    .map_err(|e| OAuthError::server_error(&e))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .content_type("application/json")
+        .body(body))
+}
+
+// ---- Request bodies -------------------------------------------------------------------------------------
+
+/// A token request (RFC 6749 §4.1.3, §4.4.2, §6; UMA Grant §3.3.1), form-encoded. Which members apply
+/// depends on `grant_type`; `client_id` and `client_secret` are for `client_secret_post` and public clients.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct TokenForm {
+    #[schema(
+        example = "client_credentials",
+        pattern = "^(authorization_code|refresh_token|client_credentials|urn:ietf:params:oauth:grant-type:uma-ticket)$"
+    )]
+    grant_type: String,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    /// Space-separated scopes.
+    scope: Option<String>,
+    /// UMA: the permission ticket.
+    ticket: Option<String>,
+    claim_token: Option<String>,
+    claim_token_format: Option<String>,
+    pct: Option<String>,
+    rpt: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// A token to introspect (RFC 7662 §2.1), form-encoded.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct IntrospectionForm {
+    token: String,
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// A token to revoke (RFC 7009 §2.1), form-encoded.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct RevocationForm {
+    token: String,
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// Client metadata (RFC 7591 §2, with UMA Grant §2's `claims_redirect_uris`); other members are kept as
+/// sent.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct ClientMetadata {
+    redirect_uris: Option<Vec<String>>,
+    claims_redirect_uris: Option<Vec<String>>,
+    grant_types: Option<Vec<String>>,
+    #[schema(example = "client_secret_basic")]
+    token_endpoint_auth_method: Option<String>,
+    client_name: Option<String>,
+    scope: Option<String>,
+}
+
+/// The permission endpoint takes one requested permission or an array of them (F §4.1).
+#[derive(serde::Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PermissionRequest {
+    One(Permission),
+    Many(Vec<Permission>),
+}
+
+/// A policy sent as JSON; `text/plain` Cedar text is accepted too.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct PolicyText {
+    /// Cedar policy text.
+    text: String,
+}
+
+/// The optional body of an approval: when the permission ends.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct ApprovalBody {
+    /// `2027-01-01` or `2027-01-01T00:00:00Z`.
+    until: Option<String>,
+}
+
+// ---- Response bodies ------------------------------------------------------------------------------------
+
+/// An error (RFC 6749 §5.2): `error`, a human `error_description`, and members some codes add.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct ErrorBody {
+    #[schema(example = "invalid_request")]
+    error: String,
+    error_description: Option<String>,
+}
+
+/// A UMA grant refused or deferred (UMA Grant §3.3.6): `need_info` with a new `ticket`, `required_claims` and
+/// `redirect_user`; `request_submitted` with `ticket` and `interval`; `request_denied`.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct UmaGrantError {
+    #[schema(example = "need_info")]
+    error: String,
+    error_description: Option<String>,
+    ticket: Option<String>,
+    required_claims: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
+    redirect_user: Option<String>,
+    interval: Option<i64>,
+}
+
+/// A policy that does not validate: the error and its located diagnostics.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct PolicyError {
+    #[schema(example = "invalid_request")]
+    error: String,
+    error_description: Option<String>,
+    diagnostics: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
+}
+
+/// A token response (RFC 6749 §5.1, built by `issue::Issued::response`); the UMA grant adds `pct` and
+/// `upgraded` (UMA Grant §3.3.5).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct TokenResponse {
+    access_token: String,
+    #[schema(example = "Bearer")]
+    token_type: String,
+    expires_in: Option<i64>,
+    scope: Option<String>,
+    refresh_token: Option<String>,
+    id_token: Option<String>,
+    pct: Option<String>,
+    upgraded: Option<bool>,
+}
+
+/// A permission an RPT grants, as resource servers read it (`uma::wire`, F §5.1.1).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct GrantedPermission {
+    resource_id: String,
+    resource_scopes: Vec<String>,
+    exp: Option<i64>,
+}
+
+/// The introspection answer (RFC 7662 §2.2, F §5.1.1; built by `oauth::introspection::answer`). An inactive
+/// or unknown token is `{"active": false}` alone.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct IntrospectionResponse {
+    active: bool,
+    scope: Option<String>,
+    client_id: Option<String>,
+    sub: Option<String>,
+    username: Option<String>,
+    token_type: Option<String>,
+    exp: Option<i64>,
+    iat: Option<i64>,
+    iss: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    aud: Option<serde_json::Value>,
+    permissions: Option<Vec<GrantedPermission>>,
+    #[schema(value_type = Option<Object>)]
+    requesting_party: Option<serde_json::Value>,
+}
+
+/// OpenID Connect Core §5.3.2.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct UserInfo {
+    sub: String,
+    email: Option<String>,
+    email_verified: Option<bool>,
+    name: Option<String>,
+}
+
+/// The registration response (RFC 7591 §3.2.1, `http::register::RegisteredClient`): the metadata as
+/// registered, and the secret in clear this once.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct RegisteredClient {
+    client_id: String,
+    client_id_issued_at: i64,
+    client_secret: Option<String>,
+    client_secret_expires_at: Option<i64>,
+    token_endpoint_auth_method: String,
+    grant_types: Vec<String>,
+    redirect_uris: Option<Vec<String>>,
+    claims_redirect_uris: Option<Vec<String>>,
+    client_name: Option<String>,
+}
+
+/// A registered resource: its description and the `_id` the server gave it (F §3.2.2).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct ResourceRepresentation {
+    #[schema(rename = "_id")]
+    id: String,
+    #[schema(inline)]
+    description: Description,
+}
+
+/// The answer to a create or update (F §3.2.1, §3.2.3).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct ResourceRegistered {
+    #[schema(rename = "_id")]
+    id: String,
+    /// The console's share page for this resource.
+    user_access_policy_uri: String,
+}
+
+/// A permission ticket (F §4.2).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct TicketResponse {
+    ticket: String,
+}
+
+/// One of the owner's policies in the list.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct PolicySummary {
+    name: String,
+    updated_at: i64,
+    size: i64,
+}
+
+/// One policy with its Cedar text.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct PolicyDocument {
+    name: String,
+    text: String,
+    updated_at: i64,
+}
+
+/// What a PUT stored.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct PolicyStored {
+    name: String,
+    /// How many Cedar policies the text holds.
+    policies: i64,
+    replaced: bool,
+    warnings: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The server's metadata (UMA Grant §2, RFC 8414 §2, OpenID Connect Discovery §3); the members listed are
+/// always present (`http::discovery::document`).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct Metadata {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
+    resource_registration_endpoint: String,
+    permission_endpoint: String,
+    claims_interaction_endpoint: String,
+    registration_endpoint: Option<String>,
+    uma_cedar_openapi_uri: String,
+    grant_types_supported: Vec<String>,
+    token_endpoint_auth_methods_supported: Vec<String>,
+}
+
+/// A JWK Set (RFC 7517 §5).
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct JwkSet {
+    keys: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(OpenApi)]
+#[openapi(components(schemas(
+    TokenForm,
+    IntrospectionForm,
+    RevocationForm,
+    ClientMetadata,
+    PermissionRequest,
+    Permission,
+    Description,
+    PolicyText,
+    ApprovalBody,
+    ErrorBody,
+    UmaGrantError,
+    PolicyError,
+    TokenResponse,
+    GrantedPermission,
+    IntrospectionResponse,
+    UserInfo,
+    RegisteredClient,
+    ResourceRepresentation,
+    ResourceRegistered,
+    TicketResponse,
+    PolicySummary,
+    PolicyDocument,
+    PolicyStored,
+    Decision,
+    RequestView,
+    Metadata,
+    JwkSet,
+)))]
+struct Components;
+
+// ---- Paths ----------------------------------------------------------------------------------------------
+
+const JSON: &str = "application/json";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// The security scheme names.
+const BASIC: &str = "client_secret_basic";
+const PAT: &str = "pat";
+const OWNER: &str = "owner_token";
+const OPENID: &str = "openid_token";
+const INITIAL: &str = "initial_access_token";
+
+fn schema_ref<T: ToSchema>() -> Ref {
+    Ref::from_schema_name(T::name())
+}
+
+fn scheme(name: &str) -> SecurityRequirement {
+    SecurityRequirement::new(name, Vec::<String>::new())
+}
+
+/// An operation under construction.
+struct Op {
+    method: HttpMethod,
+    path: &'static str,
+    builder: OperationBuilder,
+}
+
+impl Op {
+    fn new(method: HttpMethod, path: &'static str, id: &str, tag: &str, summary: &str) -> Self {
+        let builder = OperationBuilder::new()
+            .operation_id(Some(id))
+            .tag(tag)
+            .summary(Some(summary));
+        Self {
+            method,
+            path,
+            builder,
+        }
+    }
+
+    fn security(mut self, names: &[&str]) -> Self {
+        for name in names {
+            self.builder = self.builder.security(scheme(name));
+        }
+        self
+    }
+
+    /// Also callable without an `Authorization` header (a public client, or `client_secret_post`).
+    fn or_in_body(mut self) -> Self {
+        self.builder = self.builder.security(SecurityRequirement::default());
+        self
+    }
+
+    fn body<T: ToSchema>(mut self, content_type: &str, required: bool) -> Self {
+        let body = RequestBodyBuilder::new()
+            .content(
+                content_type,
+                ContentBuilder::new()
+                    .schema(Some(schema_ref::<T>()))
+                    .build(),
+            )
+            .required(Some(if required {
+                Required::True
+            } else {
+                Required::False
+            }));
+        self.builder = self.builder.request_body(Some(body.build()));
+        self
+    }
+
+    fn path_param(mut self, name: &str, description: &str) -> Self {
+        self.builder = self.builder.parameter(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some(description))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+        );
+        self
+    }
+
+    fn query_param(mut self, name: &str, description: &str) -> Self {
+        self.builder = self.builder.parameter(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+        );
+        self
+    }
+
+    fn answer<T: ToSchema>(self, status: u16, description: &str) -> Self {
+        self.answer_as::<T>(status, description, JSON)
+    }
+
+    fn answer_as<T: ToSchema>(mut self, status: u16, description: &str, media: &str) -> Self {
+        let response = ResponseBuilder::new().description(description).content(
+            media,
+            ContentBuilder::new()
+                .schema(Some(schema_ref::<T>()))
+                .build(),
+        );
+        self.builder = self.builder.response(status.to_string(), response.build());
+        self
+    }
+
+    fn array<T: ToSchema>(mut self, status: u16, description: &str) -> Self {
+        let items = utoipa::openapi::schema::ArrayBuilder::new().items(schema_ref::<T>());
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content(JSON, ContentBuilder::new().schema(Some(items)).build());
+        self.builder = self.builder.response(status.to_string(), response.build());
+        self
+    }
+
+    fn empty(mut self, status: u16, description: &str) -> Self {
+        self.builder = self.builder.response(
+            status.to_string(),
+            ResponseBuilder::new().description(description).build(),
+        );
+        self
+    }
+
+    /// Error answers with the RFC 6749 §5.2 body, one per status.
+    fn errors(mut self, statuses: &[u16]) -> Self {
+        for status in statuses {
+            let (description, challenge) = match status {
+                400 => (
+                    "`invalid_request` or the endpoint's own code for a bad request",
+                    false,
+                ),
+                401 => ("`invalid_client` or `invalid_token`", true),
+                403 => ("`insufficient_scope`", true),
+                404 => ("`not_found`", false),
+                405 => ("`unsupported_method_type`, with `Allow`", false),
+                413 => ("`invalid_request`: the body is too large", false),
+                415 => (
+                    "`invalid_request`: the body's media type is not accepted",
+                    false,
+                ),
+                429 => (
+                    "`temporarily_unavailable`: too many failed authentications, with `Retry-After`",
+                    false,
+                ),
+                _ => ("an error", false),
+            };
+            let mut response = ResponseBuilder::new().description(description).content(
+                JSON,
+                ContentBuilder::new()
+                    .schema(Some(schema_ref::<ErrorBody>()))
+                    .build(),
+            );
+            if challenge {
+                response = response.header(
+                    "WWW-Authenticate",
+                    HeaderBuilder::new()
+                        .schema(ObjectBuilder::new().schema_type(Type::String))
+                        .description(Some("the challenge (RFC 6750 §3, RFC 6749 §5.2)"))
+                        .build(),
+                );
+            }
+            self.builder = self.builder.response(status.to_string(), response.build());
+        }
+        self
+    }
+}
+
+/// Every operation described, in the order the routes are registered.
+fn operations(registration: bool) -> Vec<Op> {
+    use HttpMethod::{Delete, Get, Post, Put};
+    let mut ops = Vec::new();
+    for (path, id) in [
+        (paths::UMA_CONFIGURATION, "umaConfiguration"),
+        (paths::OAUTH_METADATA, "oauthMetadata"),
+        (paths::OPENID_CONFIGURATION, "openidConfiguration"),
+    ] {
+        ops.push(
+            Op::new(Get, path, id, "discovery", "The server's metadata")
+                .answer::<Metadata>(200, "the metadata document"),
+        );
+    }
+    ops.push(
+        Op::new(Get, paths::JWKS, "jwks", "discovery", "The signing keys").answer_as::<JwkSet>(
+            200,
+            "the JWK Set",
+            "application/jwk-set+json",
+        ),
+    );
+    ops.push(Op::new(Get, PATH, "openapi", "discovery", "This document").empty(200, "OpenAPI 3.1"));
+    ops.push(
+        Op::new(
+            Post,
+            paths::TOKEN,
+            "token",
+            "oauth",
+            "Token endpoint (RFC 6749 §3.2, UMA Grant §3.3.1)",
+        )
+        .security(&[BASIC])
+        .or_in_body()
+        .body::<TokenForm>(FORM, true)
+        .answer::<TokenResponse>(200, "tokens")
+        .errors(&[400, 401])
+        .answer::<UmaGrantError>(
+            403,
+            "`need_info`, `request_submitted` or `request_denied` (UMA Grant §3.3.6)",
+        )
+        .errors(&[413, 415, 429]),
+    );
+    ops.push(
+        Op::new(
+            Post,
+            paths::INTROSPECT,
+            "introspect",
+            "oauth",
+            "Token introspection (RFC 7662, F §5)",
+        )
+        .security(&[BASIC, PAT])
+        .or_in_body()
+        .body::<IntrospectionForm>(FORM, true)
+        .answer::<IntrospectionResponse>(200, "the token's state")
+        .errors(&[400, 401, 403, 413, 415, 429]),
+    );
+    ops.push(
+        Op::new(
+            Post,
+            paths::REVOKE,
+            "revoke",
+            "oauth",
+            "Token revocation (RFC 7009)",
+        )
+        .security(&[BASIC])
+        .or_in_body()
+        .body::<RevocationForm>(FORM, true)
+        .empty(200, "revoked, or not a token of this client")
+        .errors(&[400, 401, 413, 415, 429]),
+    );
+    for method in [Get, Post] {
+        let id = if method == Get {
+            "userinfoGet"
+        } else {
+            "userinfoPost"
+        };
+        ops.push(
+            Op::new(
+                method,
+                paths::USERINFO,
+                id,
+                "oauth",
+                "UserInfo (OpenID Connect Core §5.3)",
+            )
+            .security(&[OPENID])
+            .answer::<UserInfo>(200, "the account's claims")
+            .errors(&[401, 403]),
+        );
+    }
+    ops.push(
+        Op::new(
+            Get,
+            paths::RESOURCES,
+            "listResources",
+            "protection",
+            "Resources this PAT registered (F §3.2.4)",
+        )
+        .security(&[PAT])
+        .array::<String>(200, "resource ids")
+        .errors(&[401, 403]),
+    );
+    ops.push(
+        Op::new(
+            Post,
+            paths::RESOURCES,
+            "createResource",
+            "protection",
+            "Register a resource (F §3.2.1)",
+        )
+        .security(&[PAT])
+        .body::<Description>(JSON, true)
+        .answer::<ResourceRegistered>(201, "registered; `Location` names it")
+        .errors(&[400, 401, 403, 413, 415]),
+    );
+    const RESOURCE: &str = "/uma/resources/{id}";
+    ops.push(
+        Op::new(
+            Get,
+            RESOURCE,
+            "readResource",
+            "protection",
+            "Read a resource (F §3.2.2)",
+        )
+        .security(&[PAT])
+        .path_param("id", "the resource's `_id`")
+        .answer::<ResourceRepresentation>(200, "the resource")
+        .errors(&[401, 403, 404]),
+    );
+    ops.push(
+        Op::new(
+            Put,
+            RESOURCE,
+            "updateResource",
+            "protection",
+            "Replace a resource's description (F §3.2.3)",
+        )
+        .security(&[PAT])
+        .path_param("id", "the resource's `_id`")
+        .body::<Description>(JSON, true)
+        .answer::<ResourceRegistered>(200, "updated")
+        .errors(&[400, 401, 403, 404, 413, 415]),
+    );
+    ops.push(
+        Op::new(
+            Delete,
+            RESOURCE,
+            "deleteResource",
+            "protection",
+            "Delete a resource (F §3.2.5)",
+        )
+        .security(&[PAT])
+        .path_param("id", "the resource's `_id`")
+        .empty(204, "deleted")
+        .errors(&[401, 403, 404]),
+    );
+    ops.push(
+        Op::new(
+            Post,
+            paths::PERMISSION,
+            "permission",
+            "protection",
+            "Request a permission ticket (F §4)",
+        )
+        .security(&[PAT])
+        .body::<PermissionRequest>(JSON, true)
+        .answer::<TicketResponse>(201, "the ticket")
+        .errors(&[400, 401, 403, 413, 415]),
+    );
+    ops.push(
+        Op::new(
+            Get,
+            paths::DECISIONS,
+            "decisions",
+            "owner",
+            "The owner's decision log, newest first",
+        )
+        .security(&[OWNER])
+        .query_param("limit", "how many entries (1 to 500)")
+        .array::<Decision>(200, "decisions")
+        .errors(&[400, 401, 403]),
+    );
+    ops.push(
+        Op::new(
+            Get,
+            paths::POLICIES,
+            "listPolicies",
+            "owner",
+            "The owner's Cedar policies",
+        )
+        .security(&[OWNER])
+        .array::<PolicySummary>(200, "policies")
+        .errors(&[401, 403]),
+    );
+    const POLICY: &str = "/uma/policies/{name}";
+    ops.push(
+        Op::new(Get, POLICY, "readPolicy", "owner", "One policy")
+            .security(&[OWNER])
+            .path_param("name", "the policy's name")
+            .answer::<PolicyDocument>(200, "the policy")
+            .errors(&[401, 403, 404]),
+    );
+    let mut put = Op::new(
+        Put,
+        POLICY,
+        "putPolicy",
+        "owner",
+        "Store a policy (Cedar text or JSON)",
+    )
+    .security(&[OWNER])
+    .path_param("name", "the policy's name")
+    .answer::<PolicyStored>(200, "replaced the policy of that name")
+    .answer::<PolicyStored>(201, "stored a new policy")
+    .answer::<PolicyError>(
+        400,
+        "`invalid_request`, with `diagnostics` when the policy does not validate",
+    )
+    .errors(&[401, 403, 413, 415]);
+    put.builder = put.builder.request_body(Some(
+        RequestBodyBuilder::new()
+            .required(Some(Required::True))
+            .content(
+                "text/plain",
+                ContentBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .build(),
+            )
+            .content(
+                JSON,
+                ContentBuilder::new()
+                    .schema(Some(schema_ref::<PolicyText>()))
+                    .build(),
+            )
+            .build(),
+    ));
+    ops.push(put);
+    ops.push(
+        Op::new(Delete, POLICY, "deletePolicy", "owner", "Remove a policy")
+            .security(&[OWNER])
+            .path_param("name", "the policy's name")
+            .empty(204, "removed")
+            .errors(&[401, 403, 404]),
+    );
+    ops.push(
+        Op::new(
+            Get,
+            paths::REQUESTS,
+            "listRequests",
+            "owner",
+            "Requests held for the owner's decision",
+        )
+        .security(&[OWNER])
+        .array::<RequestView>(200, "requests, newest first")
+        .errors(&[401, 403]),
+    );
+    ops.push(
+        Op::new(
+            Post,
+            "/uma/requests/{id}/approve",
+            "approveRequest",
+            "owner",
+            "Approve a held request",
+        )
+        .security(&[OWNER])
+        .path_param("id", "the request's id")
+        .body::<ApprovalBody>(JSON, false)
+        .answer::<RequestView>(200, "the request, approved")
+        .errors(&[400, 401, 403, 404, 413]),
+    );
+    ops.push(
+        Op::new(
+            Post,
+            "/uma/requests/{id}/deny",
+            "denyRequest",
+            "owner",
+            "Deny a held request",
+        )
+        .security(&[OWNER])
+        .path_param("id", "the request's id")
+        .answer::<RequestView>(200, "the request, denied")
+        .errors(&[400, 401, 403, 404]),
+    );
+    if registration {
+        ops.push(
+            Op::new(
+                Post,
+                paths::REGISTER,
+                "register",
+                "oauth",
+                "Dynamic client registration (RFC 7591 §3)",
+            )
+            .security(&[INITIAL])
+            .body::<ClientMetadata>(JSON, true)
+            .answer::<RegisteredClient>(201, "the client, with its secret this once")
+            .errors(&[400, 401, 413, 415]),
+        );
+    }
+    ops
+}
+
+fn bearer(description: &str) -> SecurityScheme {
+    let mut http = Http::new(HttpAuthScheme::Bearer);
+    http.description = Some(description.to_owned());
+    SecurityScheme::Http(http)
+}
+
+/// The document for a server at `issuer`; `registration` when dynamic client registration is routed.
+pub fn document(issuer: &str, registration: bool) -> Document {
+    let mut paths = PathsBuilder::new().build();
+    for op in operations(registration) {
+        paths.add_path_operation(op.path, vec![op.method], op.builder.build());
+    }
+    let mut doc = Components::openapi();
+    doc.info = InfoBuilder::new()
+        .title("uma-cedar")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "A UMA 2.0 authorization server whose sharing policies are written in Cedar. Every error \
+             body carries `error` and `error_description` (RFC 6749 section 5.2).",
+        ))
+        .build();
+    doc.servers = Some(vec![ServerBuilder::new().url(issuer).build()]);
+    doc.paths = paths;
+    if let Some(components) = doc.components.as_mut() {
+        let mut basic = Http::new(HttpAuthScheme::Basic);
+        basic.description = Some(
+            "client_secret_basic (RFC 6749 section 2.3.1). Clients registered for client_secret_post \
+             send `client_id` and `client_secret` in the form instead; public clients send `client_id`."
+                .into(),
+        );
+        components.add_security_scheme(BASIC, SecurityScheme::Http(basic));
+        components.add_security_scheme(
+            PAT,
+            bearer(
+                "A protection API access token (PAT): an access token with scope `uma_protection`.",
+            ),
+        );
+        components.add_security_scheme(
+            OWNER,
+            bearer("An owner's access token with scope `uma_policy`."),
+        );
+        components.add_security_scheme(
+            OPENID,
+            bearer("An access token with scope `openid` issued to a user."),
+        );
+        components.add_security_scheme(
+            INITIAL,
+            bearer("The initial access token the administrator configured (RFC 7591 section 3)."),
+        );
+    }
+    doc
+}
