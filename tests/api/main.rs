@@ -13,6 +13,7 @@ mod console;
 mod discovery;
 mod helpers;
 mod introspect;
+mod openapi;
 mod permission;
 mod policies;
 mod register;
