@@ -61,20 +61,32 @@ pub struct TokenForm {
         pattern = "^(authorization_code|refresh_token|client_credentials|urn:ietf:params:oauth:grant-type:uma-ticket)$"
     )]
     grant_type: String,
-    code: Option<String>,
-    redirect_uri: Option<String>,
-    code_verifier: Option<String>,
-    refresh_token: Option<String>,
+    #[schema(required = false)]
+    code: String,
+    #[schema(required = false)]
+    redirect_uri: String,
+    #[schema(required = false)]
+    code_verifier: String,
+    #[schema(required = false)]
+    refresh_token: String,
     /// Space-separated scopes.
-    scope: Option<String>,
+    #[schema(required = false)]
+    scope: String,
     /// UMA: the permission ticket.
-    ticket: Option<String>,
-    claim_token: Option<String>,
-    claim_token_format: Option<String>,
-    pct: Option<String>,
-    rpt: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    #[schema(required = false)]
+    ticket: String,
+    #[schema(required = false)]
+    claim_token: String,
+    #[schema(required = false)]
+    claim_token_format: String,
+    #[schema(required = false)]
+    pct: String,
+    #[schema(required = false)]
+    rpt: String,
+    #[schema(required = false)]
+    client_id: String,
+    #[schema(required = false)]
+    client_secret: String,
 }
 
 /// A token to introspect (RFC 7662 §2.1), form-encoded.
@@ -82,9 +94,12 @@ pub struct TokenForm {
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct IntrospectionForm {
     token: String,
-    token_type_hint: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    #[schema(required = false)]
+    token_type_hint: String,
+    #[schema(required = false)]
+    client_id: String,
+    #[schema(required = false)]
+    client_secret: String,
 }
 
 /// A token to revoke (RFC 7009 §2.1), form-encoded.
@@ -92,9 +107,12 @@ pub struct IntrospectionForm {
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct RevocationForm {
     token: String,
-    token_type_hint: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    #[schema(required = false)]
+    token_type_hint: String,
+    #[schema(required = false)]
+    client_id: String,
+    #[schema(required = false)]
+    client_secret: String,
 }
 
 /// Client metadata (RFC 7591 §2, with UMA Grant §2's `claims_redirect_uris`); other members are kept as
@@ -102,13 +120,18 @@ pub struct RevocationForm {
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct ClientMetadata {
-    redirect_uris: Option<Vec<String>>,
-    claims_redirect_uris: Option<Vec<String>>,
-    grant_types: Option<Vec<String>>,
-    #[schema(example = "client_secret_basic")]
-    token_endpoint_auth_method: Option<String>,
-    client_name: Option<String>,
-    scope: Option<String>,
+    #[schema(required = false)]
+    redirect_uris: Vec<String>,
+    #[schema(required = false)]
+    claims_redirect_uris: Vec<String>,
+    #[schema(required = false)]
+    grant_types: Vec<String>,
+    #[schema(example = "client_secret_basic", required = false)]
+    token_endpoint_auth_method: String,
+    #[schema(required = false)]
+    client_name: String,
+    #[schema(required = false)]
+    scope: String,
 }
 
 /// The permission endpoint takes one requested permission or an array of them (F §4.1).
@@ -132,7 +155,8 @@ pub struct PolicyText {
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct ApprovalBody {
     /// `2027-01-01` or `2027-01-01T00:00:00Z`.
-    until: Option<String>,
+    #[schema(required = false)]
+    until: String,
 }
 
 // ---- Response bodies ------------------------------------------------------------------------------------
@@ -143,7 +167,8 @@ pub struct ApprovalBody {
 pub struct ErrorBody {
     #[schema(example = "invalid_request")]
     error: String,
-    error_description: Option<String>,
+    #[schema(required = false)]
+    error_description: String,
 }
 
 /// A UMA grant refused or deferred (UMA Grant §3.3.6): `need_info` with a new `ticket`, `required_claims` and
@@ -153,11 +178,16 @@ pub struct ErrorBody {
 pub struct UmaGrantError {
     #[schema(example = "need_info")]
     error: String,
-    error_description: Option<String>,
-    ticket: Option<String>,
-    required_claims: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
-    redirect_user: Option<String>,
-    interval: Option<i64>,
+    #[schema(required = false)]
+    error_description: String,
+    #[schema(required = false)]
+    ticket: String,
+    #[schema(required = false)]
+    required_claims: Vec<serde_json::Map<String, serde_json::Value>>,
+    #[schema(required = false)]
+    redirect_user: String,
+    #[schema(required = false)]
+    interval: i64,
 }
 
 /// A policy that does not validate: the error and its located diagnostics.
@@ -166,8 +196,10 @@ pub struct UmaGrantError {
 pub struct PolicyError {
     #[schema(example = "invalid_request")]
     error: String,
-    error_description: Option<String>,
-    diagnostics: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
+    #[schema(required = false)]
+    error_description: String,
+    #[schema(required = false)]
+    diagnostics: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A token response (RFC 6749 §5.1, built by `issue::Issued::response`); the UMA grant adds `pct` and
@@ -178,12 +210,18 @@ pub struct TokenResponse {
     access_token: String,
     #[schema(example = "Bearer")]
     token_type: String,
-    expires_in: Option<i64>,
-    scope: Option<String>,
-    refresh_token: Option<String>,
-    id_token: Option<String>,
-    pct: Option<String>,
-    upgraded: Option<bool>,
+    #[schema(required = false)]
+    expires_in: i64,
+    #[schema(required = false)]
+    scope: String,
+    #[schema(required = false)]
+    refresh_token: String,
+    #[schema(required = false)]
+    id_token: String,
+    #[schema(required = false)]
+    pct: String,
+    #[schema(required = false)]
+    upgraded: bool,
 }
 
 /// A permission an RPT grants, as resource servers read it (`uma::wire`, F §5.1.1).
@@ -192,7 +230,8 @@ pub struct TokenResponse {
 pub struct GrantedPermission {
     resource_id: String,
     resource_scopes: Vec<String>,
-    exp: Option<i64>,
+    #[schema(required = false)]
+    exp: i64,
 }
 
 /// The introspection answer (RFC 7662 §2.2, F §5.1.1; built by `oauth::introspection::answer`). An inactive
@@ -201,19 +240,28 @@ pub struct GrantedPermission {
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct IntrospectionResponse {
     active: bool,
-    scope: Option<String>,
-    client_id: Option<String>,
-    sub: Option<String>,
-    username: Option<String>,
-    token_type: Option<String>,
-    exp: Option<i64>,
-    iat: Option<i64>,
-    iss: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    aud: Option<serde_json::Value>,
-    permissions: Option<Vec<GrantedPermission>>,
-    #[schema(value_type = Option<Object>)]
-    requesting_party: Option<serde_json::Value>,
+    #[schema(required = false)]
+    scope: String,
+    #[schema(required = false)]
+    client_id: String,
+    #[schema(required = false)]
+    sub: String,
+    #[schema(required = false)]
+    username: String,
+    #[schema(required = false)]
+    token_type: String,
+    #[schema(required = false)]
+    exp: i64,
+    #[schema(required = false)]
+    iat: i64,
+    #[schema(required = false)]
+    iss: String,
+    #[schema(value_type = Value, required = false)]
+    aud: serde_json::Value,
+    #[schema(required = false)]
+    permissions: Vec<GrantedPermission>,
+    #[schema(value_type = Value, required = false)]
+    requesting_party: serde_json::Value,
 }
 
 /// OpenID Connect Core §5.3.2.
@@ -221,9 +269,12 @@ pub struct IntrospectionResponse {
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct UserInfo {
     sub: String,
-    email: Option<String>,
-    email_verified: Option<bool>,
-    name: Option<String>,
+    #[schema(required = false)]
+    email: String,
+    #[schema(required = false)]
+    email_verified: bool,
+    #[schema(required = false)]
+    name: String,
 }
 
 /// The registration response (RFC 7591 §3.2.1, `http::register::RegisteredClient`): the metadata as
@@ -233,13 +284,18 @@ pub struct UserInfo {
 pub struct RegisteredClient {
     client_id: String,
     client_id_issued_at: i64,
-    client_secret: Option<String>,
-    client_secret_expires_at: Option<i64>,
+    #[schema(required = false)]
+    client_secret: String,
+    #[schema(required = false)]
+    client_secret_expires_at: i64,
     token_endpoint_auth_method: String,
     grant_types: Vec<String>,
-    redirect_uris: Option<Vec<String>>,
-    claims_redirect_uris: Option<Vec<String>>,
-    client_name: Option<String>,
+    #[schema(required = false)]
+    redirect_uris: Vec<String>,
+    #[schema(required = false)]
+    claims_redirect_uris: Vec<String>,
+    #[schema(required = false)]
+    client_name: String,
 }
 
 /// A registered resource: its description and the `_id` the server gave it (F §3.2.2).
@@ -312,7 +368,8 @@ pub struct Metadata {
     resource_registration_endpoint: String,
     permission_endpoint: String,
     claims_interaction_endpoint: String,
-    registration_endpoint: Option<String>,
+    #[schema(required = false)]
+    registration_endpoint: String,
     uma_cedar_openapi_uri: String,
     grant_types_supported: Vec<String>,
     token_endpoint_auth_methods_supported: Vec<String>,

@@ -1,0 +1,136 @@
+"""The OpenAPI document (`/openapi.json`, published as `uma_cedar_openapi_uri`) against the running server.
+
+Schemathesis generates requests for every operation the document describes, from the document alone, and sends
+them with real credentials: a confidential client's Basic credentials, a PAT, an owner's `uma_policy` token, an
+`openid` access token and the initial access token, each where the operation's security requirement names it.
+Every response must be no server error (5xx) and must match the document: a documented status, the documented
+media type and headers, and a body valid against the schema.
+
+The examples are bounded (a fixed number per operation) and seeded, and Hypothesis keeps its example database
+under the test's temporary directory, so a run is repeatable and leaves nothing in the repository.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from typing import TYPE_CHECKING
+
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from support import HTTP_TIMEOUT, PAT_SCOPE, ProtectionApi, consent_flow
+from uma_support import POLICY_SCOPE
+
+if TYPE_CHECKING:
+    from conftest import UmaServer
+
+# Per operation; about 30 operations, so a run sends about a thousand requests.
+EXAMPLES_PER_OPERATION = 30
+SEED = 20261202
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def credentials(server: UmaServer, initial_token: str) -> dict[str, str]:
+    """An `Authorization` value for each security scheme the document names, obtained the way clients do."""
+    owner = server.admin.add_user("owner")
+    client = server.admin.add_client("openapi")
+    pat = consent_flow(server, client, owner, scope=PAT_SCOPE).token["access_token"]
+    policy = consent_flow(server, client, owner, scope=POLICY_SCOPE).token["access_token"]
+    openid = consent_flow(server, client, owner, scope="openid email profile").token["access_token"]
+    # Something to find: a registered resource, so reads and the permission endpoint meet real data too.
+    ProtectionApi(server, pat).register(["view"], name="statement")
+    return {
+        "client_secret_basic": basic(client.client_id, client.secret),
+        "pat": f"Bearer {pat}",
+        "owner_token": f"Bearer {policy}",
+        "openid_token": f"Bearer {openid}",
+        "initial_access_token": f"Bearer {initial_token}",
+    }
+
+
+def authorization_for(operation, creds: dict[str, str]) -> dict[str, str]:
+    """The header for the operation's first named security requirement (none for public operations)."""
+    for requirement in operation.definition.raw.get("security", []):
+        for name in requirement:
+            return {"Authorization": creds[name]}
+    return {}
+
+
+def test_the_document_is_published_in_discovery(uma):
+    url = uma.endpoint("uma_cedar_openapi_uri")
+    response = requests.get(url, timeout=HTTP_TIMEOUT)
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["openapi"].startswith("3.1")
+    assert "/token" in doc["paths"] and "/uma/permission" in doc["paths"]
+
+
+def test_every_operation_answers_as_the_document_says(make_server, tmp_path):
+    initial_token = secrets.token_urlsafe(24)
+    server = make_server("--initial-access-token", initial_token)
+    creds = credentials(server, initial_token)
+    schema = schemathesis.openapi.from_url(server.endpoint("uma_cedar_openapi_uri"), timeout=HTTP_TIMEOUT)
+    database = DirectoryBasedExampleDatabase(str(tmp_path / "hypothesis"))
+
+    operations = [result.ok() for result in schema.get_all_operations()]
+    labels = {operation.label for operation in operations}
+    for expected in ("POST /token", "POST /introspect", "POST /revoke", "POST /register", "GET /userinfo",
+                     "POST /uma/resources", "PUT /uma/resources/{id}", "POST /uma/permission",
+                     "PUT /uma/policies/{name}", "GET /uma/requests", "GET /uma/decisions", "GET /jwks"):
+        assert expected in labels, f"{expected} missing from {sorted(labels)}"
+
+    failures: list[str] = []
+    statuses: dict[str, set[int]] = {}
+    with requests.Session() as session:
+        for operation in operations:
+            headers = authorization_for(operation, creds)
+
+            @seed(SEED)
+            @settings(
+                max_examples=EXAMPLES_PER_OPERATION,
+                database=database,
+                deadline=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+                print_blob=False,
+            )
+            @given(case=operation.as_strategy())
+            def exercise(case):
+                response = case.call_and_validate(base_url=server.base_url, session=session, headers=headers,
+                                                  checks=CHECKS, timeout=HTTP_TIMEOUT)
+                statuses.setdefault(case.operation.label, set()).add(response.status_code)
+
+            try:
+                exercise()
+            except Exception as failure:  # noqa: BLE001 - every failing operation is reported, then the test fails
+                failures.append(f"{operation.label}: {failure}")
+
+    assert not failures, "\n\n".join(failures)
+    print({label: sorted(codes) for label, codes in sorted(statuses.items())})
+    assert set(statuses) == labels, f"operations never called: {labels - set(statuses)}"
+    # The credentials work: the operations they open are reached, not only refused.
+    for label in ("GET /uma/resources", "GET /uma/policies", "GET /uma/decisions", "GET /uma/requests",
+                  "GET /userinfo", "POST /introspect", "POST /revoke", "GET /jwks"):
+        assert 200 in statuses[label], f"{label} never succeeded: {sorted(statuses[label])}"
+    assert "panicked" not in server.log_tail(400)
