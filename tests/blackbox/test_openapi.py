@@ -3,8 +3,9 @@
 Schemathesis generates requests for every operation the document describes, from the document alone, and sends
 them with real credentials: a confidential client's Basic credentials, a PAT, an owner's `uma_policy` token, an
 `openid` access token and the initial access token, each where the operation's security requirement names it.
-Every response must be no server error (5xx) and must match the document: a documented status, the documented
-media type and headers, and a body valid against the schema.
+Both valid input (what the document allows) and invalid input (what it forbids) are sent. Every response must be
+no server error (5xx) and must match the document: a documented status, the documented media type and headers,
+and a body valid against the schema.
 
 The examples are bounded (a fixed number per operation) and seeded, and Hypothesis keeps its example database
 under the test's temporary directory, so a run is repeatable and leaves nothing in the repository.
@@ -18,8 +19,10 @@ from typing import TYPE_CHECKING
 
 import requests
 import schemathesis
+from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -34,7 +37,7 @@ from uma_support import POLICY_SCOPE
 if TYPE_CHECKING:
     from conftest import UmaServer
 
-# Per operation; about 30 operations, so a run sends about a thousand requests.
+# Per operation and kind of input (valid, invalid); 26 operations, so a run sends about 1,500 requests.
 EXAMPLES_PER_OPERATION = 30
 SEED = 20261202
 
@@ -103,7 +106,7 @@ def test_every_operation_answers_as_the_document_says(make_server, tmp_path):
     failures: list[str] = []
     statuses: dict[str, set[int]] = {}
     with requests.Session() as session:
-        for operation in operations:
+        for operation, mode in [(op, mode) for op in operations for mode in GenerationMode]:
             headers = authorization_for(operation, creds)
 
             @seed(SEED)
@@ -115,7 +118,7 @@ def test_every_operation_answers_as_the_document_says(make_server, tmp_path):
                 suppress_health_check=list(HealthCheck),
                 print_blob=False,
             )
-            @given(case=operation.as_strategy())
+            @given(case=operation.as_strategy(generation_mode=mode))
             def exercise(case):
                 response = case.call_and_validate(base_url=server.base_url, session=session, headers=headers,
                                                   checks=CHECKS, timeout=HTTP_TIMEOUT)
@@ -123,8 +126,11 @@ def test_every_operation_answers_as_the_document_says(make_server, tmp_path):
 
             try:
                 exercise()
+            except Unsatisfiable:
+                # An operation that takes no input has no invalid input to send.
+                assert mode is GenerationMode.NEGATIVE, operation.label
             except Exception as failure:  # noqa: BLE001 - every failing operation is reported, then the test fails
-                failures.append(f"{operation.label}: {failure}")
+                failures.append(f"{operation.label} ({mode.value} data): {failure}")
 
     assert not failures, "\n\n".join(failures)
     print({label: sorted(codes) for label, codes in sorted(statuses.items())})
