@@ -13,6 +13,7 @@
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::ArrayBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, InfoBuilder, ObjectBuilder, OpenApi as Document, PathsBuilder,
@@ -23,6 +24,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::{AppState, method_not_allowed, paths};
 use crate::error::OAuthError;
 use crate::protocol::decisions::Decision;
+use crate::protocol::types::{AuthMethod, GrantType};
 use crate::protocol::uma::{Description, Permission};
 use crate::uma::requests::RequestView;
 
@@ -49,6 +51,24 @@ async fn serve(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
         .body(body))
 }
 
+/// A grant type this server supports ([`GrantType::SUPPORTED`]).
+fn grant_type() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(GrantType::SUPPORTED.iter().map(GrantType::as_str)))
+}
+
+fn grant_types() -> ArrayBuilder {
+    ArrayBuilder::new().items(grant_type())
+}
+
+/// A client authentication method ([`AuthMethod::ALL`]).
+fn auth_method() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(AuthMethod::ALL.map(AuthMethod::as_str)))
+}
+
 // ---- Request bodies -------------------------------------------------------------------------------------
 
 /// A token request (RFC 6749 §4.1.3, §4.4.2, §6; UMA Grant §3.3.1), form-encoded. Which members apply
@@ -56,10 +76,7 @@ async fn serve(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct TokenForm {
-    #[schema(
-        example = "client_credentials",
-        pattern = "^(authorization_code|refresh_token|client_credentials|urn:ietf:params:oauth:grant-type:uma-ticket)$"
-    )]
+    #[schema(schema_with = grant_type)]
     grant_type: String,
     #[schema(required = false)]
     code: String,
@@ -124,9 +141,9 @@ pub struct ClientMetadata {
     redirect_uris: Vec<String>,
     #[schema(required = false)]
     claims_redirect_uris: Vec<String>,
-    #[schema(required = false)]
+    #[schema(schema_with = grant_types, required = false)]
     grant_types: Vec<String>,
-    #[schema(example = "client_secret_basic", required = false)]
+    #[schema(schema_with = auth_method, required = false)]
     token_endpoint_auth_method: String,
     #[schema(required = false)]
     client_name: String,
@@ -288,7 +305,9 @@ pub struct RegisteredClient {
     client_secret: String,
     #[schema(required = false)]
     client_secret_expires_at: i64,
+    #[schema(schema_with = auth_method)]
     token_endpoint_auth_method: String,
+    #[schema(schema_with = grant_types)]
     grant_types: Vec<String>,
     #[schema(required = false)]
     redirect_uris: Vec<String>,
@@ -524,7 +543,7 @@ impl Op {
     }
 
     fn array<T: ToSchema>(mut self, status: u16, description: &str) -> Self {
-        let items = utoipa::openapi::schema::ArrayBuilder::new().items(schema_ref::<T>());
+        let items = ArrayBuilder::new().items(schema_ref::<T>());
         let response = ResponseBuilder::new()
             .description(description)
             .content(JSON, ContentBuilder::new().schema(Some(items)).build());
