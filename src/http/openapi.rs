@@ -318,12 +318,11 @@ pub struct RegisteredClient {
 }
 
 /// A registered resource: its description and the `_id` the server gave it (F §3.2.2).
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "a schema: described, never built")]
+#[derive(serde::Serialize, ToSchema)]
 pub struct ResourceRepresentation {
-    #[schema(rename = "_id")]
+    #[serde(rename = "_id")]
     id: String,
-    #[schema(inline)]
+    #[serde(flatten)]
     description: Description,
 }
 

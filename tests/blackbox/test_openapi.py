@@ -54,22 +54,23 @@ def basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
-def credentials(server: UmaServer, initial_token: str) -> dict[str, str]:
-    """An `Authorization` value for each security scheme the document names, obtained the way clients do."""
+def credentials(server: UmaServer, initial_token: str) -> tuple[dict[str, str], str]:
+    """An `Authorization` value for each security scheme the document names, obtained the way clients do, and
+    the id of a resource registered with the PAT."""
     owner = server.admin.add_user("owner")
     client = server.admin.add_client("openapi")
     pat = consent_flow(server, client, owner, scope=PAT_SCOPE).token["access_token"]
     policy = consent_flow(server, client, owner, scope=POLICY_SCOPE).token["access_token"]
     openid = consent_flow(server, client, owner, scope="openid email profile").token["access_token"]
     # Something to find: a registered resource, so reads and the permission endpoint meet real data too.
-    ProtectionApi(server, pat).register(["view"], name="statement")
+    resource_id = ProtectionApi(server, pat).register(["view"], name="statement")
     return {
         "client_secret_basic": basic(client.client_id, client.secret),
         "pat": f"Bearer {pat}",
         "owner_token": f"Bearer {policy}",
         "openid_token": f"Bearer {openid}",
         "initial_access_token": f"Bearer {initial_token}",
-    }
+    }, resource_id
 
 
 def authorization_for(operation, creds: dict[str, str]) -> dict[str, str]:
@@ -92,7 +93,7 @@ def test_the_document_is_published_in_discovery(uma):
 def test_every_operation_answers_as_the_document_says(make_server, tmp_path):
     initial_token = secrets.token_urlsafe(24)
     server = make_server("--initial-access-token", initial_token)
-    creds = credentials(server, initial_token)
+    creds, resource_id = credentials(server, initial_token)
     schema = schemathesis.openapi.from_url(server.endpoint("uma_cedar_openapi_uri"), timeout=HTTP_TIMEOUT)
     database = DirectoryBasedExampleDatabase(str(tmp_path / "hypothesis"))
 
@@ -106,7 +107,12 @@ def test_every_operation_answers_as_the_document_says(make_server, tmp_path):
     failures: list[str] = []
     statuses: dict[str, set[int]] = {}
     with requests.Session() as session:
-        for operation, mode in [(op, mode) for op in operations for mode in GenerationMode]:
+        runs = [(op, mode, None) for op in operations for mode in GenerationMode]
+        # Random ids find nothing; the resource operations also run on the registered resource (deleted last).
+        runs += [(op, GenerationMode.POSITIVE, {"id": resource_id})
+                 for op in sorted(operations, key=lambda op: op.method.upper() == "DELETE")
+                 if op.path == "/uma/resources/{id}"]
+        for operation, mode, path_parameters in runs:
             headers = authorization_for(operation, creds)
 
             @seed(SEED)
@@ -118,7 +124,7 @@ def test_every_operation_answers_as_the_document_says(make_server, tmp_path):
                 suppress_health_check=list(HealthCheck),
                 print_blob=False,
             )
-            @given(case=operation.as_strategy(generation_mode=mode))
+            @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
             def exercise(case):
                 response = case.call_and_validate(base_url=server.base_url, session=session, headers=headers,
                                                   checks=CHECKS, timeout=HTTP_TIMEOUT)
@@ -136,7 +142,8 @@ def test_every_operation_answers_as_the_document_says(make_server, tmp_path):
     print({label: sorted(codes) for label, codes in sorted(statuses.items())})
     assert set(statuses) == labels, f"operations never called: {labels - set(statuses)}"
     # The credentials work: the operations they open are reached, not only refused.
-    for label in ("GET /uma/resources", "GET /uma/policies", "GET /uma/decisions", "GET /uma/requests",
+    for label in ("GET /uma/resources", "GET /uma/resources/{id}", "PUT /uma/resources/{id}",
+                  "DELETE /uma/resources/{id}", "GET /uma/policies", "GET /uma/decisions", "GET /uma/requests",
                   "GET /userinfo", "POST /introspect", "POST /revoke", "GET /jwks"):
-        assert 200 in statuses[label], f"{label} never succeeded: {sorted(statuses[label])}"
+        assert {200, 204} & statuses[label], f"{label} never succeeded: {sorted(statuses[label])}"
     assert "panicked" not in server.log_tail(400)
