@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from support import HTTP_TIMEOUT, PAT_SCOPE, ProtectionApi, consent_flow
-from uma_support import POLICY_SCOPE
+from uma_support import ID_TOKEN_FORMAT, POLICY_SCOPE, decisions_url, email_policy, make_scene, owner_token
 
 if TYPE_CHECKING:
     from conftest import UmaServer
@@ -147,3 +147,52 @@ def test_every_operation_answers_as_the_document_says(make_server, tmp_path):
                   "GET /userinfo", "POST /introspect", "POST /revoke", "GET /jwks"):
         assert {200, 204} & statuses[label], f"{label} never succeeded: {sorted(statuses[label])}"
     assert "panicked" not in server.log_tail(400)
+
+
+def test_the_uma_flow_answers_as_the_document_says(make_server, tmp_path):
+    """Answers random input rarely reaches: an RPT and its introspection, `need_info` with a ticket, the decision
+    log with entries, the policy API on a stored policy, a client registered dynamically."""
+    initial_token = secrets.token_urlsafe(24)
+    server = make_server("--initial-access-token", initial_token)
+    schema = schemathesis.openapi.from_url(server.endpoint("uma_cedar_openapi_uri"), timeout=HTTP_TIMEOUT)
+
+    def conforms(path: str, method: str, response: requests.Response, status: int) -> dict:
+        assert response.status_code == status, response.text
+        schema[path][method].validate_response(response)
+        return response.json() if response.content else {}
+
+    scene = make_scene(server, tmp_path)
+    bob = scene.party("bob")
+    carol = scene.party("carol")
+    resource = scene.register(["view"], name="statement")
+    scene.share("bob-views", email_policy(["view"], [bob.email]))
+
+    granted = scene.client.grant(scene.ticket((resource, ["view"])), claim_token=scene.id_token(bob),
+                                 claim_token_format=ID_TOKEN_FORMAT)
+    rpt = conforms("/token", "POST", granted, 200)["access_token"]
+    refused = scene.client.grant(scene.ticket((resource, ["view"])), claim_token=scene.id_token(carol),
+                                 claim_token_format=ID_TOKEN_FORMAT)
+    assert refused.status_code == 403, refused.text
+    conforms("/token", "POST", refused, 403)
+    asked = scene.client.grant(scene.ticket((resource, ["view"])))
+    assert conforms("/token", "POST", asked, 403)["error"] == "need_info"
+
+    introspected = requests.post(server.endpoint("introspection_endpoint"), data={"token": rpt},
+                                 headers={"Authorization": f"Bearer {scene.pat}"}, timeout=HTTP_TIMEOUT)
+    assert conforms("/introspect", "POST", introspected, 200)["permissions"]
+
+    owner = {"Authorization": f"Bearer {owner_token(server, scene.rs, scene.alice)}"}
+    decisions = requests.get(decisions_url(server), headers=owner, timeout=HTTP_TIMEOUT)
+    assert len(conforms("/uma/decisions", "GET", decisions, 200)) >= 3
+    policies = server.endpoint("uma_cedar_policy_endpoint")
+    assert conforms("/uma/policies", "GET", requests.get(policies, headers=owner, timeout=HTTP_TIMEOUT), 200)
+    one = requests.get(f"{policies}/bob-views", headers=owner, timeout=HTTP_TIMEOUT)
+    conforms("/uma/policies/{name}", "GET", one, 200)
+    invalid = requests.put(f"{policies}/broken", data=b"permit (principal, action, resource) when { nope };",
+                           headers={**owner, "Content-Type": "text/plain"}, timeout=HTTP_TIMEOUT)
+    assert conforms("/uma/policies/{name}", "PUT", invalid, 400)["diagnostics"]
+
+    registered = requests.post(server.endpoint("registration_endpoint"), timeout=HTTP_TIMEOUT,
+                               headers={"Authorization": f"Bearer {initial_token}"},
+                               json={"redirect_uris": ["https://app.example/cb"], "client_name": "Registered"})
+    assert conforms("/register", "POST", registered, 201)["client_secret"]
