@@ -17,10 +17,12 @@ import base64
 import secrets
 from typing import TYPE_CHECKING
 
+import pytest
 import requests
 import schemathesis
 from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -48,6 +50,15 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+
+
+@pytest.fixture(autouse=True)
+def hypothesis_home(tmp_path):
+    """Hypothesis keeps its files (example database, Unicode tables) under the test's temporary directory, never
+    in the working directory."""
+    set_hypothesis_home_dir(tmp_path / "hypothesis-home")
+    yield
+    set_hypothesis_home_dir(None)
 
 
 def basic(client_id: str, secret: str) -> str:
