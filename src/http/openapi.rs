@@ -23,6 +23,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::{AppState, method_not_allowed, paths};
 use crate::error::OAuthError;
+use crate::owner::decisions;
 use crate::protocol::decisions::Decision;
 use crate::protocol::types::{AuthMethod, GrantType};
 use crate::protocol::uma::{Description, Permission};
@@ -514,14 +515,14 @@ impl Op {
         self
     }
 
-    fn query_param(mut self, name: &str, description: &str) -> Self {
+    fn query_param(mut self, name: &str, description: &str, schema: ObjectBuilder) -> Self {
         self.builder = self.builder.parameter(
             ParameterBuilder::new()
                 .name(name)
                 .parameter_in(ParameterIn::Query)
                 .required(Required::False)
                 .description(Some(description))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+                .schema(Some(schema)),
         );
         self
     }
@@ -778,7 +779,15 @@ fn operations(registration: bool) -> Vec<Op> {
             "The owner's decision log, newest first",
         )
         .security(&[OWNER])
-        .query_param("limit", "how many entries (1 to 500)")
+        .query_param(
+            "limit",
+            "how many entries, newest first",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(decisions::MAX_LIMIT as f64))
+                .default(Some(decisions::DEFAULT_LIMIT.into())),
+        )
         .array::<Decision>(200, "decisions")
         .errors(&[400, 401, 403]),
     );
