@@ -179,7 +179,8 @@ pub struct ApprovalBody {
 
 // ---- Response bodies ------------------------------------------------------------------------------------
 
-/// An error (RFC 6749 §5.2): `error`, a human `error_description`, and members some codes add.
+/// An error (RFC 6749 §5.2; `OAuthError`, answered by `http::error`): `error`, a human `error_description`,
+/// and members some codes add.
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct ErrorBody {
@@ -208,7 +209,7 @@ pub struct UmaGrantError {
     interval: i64,
 }
 
-/// A policy that does not validate: the error and its located diagnostics.
+/// A policy that does not validate: the error and its located diagnostics (`http::policies`).
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct PolicyError {
@@ -282,7 +283,7 @@ pub struct IntrospectionResponse {
     requesting_party: serde_json::Value,
 }
 
-/// OpenID Connect Core §5.3.2.
+/// The UserInfo answer (OpenID Connect Core §5.3.2, built by `http::userinfo`).
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct UserInfo {
@@ -327,7 +328,7 @@ pub struct ResourceRepresentation {
     description: Description,
 }
 
-/// The answer to a create or update (F §3.2.1, §3.2.3).
+/// The answer to a create or update (F §3.2.1, §3.2.3; `http::resources`).
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct ResourceRegistered {
@@ -344,7 +345,7 @@ pub struct TicketResponse {
     ticket: String,
 }
 
-/// One of the owner's policies in the list.
+/// One of the owner's policies in the list (`http::policies`).
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct PolicySummary {
@@ -353,7 +354,7 @@ pub struct PolicySummary {
     size: i64,
 }
 
-/// One policy with its Cedar text.
+/// One policy with its Cedar text (`http::policies`).
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct PolicyDocument {
@@ -362,7 +363,7 @@ pub struct PolicyDocument {
     updated_at: i64,
 }
 
-/// What a PUT stored.
+/// What a PUT stored (`http::policies`).
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema: described, never built")]
 pub struct PolicyStored {
