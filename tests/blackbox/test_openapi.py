@@ -5,7 +5,7 @@ them with real credentials: a confidential client's Basic credentials, a PAT, an
 `openid` access token and the initial access token, each where the operation's security requirement names it.
 Both valid input (what the document allows) and invalid input (what it forbids) are sent. Every response must be
 no server error (5xx) and must match the document: a documented status, the documented media type and headers,
-and a body valid against the schema.
+and a body valid against the schema; invalid input must be refused (4xx).
 
 The examples are bounded (a fixed number per operation) and seeded, and Hypothesis keeps its example database
 under the test's temporary directory, so a run is repeatable and leaves nothing in the repository.
@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -49,6 +50,8 @@ CHECKS = [
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
+    # Invalid input (what the document forbids) must be refused with a 4xx, not accepted.
+    negative_data_rejection,
 ]
 
 
