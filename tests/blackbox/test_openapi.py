@@ -165,7 +165,8 @@ def test_every_operation_answers_as_the_document_says(make_server, tmp_path):
 
 def test_the_uma_flow_answers_as_the_document_says(make_server, tmp_path):
     """Answers random input rarely reaches: an RPT and its introspection, `need_info` with a ticket, the decision
-    log with entries, the policy API on a stored policy, a client registered dynamically."""
+    log with entries, the policy API on a stored policy, held requests and their approval and denial, a client
+    registered dynamically."""
     initial_token = secrets.token_urlsafe(24)
     server = make_server("--initial-access-token", initial_token)
     schema = schemathesis.openapi.from_url(server.endpoint("uma_cedar_openapi_uri"), timeout=HTTP_TIMEOUT)
@@ -205,6 +206,23 @@ def test_the_uma_flow_answers_as_the_document_says(make_server, tmp_path):
     invalid = requests.put(f"{policies}/broken", data=b"permit (principal, action, resource) when { nope };",
                            headers={**owner, "Content-Type": "text/plain"}, timeout=HTTP_TIMEOUT)
     assert conforms("/uma/policies/{name}", "PUT", invalid, 400)["diagnostics"]
+
+    # Held requests (UMA Grant §3.3.6 `request_submitted`) and the owner's answers to them.
+    scene.share("ask-anyone", '@ask("anyone")\npermit (principal, action, resource);\n')
+    for name in ("dave", "erin"):
+        party = scene.party(name)
+        submitted = scene.client.grant(scene.ticket((resource, ["view"])), claim_token=scene.id_token(party),
+                                       claim_token_format=ID_TOKEN_FORMAT)
+        assert conforms("/token", "POST", submitted, 403)["error"] == "request_submitted"
+    requests_url = server.endpoint("uma_cedar_requests_endpoint")
+    listed = conforms("/uma/requests", "GET", requests.get(requests_url, headers=owner, timeout=HTTP_TIMEOUT), 200)
+    assert len(listed) == 2, listed
+    approve, deny = (item["id"] for item in listed)
+    approved = requests.post(f"{requests_url}/{approve}/approve", json={"until": "2099-01-01"}, headers=owner,
+                             timeout=HTTP_TIMEOUT)
+    assert conforms("/uma/requests/{id}/approve", "POST", approved, 200)["state"] == "approved"
+    denied = requests.post(f"{requests_url}/{deny}/deny", headers=owner, timeout=HTTP_TIMEOUT)
+    assert conforms("/uma/requests/{id}/deny", "POST", denied, 200)["state"] == "denied"
 
     registered = requests.post(server.endpoint("registration_endpoint"), timeout=HTTP_TIMEOUT,
                                headers={"Authorization": f"Bearer {initial_token}"},
