@@ -107,6 +107,7 @@ pub fn run(cmd: RequestsCommand) -> Result<(), Failure> {
             let service = OwnerRequests {
                 store: &store,
                 policies: &policies,
+                http_request_id: None,
             };
             let mut list = service.list(&owner.owner, now).map_err(failure)?;
             if let Some(state) = state {
@@ -140,6 +141,7 @@ pub fn run(cmd: RequestsCommand) -> Result<(), Failure> {
             let view = OwnerRequests {
                 store: &store,
                 policies: &policies,
+                http_request_id: None,
             }
             .approve(&owner.owner, &id, until, now)
             .map_err(failure)?;
@@ -163,6 +165,7 @@ pub fn run(cmd: RequestsCommand) -> Result<(), Failure> {
             let view = OwnerRequests {
                 store: &store,
                 policies: &policies,
+                http_request_id: None,
             }
             .deny(&owner.owner, &id, now)
             .map_err(failure)?;

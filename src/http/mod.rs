@@ -16,6 +16,7 @@ pub mod error;
 pub mod forms;
 pub mod introspect;
 pub mod openapi;
+pub mod ops;
 pub mod pages;
 pub mod permission;
 pub mod policies;
@@ -153,7 +154,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(policies::routes)
             .configure(requests::routes)
             .configure(console::routes)
-            .configure(openapi::routes);
+            .configure(openapi::routes)
+            .configure(ops::routes);
         if dcr {
             cfg.configure(register::routes);
         }
@@ -171,6 +173,30 @@ pub fn no_store_json(status: actix_web::http::StatusCode, body: &Value) -> HttpR
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))
         .json(body)
+}
+
+/// A resource at `path` answering GET with `handler` and every other method with 405.
+pub fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler))
+        .default_service(method_not_allowed("GET"))
+}
+
+/// A resource at `path` answering POST with `handler` and every other method with 405.
+pub fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(method_not_allowed("POST"))
 }
 
 /// A handler answering `unsupported_method_type` (405) with the methods a path accepts.

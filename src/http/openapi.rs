@@ -8,7 +8,8 @@
 //! stay plain actix-web functions; `tests/api/openapi.rs` walks the routes `configure` registers and fails
 //! when one that answers JSON is missing here.
 //!
-//! Browser endpoints (`/authorize`, the claims interaction, the console) answer HTML and are not described.
+//! Browser endpoints (`/authorize`, the claims interaction, the console) answer HTML and `/metrics` answers
+//! Prometheus text; they are not described.
 
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
@@ -21,6 +22,7 @@ use utoipa::openapi::{
 };
 use utoipa::{OpenApi, ToSchema};
 
+use super::ops::{HEALTHZ, READYZ};
 use super::{AppState, method_not_allowed, paths};
 use crate::error::OAuthError;
 use crate::owner::decisions;
@@ -395,6 +397,16 @@ pub struct Metadata {
     token_endpoint_auth_methods_supported: Vec<String>,
 }
 
+/// Health and readiness (`http::ops`): `ok`, or `unavailable` with the reason.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: String,
+    #[schema(required = false)]
+    reason: String,
+}
+
 /// A JWK Set (RFC 7517 §5).
 #[derive(ToSchema)]
 #[expect(dead_code, reason = "a schema: described, never built")]
@@ -431,6 +443,7 @@ pub struct JwkSet {
     RequestView,
     Metadata,
     JwkSet,
+    Health,
 )))]
 struct Components;
 
@@ -891,6 +904,21 @@ fn operations(registration: bool) -> Vec<Op> {
         .path_param("id", "the request's id")
         .answer::<RequestView>(200, "the request, denied")
         .errors(&[400, 401, 403, 404]),
+    );
+    ops.push(
+        Op::new(Get, HEALTHZ, "healthz", "operations", "The process is up")
+            .answer::<Health>(200, "`ok`"),
+    );
+    ops.push(
+        Op::new(
+            Get,
+            READYZ,
+            "readyz",
+            "operations",
+            "The database is writable and the keys are loaded",
+        )
+        .answer::<Health>(200, "`ok`")
+        .answer::<Health>(503, "`unavailable`, with the reason"),
     );
     if registration {
         ops.push(

@@ -55,6 +55,16 @@ fn from_request_error(err: RequestError) -> OAuthError {
     }
 }
 
+/// The owner's requests service for one HTTP request; `http_request_id` goes into the decision log with what
+/// the owner decides.
+pub(crate) fn owner_requests(st: &AppState, http_request_id: Option<String>) -> OwnerRequests<'_> {
+    OwnerRequests {
+        store: &st.store,
+        policies: &st.policies,
+        http_request_id,
+    }
+}
+
 fn json(value: &impl serde::Serialize) -> Result<HttpResponse, OAuthError> {
     let body = serde_json::to_value(value).map_err(|e| OAuthError::server_error(&e))?;
     Ok(no_store_json(StatusCode::OK, &body))
@@ -64,12 +74,9 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     let owner = require_owner(&req, &state).await?;
     let list = state
         .run(move |st| {
-            OwnerRequests {
-                store: &st.store,
-                policies: &st.policies,
-            }
-            .list(&owner, st.now())
-            .map_err(from_request_error)
+            owner_requests(st, None)
+                .list(&owner, st.now())
+                .map_err(from_request_error)
         })
         .await?;
     json(&list)
@@ -102,6 +109,7 @@ async fn approve(
     let body = read_body(payload, &state).await?;
     let until = until(&body)?;
     let id = id.into_inner();
+    let http_request_id = super::ops::request_id(&req);
     let view = state
         .run(move |st| {
             let until = until
@@ -109,12 +117,9 @@ async fn approve(
                 .map(requests::parse_until)
                 .transpose()
                 .map_err(from_request_error)?;
-            OwnerRequests {
-                store: &st.store,
-                policies: &st.policies,
-            }
-            .approve(&owner, &id, until, st.now())
-            .map_err(from_request_error)
+            owner_requests(st, http_request_id)
+                .approve(&owner, &id, until, st.now())
+                .map_err(from_request_error)
         })
         .await?;
     json(&view)
@@ -127,14 +132,12 @@ async fn deny(
 ) -> Result<HttpResponse, OAuthError> {
     let owner = require_owner(&req, &state).await?;
     let id = id.into_inner();
+    let http_request_id = super::ops::request_id(&req);
     let view = state
         .run(move |st| {
-            OwnerRequests {
-                store: &st.store,
-                policies: &st.policies,
-            }
-            .deny(&owner, &id, st.now())
-            .map_err(from_request_error)
+            owner_requests(st, http_request_id)
+                .deny(&owner, &id, st.now())
+                .map_err(from_request_error)
         })
         .await?;
     json(&view)

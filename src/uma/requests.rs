@@ -273,10 +273,12 @@ pub fn parse_until(text: &str) -> Result<UnixTime, RequestError> {
 }
 
 /// The owner's side of held requests.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OwnerRequests<'a> {
     pub store: &'a Store,
     pub policies: &'a Policies,
+    /// The HTTP request deciding (its `X-Request-Id`), recorded with the decision; `None` off HTTP.
+    pub http_request_id: Option<String>,
 }
 
 impl OwnerRequests<'_> {
@@ -395,6 +397,7 @@ impl OwnerRequests<'_> {
                 answer: format!("owner_{}", state.as_str()),
                 policies,
                 detail: Some(format!("request {}", request.id)),
+                http_request_id: self.http_request_id.clone(),
             })?;
             Ok::<_, RequestError>(true)
         })?;
@@ -530,6 +533,7 @@ mod tests {
         let owner = OwnerRequests {
             store: &store,
             policies: &policies,
+            http_request_id: None,
         };
         owner.deny("alice", "q1", 200).expect("deny");
         let events = store.read(|r| r.waiting_events(10)).expect("events");

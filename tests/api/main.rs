@@ -14,6 +14,7 @@ mod discovery;
 mod helpers;
 mod introspect;
 mod openapi;
+mod operations;
 mod permission;
 mod policies;
 mod register;

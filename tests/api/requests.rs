@@ -10,6 +10,8 @@ use actix_web::test::TestRequest;
 use serde_json::{Map, Value, json};
 use uma_cedar::policy::Source;
 
+use uma_cedar::store::DecisionRead;
+
 use crate::helpers::*;
 use crate::resources::{json_with_pat, register, user_pat};
 
@@ -180,11 +182,20 @@ async fn a_held_request_is_polled_then_approved_over_http_into_an_rpt() {
         &app,
         owner_post(&format!("/uma/requests/{id}/approve"), &alice)
             .insert_header(("Content-Type", "application/json"))
+            .insert_header(("X-Request-Id", "approve-7"))
             .set_payload(r#"{"until": "2099-01-01"}"#),
     )
     .await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.json()["state"], "approved");
+    // The owner's decision is logged with the HTTP request that made it.
+    let log =
+        w.t.state
+            .store
+            .read(|c| c.decisions_of_owner("alice", 1))
+            .expect("log");
+    assert_eq!(log[0].answer, "owner_approved");
+    assert_eq!(log[0].http_request_id.as_deref(), Some("approve-7"));
     assert_eq!(resp.json()["policy"], Value::from(format!("approved-{id}")));
     send(
         &app,

@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use super::{AppState, Nav, Out, act, day, method_not_allowed, urls, view};
 use crate::error::OAuthError;
+use crate::http::requests::owner_requests;
 use crate::owner::PolicyError;
-use crate::uma::requests::{OwnerRequests, RequestError, RequestView, parse_until};
+use crate::uma::requests::{RequestError, RequestView, parse_until};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -95,12 +96,9 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         })
         .map(str::to_owned);
     view(&req, &state, move |st, owner| {
-        let all = OwnerRequests {
-            store: &st.store,
-            policies: &st.policies,
-        }
-        .list(&owner.username, st.now())
-        .map_err(into_oauth)?;
+        let all = owner_requests(st, None)
+            .list(&owner.username, st.now())
+            .map_err(into_oauth)?;
         let (pending, decided): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|r| r.state == "pending");
         Ok(Out::page(&RequestsPage {
@@ -149,17 +147,13 @@ async fn approve(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let id = id.into_inner();
+    let http_request_id = crate::http::ops::request_id(&req);
     act(&req, payload, &state, move |st, owner, form| {
         let until = match form.get("until").map(parse_until).transpose() {
             Ok(until) => until,
             Err(e) => return refused(e),
         };
-        match (OwnerRequests {
-            store: &st.store,
-            policies: &st.policies,
-        })
-        .approve(&owner.username, &id, until, st.now())
-        {
+        match owner_requests(st, http_request_id).approve(&owner.username, &id, until, st.now()) {
             Ok(_) => Ok(Out::SeeOther(format!("{}?done=approved", urls::REQUESTS))),
             Err(e) => refused(e),
         }
@@ -174,16 +168,16 @@ async fn deny(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let id = id.into_inner();
+    let http_request_id = crate::http::ops::request_id(&req);
     act(
         &req,
         payload,
         &state,
-        move |st, owner, _| match (OwnerRequests {
-            store: &st.store,
-            policies: &st.policies,
-        })
-        .deny(&owner.username, &id, st.now())
-        {
+        move |st, owner, _| match owner_requests(st, http_request_id).deny(
+            &owner.username,
+            &id,
+            st.now(),
+        ) {
             Ok(_) => Ok(Out::SeeOther(format!("{}?done=denied", urls::REQUESTS))),
             Err(e) => refused(e),
         },
