@@ -105,7 +105,7 @@ def test_the_document_is_published_in_discovery(uma):
 
 
 def test_every_operation_answers_as_the_document_says(make_server, tmp_path):
-    initial_token = secrets.token_urlsafe(24)
+    initial_token = secrets.token_hex(24)  # hex: never starts with `-`, which the CLI would read as an option
     server = make_server("--initial-access-token", initial_token)
     creds, resource_id = credentials(server, initial_token)
     schema = schemathesis.openapi.from_url(server.endpoint("uma_cedar_openapi_uri"), timeout=HTTP_TIMEOUT)
@@ -167,7 +167,7 @@ def test_the_uma_flow_answers_as_the_document_says(make_server, tmp_path):
     """Answers random input rarely reaches: an RPT and its introspection, `need_info` with a ticket, the decision
     log with entries, the policy API on a stored policy, held requests and their approval and denial, a client
     registered dynamically."""
-    initial_token = secrets.token_urlsafe(24)
+    initial_token = secrets.token_hex(24)  # hex: never starts with `-`, which the CLI would read as an option
     server = make_server("--initial-access-token", initial_token)
     schema = schemathesis.openapi.from_url(server.endpoint("uma_cedar_openapi_uri"), timeout=HTTP_TIMEOUT)
 
