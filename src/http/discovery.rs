@@ -70,6 +70,8 @@ pub fn document(state: &AppState, keys: &KeySet) -> Value {
         "uma_cedar_policy_endpoint": s.endpoint(paths::POLICIES),
         "uma_cedar_decisions_endpoint": s.endpoint(paths::DECISIONS),
         "uma_cedar_requests_endpoint": s.endpoint(paths::REQUESTS),
+        // Extension: the OpenAPI 3.1 description of the JSON endpoints.
+        "uma_cedar_openapi_uri": s.endpoint(paths::OPENAPI),
         // Where resource owners manage who may use their resources (the console); the name UMA Federated
         // Authorization §3.2 gives this address in resource registration responses.
         "user_access_policy_uri": s.endpoint(paths::CONSOLE),

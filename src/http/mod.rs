@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod error;
 pub mod forms;
 pub mod introspect;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod permission;
@@ -76,6 +77,8 @@ pub mod paths {
     /// The owner's console (browser pages, an extension) and the stylesheet every page uses.
     pub const CONSOLE: &str = "/console";
     pub const CONSOLE_CSS: &str = "/console/static/console.css";
+    /// The OpenAPI 3.1 description of the JSON endpoints (an extension).
+    pub const OPENAPI: &str = "/openapi.json";
 }
 
 /// Everything a request handler needs; built by the composition root ([`crate::app::open`]). Cheap to clone.
@@ -151,6 +154,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(policies::routes)
             .configure(requests::routes)
             .configure(console::routes)
+            .configure(openapi::routes)
             .configure(ops::routes);
         if dcr {
             cfg.configure(register::routes);

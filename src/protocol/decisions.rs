@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     pub time: UnixTime,
     pub owner: String,
@@ -12,6 +12,7 @@ pub struct Decision {
     pub client_id: String,
     /// The requesting party, when claims identified one: its id (`crate::uma::party_id`, the JSON text
     /// `["<iss>","<sub>"]`) as stored. Serialized as that JSON array itself, not as a string holding it.
+    #[schema(value_type = Option<Vec<String>>)]
     #[serde(
         default,
         serialize_with = "party_as_array",

@@ -68,7 +68,7 @@ impl Pct {
 }
 
 /// One requested permission: a resource and zero or more of its registered scopes (F §4.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Permission {
     pub resource_id: String,
     pub resource_scopes: Vec<String>,
@@ -105,7 +105,7 @@ pub enum Consumed {
 
 /// A resource description (Federated Authorization §3.1) without its `_id`, which the server assigns and keeps
 /// beside it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Description {
     /// The scopes the resource can be accessed with, without duplicates, in the order first registered.
     pub resource_scopes: Vec<String>,

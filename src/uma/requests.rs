@@ -189,7 +189,7 @@ pub fn hold(
 }
 
 /// A request as its owner sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RequestView {
     pub id: String,
     /// `pending`, `approved`, `denied` or `expired`.
@@ -198,6 +198,7 @@ pub struct RequestView {
     pub resource_server: String,
     pub scopes: Vec<String>,
     /// The requesting party's issuer and subject.
+    #[schema(value_type = Option<Vec<String>>)]
     pub party: Value,
     /// Claims the party proved, for the owner to recognise them by.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -13,6 +13,7 @@ mod console;
 mod discovery;
 mod helpers;
 mod introspect;
+mod openapi;
 mod operations;
 mod permission;
 mod policies;
