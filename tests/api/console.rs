@@ -463,14 +463,46 @@ async fn an_invalid_edit_shows_located_diagnostics_and_leaves_the_set_unchanged(
         version
     );
 
-    // A valid edit is stored, through the same service.
+    // A valid edit is first previewed with its impact, and stored only once confirmed, through the same
+    // service.
+    let wider = "permit (principal, action, resource);";
+    let preview = browser
+        .post(
+            &app,
+            "/console/policies/p",
+            &[("csrf_token", &csrf), ("text", wider)],
+        )
+        .await;
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    assert!(
+        preview.text().contains("What this change does"),
+        "{}",
+        preview.text()
+    );
+    assert_eq!(policy_text(&t, "alice", "p").as_deref(), Some(valid));
+    let confirm = hidden(&preview.text(), "confirmed");
+    // A confirmation is for the text previewed: another text is previewed in turn, not stored.
+    let other = browser
+        .post(
+            &app,
+            "/console/policies/p",
+            &[
+                ("csrf_token", &csrf),
+                ("text", "// nobody\n"),
+                ("confirmed", &confirm),
+            ],
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.text());
+    assert_eq!(policy_text(&t, "alice", "p").as_deref(), Some(valid));
     let ok = browser
         .post(
             &app,
             "/console/policies/p",
             &[
                 ("csrf_token", &csrf),
-                ("text", "permit (principal, action, resource);"),
+                ("text", wider),
+                ("confirmed", &confirm),
             ],
         )
         .await;
@@ -516,8 +548,23 @@ async fn the_share_form_saves_a_policy_that_check_access_then_permits() {
         "a preview stores nothing"
     );
 
-    let saved = browser
+    assert!(
+        preview.text().contains("What this change does"),
+        "the preview shows the impact: {}",
+        preview.text()
+    );
+
+    // "Share" without a confirmation previews too, and stores nothing.
+    let unconfirmed = browser
         .post(&app, "/console/share", &borrowed(&share("save")))
+        .await;
+    assert_eq!(unconfirmed.status, 200, "{}", unconfirmed.text());
+    assert_eq!(policy_text(&t, "alice", &name), None);
+    let confirm = hidden(&unconfirmed.text(), "confirmed");
+    let mut confirmed = share("save");
+    confirmed.push(("confirmed".to_owned(), confirm));
+    let saved = browser
+        .post(&app, "/console/share", &borrowed(&confirmed))
         .await;
     assert_eq!(saved.status, 303, "{}", saved.text());
     let text = policy_text(&t, "alice", &name).expect("stored");
