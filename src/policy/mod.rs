@@ -8,6 +8,8 @@
 //!   claims that could help, read off the policies by partial evaluation), [`Decision::Ask`] (only `@ask`
 //!   permits apply: the owner decides) or [`Decision::Deny`];
 //! - [`summarize`]: a readable "who, which scopes, which resources, until" of each policy in a source;
+//! - [`impact`]: what a change of set newly allows or denies, and proofs that a set never allows what a
+//!   query describes, by Cedar's symbolic compiler and the `cvc5` solver;
 //! - [`approval_policy`]: the Cedar text of an owner's approval of one held request.
 //!
 //! This module must never let a request's input reach the context or the resource (only verified claims
@@ -18,6 +20,7 @@ mod approval;
 mod cache;
 mod decide;
 mod diagnostic;
+pub mod impact;
 mod limits;
 mod schema;
 mod summary;

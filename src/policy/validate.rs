@@ -193,7 +193,7 @@ fn source_position(id: &PolicyId) -> Option<usize> {
 }
 
 /// A located diagnostic from one of Cedar's (miette) diagnostics.
-fn located(
+pub(crate) fn located(
     source: &str,
     text: &str,
     err: &dyn miette::Diagnostic,
