@@ -217,7 +217,6 @@ async fn put(
                     &st.store,
                     &owner,
                     &[Source::new(name, text)],
-                    st.now(),
                 )
                 .map_err(from_policy_error)
             })
@@ -264,7 +263,7 @@ async fn remove(
             let name = name.clone();
             state
                 .run(move |st| {
-                    impact::of_remove(&st.policies, &st.store, &owner, &name, st.now())
+                    impact::of_remove(&st.policies, &st.store, &owner, &name)
                         .map_err(from_policy_error)
                 })
                 .await?

@@ -11,161 +11,265 @@
 //!
 //! This module never writes: nothing it does may change the stored set or anything else in the store.
 
-use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::policies::{Planned, Policies, PolicyError, resource_facts};
-use crate::clock::UnixTime;
-use crate::policy::{self, Claims, ContextFacts, Diagnostic, Source};
+use crate::policy::impact::{self as analysis, Example, Finding, Impact, ImpactError, Status};
+use crate::policy::{self, Compiled, Decision, Diagnostic, Source};
 use crate::protocol::uma::Resource;
 use crate::store::{ResourceRead, Store, StoreError, clients};
-use analysis::{Compared, Direction, Finding};
 
 /// The one value of the policy API's `dry_run` parameter: answer the impact, store nothing.
 pub const DRY_RUN: &str = "impact";
 
-/// The most of her resources a finding lists by name (the rest are counted).
+/// The time limit of an owner's analysis (all its solver calls): a person is waiting for the answer.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many owners' analyses may run at once in one process; each holds a solver process and a thread. One
+/// more gets "undecided: busy" at once rather than waiting.
+pub const MAX_RUNNING: usize = 2;
+
+/// The most of her resources one finding names (the rest are counted).
 const MAX_RESOURCES_NAMED: usize = 20;
 
-/// The overall answer, as `uma-cedar diff` gives it (and its exit code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Proved: the change allows and denies exactly what the stored set does.
-    NoChange,
-    /// At least one scope is newly allowed or newly denied to someone (with a confirmed example).
-    Change,
-    /// Nothing found to change, but some question went unanswered.
-    Undecided,
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// One of the [`MAX_RUNNING`] places, given back when dropped.
+struct Slot;
+
+impl Slot {
+    fn take() -> Option<Self> {
+        RUNNING
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_RUNNING).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self)
+    }
 }
 
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
+impl Drop for Slot {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Which question about a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Granted at once after the change, not before.
+    Allows,
+    /// Granted before, not after.
+    Denies,
+    /// Granted or put to the owner (`@ask`) after, refused outright before.
+    Asks,
+}
+
+impl Direction {
+    pub const ALL: [Self; 3] = [Self::Allows, Self::Denies, Self::Asks];
+
+    /// The member of [`analysis::ScopeImpact`] (and of the JSON answer) it is.
+    pub fn key(self) -> &'static str {
         match self {
-            Self::NoChange => "no_change",
-            Self::Change => "change",
-            Self::Undecided => "undecided",
+            Self::Allows => "newly_allows",
+            Self::Denies => "newly_denies",
+            Self::Asks => "newly_asks",
+        }
+    }
+
+    pub fn finding(self, scope: &analysis::ScopeImpact) -> &Finding {
+        match self {
+            Self::Allows => &scope.newly_allows,
+            Self::Denies => &scope.newly_denies,
+            Self::Asks => &scope.newly_asks,
+        }
+    }
+
+    /// True when `before` and `after` are decided the way this question is about.
+    fn flips(self, before: &Decision, after: &Decision) -> bool {
+        let reaches = |d: &Decision| matches!(d, Decision::Permit { .. } | Decision::Ask { .. });
+        match self {
+            Self::Allows => !before.is_permit() && after.is_permit(),
+            Self::Denies => before.is_permit() && !after.is_permit(),
+            Self::Asks => !reaches(before) && reaches(after),
         }
     }
 }
 
-/// One of her resources an example request is newly allowed (or denied) on.
+/// One of her resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Flipped {
+pub struct Named {
     pub id: String,
     /// Its name, or its id when it has none.
     pub label: String,
 }
 
-/// One direction of one scope, with her resources the example flips.
+/// Her registered resources on which an example request is decided the new way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    pub resources: Vec<Named>,
+    /// How many more beyond those listed.
+    pub more: usize,
+}
+
+/// Why no comparison was made: the answer is then undecided as a whole.
 #[derive(Debug, Clone)]
-pub struct Found {
-    pub scope: String,
-    pub direction: Direction,
-    pub finding: Finding,
-    /// Her registered resources (with this scope) on which the example request is decided the same new way.
-    pub resources: Vec<Flipped>,
-    /// How many more such resources there are beyond those listed.
-    pub more_resources: usize,
+pub struct NotAnalysed {
+    pub reason: String,
+    /// Located problems, when the analysis could not type a policy.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 /// The impact of one change to an owner's set.
 #[derive(Debug, Clone)]
 pub struct Preview {
-    /// Per scope and direction, in scope order, newly allowing first.
-    pub found: Vec<Found>,
-    /// The scopes compared.
-    pub scopes: Vec<String>,
+    pub impact: Impact,
+    /// Set when the comparison could not be made at all (then `impact` is undecided, with no scopes).
+    pub not_analysed: Option<NotAnalysed>,
+    /// For each scope of `impact` (same order), the reach of each direction's example ([`Direction::ALL`]).
+    pub reach: Vec<[Reach; 3]>,
     /// The warnings the change would be stored with.
     pub warnings: Vec<Diagnostic>,
 }
 
+/// One finding for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub scope: Option<String>,
+    pub direction: Direction,
+    pub text: String,
+}
+
 impl Preview {
-    pub fn verdict(&self) -> Verdict {
-        if self
-            .found
-            .iter()
-            .any(|f| matches!(f.finding, Finding::Example(_)))
-        {
-            Verdict::Change
-        } else if self
-            .found
-            .iter()
-            .any(|f| matches!(f.finding, Finding::Undecided(_)))
-        {
-            Verdict::Undecided
-        } else {
-            Verdict::NoChange
-        }
+    pub fn status(&self) -> Status {
+        self.impact.status
     }
 
-    /// The findings that are changes (confirmed examples).
-    pub fn changes(&self) -> impl Iterator<Item = &Found> {
-        self.found
-            .iter()
-            .filter(|f| matches!(f.finding, Finding::Example(_)))
+    fn reach(&self, index: usize, direction: Direction) -> Option<&Reach> {
+        let at = Direction::ALL.iter().position(|d| *d == direction)?;
+        self.reach.get(index).and_then(|r| r.get(at))
     }
 
-    /// The findings left undecided.
-    pub fn undecided(&self) -> impl Iterator<Item = &Found> {
-        self.found
-            .iter()
-            .filter(|f| matches!(f.finding, Finding::Undecided(_)))
-    }
-
-    /// The JSON answer of a dry run: `{"dry_run", "stored": false, "impact", "scopes": [{"scope",
-    /// "newly_allows", "newly_denies"}], "warnings"}`, each direction `null` (proved: nothing), `{"undecided":
-    /// reason}` or `{"example": {...}, "resources": [...]}`.
+    /// The JSON answer of a dry run: `{"dry_run", "stored": false, "impact", "scopes", "warnings"}` (and
+    /// `reason`, `diagnostics` when nothing could be analysed). Each scope is `{"scope" (null: every scope no
+    /// policy names), "newly_allows", "newly_denies", "newly_asks"}`, each of them `{"result": "none"}`,
+    /// `{"result": "undecided", "reason"}` or `{"result": "example", "example", "resources", "summary"}`.
     pub fn to_json(&self) -> Value {
-        let direction = |scope: &str, direction: Direction| -> Value {
-            let Some(found) = self
-                .found
-                .iter()
-                .find(|f| f.scope == scope && f.direction == direction)
-            else {
-                return Value::Null;
-            };
-            match &found.finding {
-                Finding::NoChange => Value::Null,
-                Finding::Undecided(reason) => json!({ "undecided": reason }),
-                Finding::Example(example) => json!({
-                    "example": example.to_json(),
-                    "resources": found.resources.iter().map(|r| json!({"_id": r.id, "name": r.label})).collect::<Vec<_>>(),
-                    "more_resources": found.more_resources,
-                    "summary": sentence(found),
-                }),
-            }
-        };
-        json!({
+        let status = serde_json::to_value(self.impact.status).unwrap_or(Value::Null);
+        let scopes: Vec<Value> = self
+            .impact
+            .scopes
+            .iter()
+            .enumerate()
+            .map(|(index, scope)| {
+                let mut out = serde_json::Map::new();
+                out.insert("scope".into(), json!(scope.scope));
+                for direction in Direction::ALL {
+                    let finding = direction.finding(scope);
+                    let mut value = serde_json::to_value(finding).unwrap_or(Value::Null);
+                    if let (Value::Object(map), Some(example)) = (&mut value, finding.example()) {
+                        let reach = self.reach(index, direction).cloned().unwrap_or_default();
+                        map.insert(
+                            "resources".into(),
+                            reach
+                                .resources
+                                .iter()
+                                .map(|r| json!({"_id": r.id, "name": r.label}))
+                                .collect(),
+                        );
+                        map.insert("more_resources".into(), json!(reach.more));
+                        map.insert(
+                            "summary".into(),
+                            json!(sentence(example, direction, &reach)),
+                        );
+                    }
+                    out.insert(direction.key().into(), value);
+                }
+                Value::Object(out)
+            })
+            .collect();
+        let mut body = json!({
             "dry_run": DRY_RUN,
             "stored": false,
-            "impact": self.verdict().as_str(),
-            "scopes": self.scopes.iter().map(|scope| json!({
-                "scope": scope,
-                "newly_allows": direction(scope, Direction::NewlyAllows),
-                "newly_denies": direction(scope, Direction::NewlyDenies),
-            })).collect::<Vec<_>>(),
+            "impact": status,
+            "scopes": scopes,
             "warnings": self.warnings.iter().map(Diagnostic::to_json).collect::<Vec<_>>(),
-        })
+        });
+        if let (Some(not), Value::Object(map)) = (&self.not_analysed, &mut body) {
+            map.insert("reason".into(), json!(not.reason));
+            map.insert(
+                "diagnostics".into(),
+                not.diagnostics.iter().map(Diagnostic::to_json).collect(),
+            );
+        }
+        body
     }
 
-    /// One sentence per change and per undecided question, for people: "This newly lets someone in group
-    /// `guests` view Diary (for example ...)".
-    pub fn sentences(&self) -> Vec<String> {
-        self.found
-            .iter()
-            .filter(|f| !matches!(f.finding, Finding::NoChange))
-            .map(sentence)
-            .collect()
+    /// What changes, for people: "This also lets someone in group `guests` `view` Diary.", one per example.
+    pub fn changes(&self) -> Vec<Line> {
+        self.lines(|finding| finding.example().is_some())
+    }
+
+    /// What was not decided, for people, one per question (or one for the whole change).
+    pub fn undecided(&self) -> Vec<Line> {
+        let mut lines = self.lines(|finding| finding.undecided().is_some());
+        if let Some(not) = &self.not_analysed {
+            lines.push(Line {
+                scope: None,
+                direction: Direction::Allows,
+                text: format!("This change could not be analysed: {}.", not.reason),
+            });
+        }
+        lines
+    }
+
+    fn lines(&self, keep: impl Fn(&Finding) -> bool) -> Vec<Line> {
+        let mut out = Vec::new();
+        for (index, scope) in self.impact.scopes.iter().enumerate() {
+            for direction in Direction::ALL {
+                let finding = direction.finding(scope);
+                if !keep(finding) {
+                    continue;
+                }
+                let text = match finding {
+                    Finding::Example { example } => {
+                        let reach = self.reach(index, direction).cloned().unwrap_or_default();
+                        sentence(example, direction, &reach)
+                    }
+                    Finding::Undecided { reason } => {
+                        let what = match direction {
+                            Direction::Allows => "newly allows",
+                            Direction::Denies => "newly denies",
+                            Direction::Asks => "newly puts to you (ask first)",
+                        };
+                        format!(
+                            "Not decided whether this {what} {} to anyone: {reason}.",
+                            scope_words(scope.scope.as_deref())
+                        )
+                    }
+                    Finding::None => continue,
+                };
+                out.push(Line {
+                    scope: scope.scope.clone(),
+                    direction,
+                    text,
+                });
+            }
+        }
+        out
     }
 }
 
-/// Who an example's requesting party is, in a few words: by email, group or username, else their `sub`.
-pub fn party(claims: Option<&Claims>) -> String {
-    let Some(claims) = claims else {
-        return "someone who presents no claims".to_owned();
-    };
-    let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+fn scope_words(scope: Option<&str>) -> String {
+    scope.map_or_else(|| "a scope no policy names".to_owned(), |s| format!("`{s}`"))
+}
+
+/// Who an example's requesting party is, in a few words: by group, email or username, else `sub` and `iss`.
+pub fn party(claims: &serde_json::Map<String, Value>) -> String {
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
     if let Some(group) = claims
         .get("groups")
         .and_then(Value::as_array)
@@ -179,40 +283,39 @@ pub fn party(claims: Option<&Claims>) -> String {
     if let Some(user) = text("preferred_username") {
         return format!("user `{user}`");
     }
-    format!("`{}` from `{}`", claims.sub(), claims.iss())
+    format!(
+        "`{}` from `{}`",
+        text("sub").unwrap_or_default(),
+        text("iss").unwrap_or_default()
+    )
 }
 
-/// The sentence for one finding.
-pub fn sentence(found: &Found) -> String {
-    let scope = &found.scope;
-    match &found.finding {
-        Finding::NoChange => format!("No change to who may `{scope}`."),
-        Finding::Undecided(reason) => {
-            let what = match found.direction {
-                Direction::NewlyAllows => "newly allows",
-                Direction::NewlyDenies => "newly denies",
-            };
-            format!("Undecided whether this {what} `{scope}` to anyone: {reason}.")
-        }
-        Finding::Example(example) => {
-            let who = party(example.claims.as_ref());
-            let on = if found.resources.is_empty() {
-                "a resource of yours (none registered now)".to_owned()
-            } else {
-                let mut names: Vec<&str> =
-                    found.resources.iter().map(|r| r.label.as_str()).collect();
-                let more = if found.more_resources > 0 {
-                    format!(" and {} more", found.more_resources)
-                } else {
-                    String::new()
-                };
-                names.dedup();
-                format!("{}{more}", names.join(", "))
-            };
-            match found.direction {
-                Direction::NewlyAllows => format!("This also lets {who} `{scope}` {on}."),
-                Direction::NewlyDenies => format!("This stops {who} from `{scope}` on {on}."),
-            }
+/// The sentence for one example: "This also lets `bob@example.com` `view` Diary, Photos (for example at
+/// 2026-07-01T00:00:00Z through client `app`)."
+fn sentence(example: &Example, direction: Direction, reach: &Reach) -> String {
+    let who = party(&example.claims);
+    let scope = &example.scope;
+    let on = if reach.resources.is_empty() {
+        let like = example
+            .resource
+            .name
+            .as_deref()
+            .map_or_else(String::new, |n| format!(" like one named \"{n}\""));
+        format!("a resource{like} (none of your registered resources now)")
+    } else {
+        let names: Vec<&str> = reach.resources.iter().map(|r| r.label.as_str()).collect();
+        let more = if reach.more > 0 {
+            format!(" and {} more", reach.more)
+        } else {
+            String::new()
+        };
+        format!("{}{more}", names.join(", "))
+    };
+    match direction {
+        Direction::Allows => format!("This also lets {who} `{scope}` {on}."),
+        Direction::Denies => format!("This stops {who} from `{scope}` on {on}."),
+        Direction::Asks => {
+            format!("This puts requests from {who} to `{scope}` {on} to you (ask first).")
         }
     }
 }
@@ -234,15 +337,15 @@ pub fn resources_of(store: &Store, owner: &str) -> Result<Vec<Resource>, StoreEr
 }
 
 /// The impact of pushing `sources` for `owner`: refused with the push's own errors when the push would be.
+/// Blocks while the solver runs (at most about [`TIMEOUT`] plus compilation).
 pub fn of_push(
     policies: &Policies,
     store: &Store,
     owner: &str,
     sources: &[Source],
-    now: UnixTime,
 ) -> Result<Preview, PolicyError> {
     let planned = store.read(|c| Ok(policies.planned_push(c, owner, sources)))??;
-    preview(policies, store, owner, planned, now)
+    preview(policies, store, owner, planned)
 }
 
 /// The impact of removing `owner`'s policy `name`; None when she has none of that name.
@@ -251,173 +354,118 @@ pub fn of_remove(
     store: &Store,
     owner: &str,
     name: &str,
-    now: UnixTime,
 ) -> Result<Option<Preview>, PolicyError> {
     let Some(planned) = store.read(|c| Ok(policies.planned_remove(c, owner, name)))?? else {
         return Ok(None);
     };
-    preview(policies, store, owner, planned, now).map(Some)
+    preview(policies, store, owner, planned).map(Some)
 }
 
-fn preview(
+/// The comparison of `planned`, with each example tried on her registered resources.
+pub fn preview(
     policies: &Policies,
     store: &Store,
     owner: &str,
     planned: Planned,
-    now: UnixTime,
 ) -> Result<Preview, PolicyError> {
     let resources = resources_of(store, owner)?;
-    let registered: BTreeSet<String> = store.read(|c| c.scopes_of_owner(owner))?;
-    let compared = analysis::compare(
-        policies.schema(),
-        &planned.before,
-        &planned.after,
-        &registered,
-    );
-    Ok(with_resources(
-        policies, owner, &planned, compared, &resources, now,
-    ))
-}
-
-/// The comparison, with each example tried on her registered resources by the ordinary authorizer.
-fn with_resources(
-    policies: &Policies,
-    owner: &str,
-    planned: &Planned,
-    compared: Compared,
-    resources: &[Resource],
-    now: UnixTime,
-) -> Preview {
+    let scopes: Vec<String> = store
+        .read(|c| c.scopes_of_owner(owner))?
+        .into_iter()
+        .collect();
+    let compared = match Slot::take() {
+        Some(_slot) => analysis::compare(
+            policies.schema(),
+            &planned.before,
+            &planned.after,
+            &scopes,
+            policies.impact_limits(),
+        ),
+        None => Err(ImpactError::Internal(
+            "the server is analysing other changes; try again in a moment".to_owned(),
+        )),
+    };
+    let (impact, not_analysed) = match compared {
+        Ok(impact) => (impact, None),
+        Err(e) => {
+            let diagnostics = match &e {
+                ImpactError::Invalid { diagnostics, .. } => diagnostics.clone(),
+                _ => Vec::new(),
+            };
+            (
+                Impact {
+                    status: Status::Undecided,
+                    scopes: Vec::new(),
+                },
+                Some(NotAnalysed {
+                    reason: e.to_string(),
+                    diagnostics,
+                }),
+            )
+        }
+    };
     let schema = policies.schema();
     let before = policy::compile(schema, Some(owner), &planned.before);
     let after = policy::compile(schema, Some(owner), &planned.after);
-    let found = compared
-        .findings
-        .into_iter()
-        .map(|(scope, direction, finding)| {
-            let mut flipped = Vec::new();
-            if let Finding::Example(example) = &finding {
-                let context = ContextFacts {
-                    time: if example.context.time == 0 {
-                        now
-                    } else {
-                        example.context.time
-                    },
-                    ..example.context.clone()
-                };
-                for resource in resources
-                    .iter()
-                    .filter(|r| r.owner == owner && r.description.has_scope(&scope))
-                {
-                    let facts = resource_facts(resource);
-                    let context = ContextFacts {
-                        resource_server: resource.client_id.clone(),
-                        ..context.clone()
-                    };
-                    let was =
-                        policy::decide(&before, example.claims.as_ref(), &facts, &scope, &context)
-                            .is_permit();
-                    let is =
-                        policy::decide(&after, example.claims.as_ref(), &facts, &scope, &context)
-                            .is_permit();
-                    let flips = match direction {
-                        Direction::NewlyAllows => !was && is,
-                        Direction::NewlyDenies => was && !is,
-                    };
-                    if flips {
-                        flipped.push(Flipped {
-                            id: resource.id.clone(),
-                            label: resource
-                                .description
-                                .name
-                                .clone()
-                                .unwrap_or_else(|| resource.id.clone()),
-                        });
-                    }
-                }
-            }
-            let more_resources = flipped.len().saturating_sub(MAX_RESOURCES_NAMED);
-            flipped.truncate(MAX_RESOURCES_NAMED);
-            Found {
-                scope,
-                direction,
-                finding,
-                resources: flipped,
-                more_resources,
-            }
+    let reach = impact
+        .scopes
+        .iter()
+        .map(|scope| {
+            Direction::ALL.map(|direction| match direction.finding(scope).example() {
+                Some(example) => reach(example, direction, owner, &resources, &before, &after),
+                None => Reach::default(),
+            })
         })
         .collect();
-    Preview {
-        found,
-        scopes: compared.scopes,
-        warnings: planned.warnings.clone(),
-    }
+    Ok(Preview {
+        impact,
+        not_analysed,
+        reach,
+        warnings: planned.warnings,
+    })
 }
 
-/// Stand-in for the analysis core until it lands: every question undecided.
-mod analysis {
-    use std::collections::BTreeSet;
-
-    use serde_json::{Value, json};
-
-    use crate::policy::{Claims, ContextFacts, PolicySchema, ResourceFacts, Source};
-
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum Direction {
-        NewlyAllows,
-        NewlyDenies,
-    }
-
-    #[derive(Debug, Clone)]
-    pub struct Example {
-        pub claims: Option<Claims>,
-        pub resource: ResourceFacts,
-        pub context: ContextFacts,
-    }
-
-    impl Example {
-        pub fn to_json(&self) -> Value {
-            json!({
-                "principal": self.claims.as_ref().map(|c| Value::Object(c.as_map().clone())),
-                "resource": {"_id": self.resource.id, "name": self.resource.name},
-            })
+/// Her resources registered with the example's scope on which the example's requesting party, at the
+/// example's time and through its client, is decided the new way by the ordinary authorizer.
+fn reach(
+    example: &Example,
+    direction: Direction,
+    owner: &str,
+    resources: &[Resource],
+    before: &Compiled,
+    after: &Compiled,
+) -> Reach {
+    let Some(claims) = example.claims() else {
+        return Reach::default();
+    };
+    let context = example.context_facts();
+    let mut found = Vec::new();
+    for resource in resources
+        .iter()
+        .filter(|r| r.owner == owner && r.description.has_scope(&example.scope))
+    {
+        let facts = resource_facts(resource);
+        let context = policy::ContextFacts {
+            resource_server: resource.client_id.clone(),
+            ..context.clone()
+        };
+        let was = policy::decide(before, Some(&claims), &facts, &example.scope, &context);
+        let is = policy::decide(after, Some(&claims), &facts, &example.scope, &context);
+        if direction.flips(&was, &is) {
+            found.push(Named {
+                id: resource.id.clone(),
+                label: resource
+                    .description
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| resource.id.clone()),
+            });
         }
     }
-
-    #[derive(Debug, Clone)]
-    pub enum Finding {
-        NoChange,
-        Example(Box<Example>),
-        Undecided(String),
-    }
-
-    #[derive(Debug, Clone)]
-    pub struct Compared {
-        pub scopes: Vec<String>,
-        pub findings: Vec<(String, Direction, Finding)>,
-    }
-
-    pub fn compare(
-        _schema: &PolicySchema,
-        _before: &[Source],
-        _after: &[Source],
-        scopes: &BTreeSet<String>,
-    ) -> Compared {
-        let findings = scopes
-            .iter()
-            .flat_map(|s| {
-                [Direction::NewlyAllows, Direction::NewlyDenies].map(|d| {
-                    (
-                        s.clone(),
-                        d,
-                        Finding::Undecided("the analysis is not available".to_owned()),
-                    )
-                })
-            })
-            .collect();
-        Compared {
-            scopes: scopes.iter().cloned().collect(),
-            findings,
-        }
+    let more = found.len().saturating_sub(MAX_RESOURCES_NAMED);
+    found.truncate(MAX_RESOURCES_NAMED);
+    Reach {
+        resources: found,
+        more,
     }
 }

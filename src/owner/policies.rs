@@ -26,6 +26,7 @@ use crate::policy::{
     self, Claims, Compiled, ContextFacts, Decision, Diagnostic, PolicyCache, PolicySchema,
     ResourceFacts, ScopeCheck, Source, Validation,
 };
+use crate::policy::impact::Limits;
 use crate::protocol::uma::Resource;
 use crate::store::policies::{PolicyInfo, StoredPolicy};
 use crate::store::{OutboxStore, PolicyRead, PolicyStore, ResourceRead, Store, StoreError};
@@ -113,6 +114,8 @@ pub struct Policies {
     /// validation again.
     fingerprint: String,
     cache: PolicyCache,
+    /// How an owner's change is analysed before it is made ([`super::impact`]).
+    impact_limits: Limits,
 }
 
 impl Policies {
@@ -122,7 +125,21 @@ impl Policies {
             schema: Arc::new(schema),
             fingerprint,
             cache: PolicyCache::default(),
+            impact_limits: Limits {
+                timeout: super::impact::TIMEOUT,
+                ..Limits::default()
+            },
         }
+    }
+
+    /// The same service analysing owners' changes with `limits` (the solver to run, the time limit).
+    pub fn with_impact_limits(mut self, limits: Limits) -> Self {
+        self.impact_limits = limits;
+        self
+    }
+
+    pub fn impact_limits(&self) -> &Limits {
+        &self.impact_limits
     }
 
     pub fn schema(&self) -> &Arc<PolicySchema> {

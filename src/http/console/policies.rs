@@ -19,7 +19,8 @@ use serde_json::{Map, Value};
 use super::resources::{label, owner_resource, owner_resources};
 use super::{AppState, Nav, Out, Owner, act, day, urls, view};
 use crate::error::OAuthError;
-use crate::owner::impact::{self, Preview, Verdict};
+use crate::owner::impact::{self, Preview};
+use crate::policy::impact::Status;
 use crate::owner::policies as service;
 use crate::owner::{PolicyError, PushOutcome};
 use crate::policy::{Claims, Decision, Diagnostic, Source};
@@ -183,22 +184,20 @@ pub(super) struct ImpactView {
 
 impl ImpactView {
     fn new(preview: &Preview, confirm: String) -> Self {
-        let summary = match preview.verdict() {
-            Verdict::Change => "Saving this changes who can use your resources:",
-            Verdict::NoChange => {
+        let summary = match preview.status() {
+            Status::Changed => "Saving this changes who can use your resources:",
+            Status::NoChange => {
                 "No change in what is allowed: nobody gains or loses access to any scope."
             }
-            Verdict::Undecided => {
+            Status::Undecided => {
                 "Not decided: the server could not work out everything this change does."
             }
         };
-        let lines = |found: Vec<&impact::Found>| -> Vec<String> {
-            found.into_iter().map(impact::sentence).collect()
-        };
+        let text = |lines: Vec<impact::Line>| lines.into_iter().map(|l| l.text).collect();
         Self {
             summary: summary.to_owned(),
-            changes: lines(preview.changes().collect()),
-            undecided: lines(preview.undecided().collect()),
+            changes: text(preview.changes()),
+            undecided: text(preview.undecided()),
             confirm,
         }
     }
@@ -251,7 +250,6 @@ pub(super) fn impact_of(
         &state.store,
         &owner.username,
         &sources,
-        state.now(),
     ) {
         Ok(preview) => Ok(Ok(ImpactView::new(&preview, confirm))),
         Err(PolicyError::Store(e)) => Err(e.into()),
