@@ -3,7 +3,7 @@
 //! and keys from the database, so changes take effect at once).
 //!
 //! Errors are printed as `error: ...` with a `help:` line a person can act on; the exit code is 1 for a
-//! failed command and 2 for a usage error.
+//! failed command and 2 for a usage error (`diff` and `prove` add their own: 2 not decided, 3 a change).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -23,6 +23,7 @@ use crate::owner::decisions::{self, Limit};
 use crate::secret::InitialAccessToken;
 use crate::store::{self, Store, clients, users};
 
+mod impact;
 mod policies;
 mod requests;
 
@@ -63,6 +64,10 @@ pub enum Command {
     /// Decide the requests an owner's `@ask` policies held (list, approve, deny)
     #[command(subcommand)]
     Requests(requests::RequestsCommand),
+    /// Show, per scope, what NEW newly allows or denies compared with OLD (exit 0 none, 3 a change, 2 not decided)
+    Diff(impact::DiffArgs),
+    /// Prove that the policies allow no request a `--never` query matches (exit 0 proved, 1 not, 2 not decided)
+    Prove(impact::ProveArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,6 +321,8 @@ pub enum KeysCommand {
 pub struct Failure {
     pub message: String,
     pub help: Option<String>,
+    /// The process's exit code (1 unless a command documents another).
+    pub code: u8,
 }
 
 impl Failure {
@@ -323,6 +330,16 @@ impl Failure {
         Self {
             message: message.into(),
             help: None,
+            code: 1,
+        }
+    }
+
+    /// Not an error but an answer told by the exit code (the output has said it already): nothing printed.
+    pub fn exit(code: u8) -> Self {
+        Self {
+            message: String::new(),
+            help: None,
+            code,
         }
     }
 
@@ -366,11 +383,13 @@ pub fn main(serve: Serve) -> ExitCode {
     match run(cli.command, serve) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            if !failure.message.is_empty() {
+                eprintln!("error: {}", failure.message);
+            }
             if let Some(help) = failure.help {
                 eprintln!("  help: {help}");
             }
-            ExitCode::FAILURE
+            ExitCode::from(failure.code)
         }
     }
 }
@@ -389,6 +408,8 @@ pub fn run(command: Command, serve: Serve) -> Result<(), Failure> {
         Command::Policy(cmd) => policies::policy(cmd),
         Command::Decisions(cmd) => decisions(cmd),
         Command::Requests(cmd) => requests::run(cmd),
+        Command::Diff(args) => impact::diff(args),
+        Command::Prove(args) => impact::prove(args),
     }
 }
 

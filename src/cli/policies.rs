@@ -112,11 +112,11 @@ pub enum PolicyCommand {
 }
 
 /// Colors only for a person at a terminal who has not asked for none.
-fn color() -> bool {
+pub(super) fn color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-fn load_schema(path: Option<&Path>) -> Result<PolicySchema, Failure> {
+pub(super) fn load_schema(path: Option<&Path>) -> Result<PolicySchema, Failure> {
     PolicySchema::base_or_file(path).map_err(schema_failure)
 }
 
@@ -129,7 +129,7 @@ fn schema_failure(err: SchemaError) -> Failure {
 
 /// A policy file found on the command line.
 #[derive(Debug, Clone)]
-struct PolicyFile {
+pub(super) struct PolicyFile {
     path: PathBuf,
     /// The file name without `.cedar`: what the file is stored as.
     name: String,
@@ -137,7 +137,7 @@ struct PolicyFile {
 }
 
 /// The `.cedar` files named by `paths` (directories: the `.cedar` files directly in them, by name).
-fn policy_files(paths: &[PathBuf]) -> Result<Vec<PolicyFile>, Failure> {
+pub(super) fn policy_files(paths: &[PathBuf]) -> Result<Vec<PolicyFile>, Failure> {
     let mut files = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path)
@@ -196,14 +196,14 @@ fn read_policy_file(path: &Path) -> Result<PolicyFile, Failure> {
 }
 
 /// Sources named by path, for offline commands where the path says best where a problem is.
-fn by_path(files: &[PolicyFile]) -> Vec<Source> {
+pub(super) fn by_path(files: &[PolicyFile]) -> Vec<Source> {
     files
         .iter()
         .map(|f| Source::new(f.path.display().to_string(), f.text.clone()))
         .collect()
 }
 
-fn render_over(diagnostics: &[Diagnostic], sources: &[Source]) -> String {
+pub(super) fn render_over(diagnostics: &[Diagnostic], sources: &[Source]) -> String {
     policy::render(
         diagnostics,
         |name| {
@@ -216,7 +216,7 @@ fn render_over(diagnostics: &[Diagnostic], sources: &[Source]) -> String {
     )
 }
 
-fn parse_scopes(list: &str) -> BTreeSet<String> {
+pub(super) fn parse_scopes(list: &str) -> BTreeSet<String> {
     list.split([',', ' ', '\t', '\n'])
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
@@ -388,7 +388,7 @@ fn context_facts(map: &Map<String, Value>, now: UnixTime) -> Result<ContextFacts
     })
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
