@@ -147,7 +147,10 @@ pub(crate) fn scope_lines(scope: &ScopeImpact) -> Vec<String> {
         match finding {
             Finding::None => {}
             Finding::Example { example } => {
-                lines.push(format!("{name}: {what}, for example {}", example.describe()));
+                lines.push(format!(
+                    "{name}: {what}, for example {}",
+                    example.describe()
+                ));
             }
             Finding::Undecided { reason } => {
                 lines.push(format!("{name}: not decided whether it {what}: {reason}"));
@@ -186,8 +189,9 @@ pub(crate) fn analysis_failure(err: ImpactError, sources: &[Source], format: For
         Format::Text => eprint!("{}", render_over(diagnostics, sources)),
     }
     let _ = color();
-    Failure::new(err.to_string())
-        .help("each diagnostic names the file, line and column; `uma-cedar validate` checks a set alone")
+    Failure::new(err.to_string()).help(
+        "each diagnostic names the file, line and column; `uma-cedar validate` checks a set alone",
+    )
 }
 
 pub fn prove(args: ProveArgs) -> Result<(), Failure> {
@@ -205,14 +209,8 @@ pub fn prove(args: ProveArgs) -> Result<(), Failure> {
         .into_iter()
         .collect();
     let all: Vec<Source> = policies.iter().chain(&queries).cloned().collect();
-    let proofs = impact::prove_never(
-        &schema,
-        &policies,
-        &queries,
-        &scopes,
-        &args.solver.limits(),
-    )
-    .map_err(|err| analysis_failure(err, &all, args.format))?;
+    let proofs = impact::prove_never(&schema, &policies, &queries, &scopes, &args.solver.limits())
+        .map_err(|err| analysis_failure(err, &all, args.format))?;
     report_proofs(&proofs, args.format)
 }
 
@@ -220,9 +218,15 @@ pub fn prove(args: ProveArgs) -> Result<(), Failure> {
 pub(crate) fn report_proofs(proofs: &[QueryProof], format: Format) -> Result<(), Failure> {
     match format {
         Format::Json => {
-            let status = if proofs.iter().any(|p| matches!(p.proof, Proof::Violated { .. })) {
+            let status = if proofs
+                .iter()
+                .any(|p| matches!(p.proof, Proof::Violated { .. }))
+            {
                 "violated"
-            } else if proofs.iter().any(|p| matches!(p.proof, Proof::Undecided { .. })) {
+            } else if proofs
+                .iter()
+                .any(|p| matches!(p.proof, Proof::Undecided { .. }))
+            {
                 "undecided"
             } else {
                 "proved"

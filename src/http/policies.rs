@@ -212,13 +212,8 @@ async fn put(
     if mode == Mode::Impact {
         let preview = state
             .run(move |st| {
-                impact::of_push(
-                    &st.policies,
-                    &st.store,
-                    &owner,
-                    &[Source::new(name, text)],
-                )
-                .map_err(from_policy_error)
+                impact::of_push(&st.policies, &st.store, &owner, &[Source::new(name, text)])
+                    .map_err(from_policy_error)
             })
             .await?;
         return Ok(HttpResponse::Ok()

@@ -264,7 +264,10 @@ impl Preview {
 }
 
 fn scope_words(scope: Option<&str>) -> String {
-    scope.map_or_else(|| "a scope no policy names".to_owned(), |s| format!("`{s}`"))
+    scope.map_or_else(
+        || "a scope no policy names".to_owned(),
+        |s| format!("`{s}`"),
+    )
 }
 
 /// Who an example's requesting party is, in a few words: by group, email or username, else `sub` and `iss`.

@@ -22,11 +22,11 @@ use crate::notify::{
     self, Event,
     event::{PolicyChange, PolicyChanged},
 };
+use crate::policy::impact::Limits;
 use crate::policy::{
     self, Claims, Compiled, ContextFacts, Decision, Diagnostic, PolicyCache, PolicySchema,
     ResourceFacts, ScopeCheck, Source, Validation,
 };
-use crate::policy::impact::Limits;
 use crate::protocol::uma::Resource;
 use crate::store::policies::{PolicyInfo, StoredPolicy};
 use crate::store::{OutboxStore, PolicyRead, PolicyStore, ResourceRead, Store, StoreError};

@@ -29,9 +29,7 @@ use std::ffi::OsString;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use cedar_policy::{
-    Effect, EntityTypeName, EntityUid, EvalResult, PolicySet, RequestEnv, Schema,
-};
+use cedar_policy::{Effect, EntityTypeName, EntityUid, EvalResult, PolicySet, RequestEnv, Schema};
 use cedar_policy_symcc::err::Error as SymError;
 use cedar_policy_symcc::solver::{LocalSolver, SolverError};
 use cedar_policy_symcc::{CedarSymCompiler, CompiledPolicy, CompiledPolicySet, Env};
@@ -134,7 +132,10 @@ impl Example {
     /// One line for people: who, what, when.
     pub fn describe(&self) -> String {
         let claims = Value::Object(self.claims.clone()).to_string();
-        let mut resource = format!("resource `{}` of `{}`", self.resource.id, self.resource.owner);
+        let mut resource = format!(
+            "resource `{}` of `{}`",
+            self.resource.id, self.resource.owner
+        );
         if let Some(name) = &self.resource.name {
             resource.push_str(&format!(" named \"{name}\""));
         }
@@ -453,7 +454,11 @@ impl Envs {
         let parse = |name: &str| {
             EntityTypeName::from_str(name).map_err(|e| ImpactError::Internal(e.to_string()))
         };
-        let (user, resource, action) = (parse(USER_TYPE)?, parse(RESOURCE_TYPE)?, parse(ACTION_TYPE)?);
+        let (user, resource, action) = (
+            parse(USER_TYPE)?,
+            parse(RESOURCE_TYPE)?,
+            parse(ACTION_TYPE)?,
+        );
         let mut other = OTHER_SCOPE.to_owned();
         let mut n = 2;
         while scopes.contains(&other) {
@@ -529,8 +534,10 @@ pub fn compare(
             let new_g = new.compile(&new_grant, env, &envs.schema)?;
             let confirm = |model: &Env, want: fn(&Decision, &Decision) -> bool| {
                 confirm(model, name, |claims, resource, context| {
-                    let before = decide::decide(&old.compiled, Some(claims), resource, name, context);
-                    let after = decide::decide(&new.compiled, Some(claims), resource, name, context);
+                    let before =
+                        decide::decide(&old.compiled, Some(claims), resource, name, context);
+                    let after =
+                        decide::decide(&new.compiled, Some(claims), resource, name, context);
                     if want(&before, &after) {
                         Ok(())
                     } else {
@@ -608,8 +615,13 @@ pub fn prove_never(
                 let answer = match session.disjoint(&granted, &compiled).await {
                     Ok(None) => continue,
                     Ok(Some(model)) => confirm(&model, name, |claims, resource, context| {
-                        let allowed =
-                            decide::decide(&policies.compiled, Some(claims), resource, name, context);
+                        let allowed = decide::decide(
+                            &policies.compiled,
+                            Some(claims),
+                            resource,
+                            name,
+                            context,
+                        );
                         let matched =
                             decide::decide(&query.compiled, Some(claims), resource, name, context);
                         if allowed.is_permit() && reaches(&matched) {
@@ -618,7 +630,11 @@ pub fn prove_never(
                             Err(format!(
                                 "policies: {}, query: {}",
                                 decision_name(&allowed),
-                                if reaches(&matched) { "matches" } else { "does not match" }
+                                if reaches(&matched) {
+                                    "matches"
+                                } else {
+                                    "does not match"
+                                }
                             ))
                         }
                     }),
@@ -735,8 +751,8 @@ impl<'l> Session<'l> {
         let Some(compiler) = self.compiler.as_mut() else {
             return Err("the solver is not running".into());
         };
-        let answer = tokio::time::timeout(left, compiler.check_implies_with_counterexample_opt(a, b))
-            .await;
+        let answer =
+            tokio::time::timeout(left, compiler.check_implies_with_counterexample_opt(a, b)).await;
         self.settle(answer)
     }
 
@@ -751,8 +767,8 @@ impl<'l> Session<'l> {
         let Some(compiler) = self.compiler.as_mut() else {
             return Err("the solver is not running".into());
         };
-        let answer = tokio::time::timeout(left, compiler.check_disjoint_with_counterexample_opt(a, b))
-            .await;
+        let answer =
+            tokio::time::timeout(left, compiler.check_disjoint_with_counterexample_opt(a, b)).await;
         self.settle(answer)
     }
 
@@ -770,7 +786,9 @@ impl<'l> Session<'l> {
                         "the solver gave up (`unknown`), within its time limit of {} ms",
                         self.limits.timeout.as_millis()
                     ),
-                    SymError::SolverError(e) => format!("the solver failed: {}", describe_solver(&e)),
+                    SymError::SolverError(e) => {
+                        format!("the solver failed: {}", describe_solver(&e))
+                    }
                     other => format!("the analysis failed: {other}"),
                 })
             }
@@ -894,7 +912,10 @@ fn read_model(model: &Env, scope: &str) -> Result<ModelRequest, String> {
             let mut c = c.clone();
             let mut changed = false;
             for (name, placeholder) in [("iss", "https://issuer.example"), ("sub", "someone")] {
-                if c.get(name).and_then(Value::as_str).is_none_or(str::is_empty) {
+                if c.get(name)
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
                     c.insert(name.into(), Value::String(placeholder.into()));
                     changed = true;
                 }
@@ -930,8 +951,9 @@ fn read_model(model: &Env, scope: &str) -> Result<ModelRequest, String> {
         _ => Err(format!("no `{key}` in the context")),
     };
     let millis = match context.get("time") {
-        Some(EvalResult::ExtensionValue(repr)) => datetime_millis(&repr)
-            .ok_or_else(|| format!("cannot read the time `{repr}`"))?,
+        Some(EvalResult::ExtensionValue(repr)) => {
+            datetime_millis(&repr).ok_or_else(|| format!("cannot read the time `{repr}`"))?
+        }
         _ => return Err("no `time` in the context".into()),
     };
     let floor = millis.div_euclid(1000);
@@ -952,17 +974,10 @@ fn read_model(model: &Env, scope: &str) -> Result<ModelRequest, String> {
 fn entity_attrs(entity: &cedar_policy::Entity) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     // Attribute names come from the schema: the claims and the resource's attributes.
-    for name in [
-        "sub",
-        "iss",
-        "owner",
-        "scopes",
-        "name",
-        "type",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .chain(entity_attr_names(entity))
+    for name in ["sub", "iss", "owner", "scopes", "name", "type"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(entity_attr_names(entity))
     {
         if out.iter().any(|(n, _)| n == &name) {
             continue;
@@ -981,7 +996,11 @@ fn entity_attr_names(entity: &cedar_policy::Entity) -> Vec<String> {
     entity
         .to_json_value()
         .ok()
-        .and_then(|v| v.get("attrs").and_then(Value::as_object).map(|m| m.keys().cloned().collect()))
+        .and_then(|v| {
+            v.get("attrs")
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+        })
         .unwrap_or_default()
 }
 

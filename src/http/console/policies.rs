@@ -20,9 +20,9 @@ use super::resources::{label, owner_resource, owner_resources};
 use super::{AppState, Nav, Out, Owner, act, day, urls, view};
 use crate::error::OAuthError;
 use crate::owner::impact::{self, Preview};
-use crate::policy::impact::Status;
 use crate::owner::policies as service;
 use crate::owner::{PolicyError, PushOutcome};
+use crate::policy::impact::Status;
 use crate::policy::{Claims, Decision, Diagnostic, Source};
 use crate::store::users;
 use crate::uma::interaction::local_claims;
@@ -245,12 +245,7 @@ pub(super) fn impact_of(
 ) -> Result<Result<ImpactView, PolicyError>, OAuthError> {
     let confirm = confirmation(state, owner, name, text)?;
     let sources = [Source::new(name, text)];
-    match impact::of_push(
-        &state.policies,
-        &state.store,
-        &owner.username,
-        &sources,
-    ) {
+    match impact::of_push(&state.policies, &state.store, &owner.username, &sources) {
         Ok(preview) => Ok(Ok(ImpactView::new(&preview, confirm))),
         Err(PolicyError::Store(e)) => Err(e.into()),
         Err(e) => Ok(Err(e)),
