@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::policies::{
-    PolicyFile, by_path, color, load_schema, parse_scopes, plural, policy_files, render_over,
+    PolicyFile, by_path, load_schema, parse_scopes, plural, policy_files, render_over,
 };
 use super::{Failure, Format, print_json};
 use crate::policy::impact::{
@@ -110,8 +110,9 @@ pub(crate) fn report_impact(impact: &Impact, format: Format) -> Result<(), Failu
     match format {
         Format::Json => print_json(&json!(impact)),
         Format::Text => {
+            let mut previous = None;
             for scope in &impact.scopes {
-                for line in scope_lines(scope) {
+                for line in scope_lines(scope, &mut previous) {
                     println!("{line}");
                 }
             }
@@ -132,17 +133,17 @@ fn scope_name(scope: &ScopeImpact) -> String {
     }
 }
 
-/// What one scope's findings say, a line each; nothing when nothing changed.
-pub(crate) fn scope_lines(scope: &ScopeImpact) -> Vec<String> {
+/// What one scope's findings say, a line each (the questions not decided on one line); nothing when nothing
+/// changed. A reason equal to `previous` is not repeated.
+pub(crate) fn scope_lines(scope: &ScopeImpact, previous: &mut Option<String>) -> Vec<String> {
     let name = scope_name(scope);
     let mut lines = Vec::new();
+    let mut open = Vec::new();
+    let mut why = None;
     for (what, finding) in [
         ("newly allows", &scope.newly_allows),
         ("newly denies", &scope.newly_denies),
-        (
-            "newly puts to the owner (`@ask`) or allows",
-            &scope.newly_asks,
-        ),
+        ("newly puts to the owner (`@ask`)", &scope.newly_asks),
     ] {
         match finding {
             Finding::None => {}
@@ -153,9 +154,22 @@ pub(crate) fn scope_lines(scope: &ScopeImpact) -> Vec<String> {
                 ));
             }
             Finding::Undecided { reason } => {
-                lines.push(format!("{name}: not decided whether it {what}: {reason}"));
+                open.push(what);
+                why.get_or_insert(reason.clone());
             }
         }
+    }
+    if let Some(reason) = why {
+        let said = if previous.as_deref() == Some(reason.as_str()) {
+            "as above".to_owned()
+        } else {
+            reason.clone()
+        };
+        lines.push(format!(
+            "{name}: not decided whether it {}: {said}",
+            open.join(" or ")
+        ));
+        *previous = Some(reason);
     }
     lines
 }
@@ -188,7 +202,6 @@ pub(crate) fn analysis_failure(err: ImpactError, sources: &[Source], format: For
         })),
         Format::Text => eprint!("{}", render_over(diagnostics, sources)),
     }
-    let _ = color();
     Failure::new(err.to_string()).help(
         "each diagnostic names the file, line and column; `uma-cedar validate` checks a set alone",
     )

@@ -156,7 +156,7 @@ pub enum Finding {
     /// Proved: no request is affected.
     None,
     /// A request that is affected, confirmed by the authorizer.
-    Example { example: Example },
+    Example { example: Box<Example> },
     /// Not decided (time limit, no solver, an unconfirmed answer): nothing is known.
     Undecided { reason: String },
 }
@@ -164,7 +164,7 @@ pub enum Finding {
 impl Finding {
     pub fn example(&self) -> Option<&Example> {
         match self {
-            Self::Example { example } => Some(example),
+            Self::Example { example } => Some(example.as_ref()),
             _ => None,
         }
     }
@@ -251,7 +251,7 @@ pub enum Proof {
     /// No request the policies grant matches the query.
     Proved,
     /// This request is granted by the policies and matches the query (both confirmed by the authorizer).
-    Violated { example: Example },
+    Violated { example: Box<Example> },
     /// Not decided: nothing is known.
     Undecided { reason: String },
 }
@@ -815,7 +815,7 @@ fn confirm(
     scope: &str,
     check: impl Fn(&Claims, &ResourceFacts, &ContextFacts) -> Result<(), String>,
 ) -> Finding {
-    let request = match read_model(model, scope) {
+    let request = match read_model(model) {
         Ok(r) => r,
         Err(reason) => {
             return Finding::Undecided {
@@ -837,7 +837,7 @@ fn confirm(
             match check(&parsed, &request.resource, &context) {
                 Ok(()) => {
                     return Finding::Example {
-                        example: Example {
+                        example: Box::new(Example {
                             scope: scope.to_owned(),
                             claims: claims.clone(),
                             resource: ExampleResource {
@@ -853,7 +853,7 @@ fn confirm(
                                 time: rfc3339(*time),
                                 unix_time: *time,
                             },
-                        },
+                        }),
                     };
                 }
                 Err(why) => last = why,
@@ -882,12 +882,11 @@ struct ModelRequest {
     times: Vec<i64>,
 }
 
-fn read_model(model: &Env, scope: &str) -> Result<ModelRequest, String> {
+fn read_model(model: &Env) -> Result<ModelRequest, String> {
     let request = &model.request;
     let principal = request.principal().ok_or("no principal")?;
     let resource = request.resource().ok_or("no resource")?;
     let context = request.context().ok_or("no context")?;
-    let _ = scope;
 
     let mut claims = Map::new();
     if let Some(entity) = model.entities.get(principal) {
