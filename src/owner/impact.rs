@@ -113,6 +113,8 @@ pub struct Reach {
     pub resources: Vec<Named>,
     /// How many more beyond those listed.
     pub more: usize,
+    /// The example needs no claim but an identity, and another identity is decided the same: anyone.
+    pub anyone: bool,
 }
 
 /// Why no comparison was made: the answer is then undecided as a whole.
@@ -296,7 +298,11 @@ pub fn party(claims: &serde_json::Map<String, Value>) -> String {
 /// The sentence for one example: "This also lets `bob@example.com` `view` Diary, Photos (for example at
 /// 2026-07-01T00:00:00Z through client `app`)."
 fn sentence(example: &Example, direction: Direction, reach: &Reach) -> String {
-    let who = party(&example.claims);
+    let who = if reach.anyone {
+        "anyone".to_owned()
+    } else {
+        party(&example.claims)
+    };
     let scope = &example.scope;
     let on = if reach.resources.is_empty() {
         let like = example
@@ -408,15 +414,45 @@ pub fn preview(
         }
     };
     let schema = policies.schema();
+    let mut impact = impact;
+    // As the analysis decides: on the example's own resource, whoever owns it.
+    let (any_before, any_after) = (
+        policy::compile(schema, None, &planned.before),
+        policy::compile(schema, None, &planned.after),
+    );
+    let mut anyone = Vec::new();
+    for scope in &mut impact.scopes {
+        let mut flags = [false; 3];
+        for (direction, flag) in Direction::ALL.into_iter().zip(flags.iter_mut()) {
+            let finding = match direction {
+                Direction::Allows => &mut scope.newly_allows,
+                Direction::Denies => &mut scope.newly_denies,
+                Direction::Asks => &mut scope.newly_asks,
+            };
+            if let Finding::Example { example } = finding {
+                *flag = minimize(example, direction, &any_before, &any_after);
+            }
+        }
+        anyone.push(flags);
+    }
     let before = policy::compile(schema, Some(owner), &planned.before);
     let after = policy::compile(schema, Some(owner), &planned.after);
     let reach = impact
         .scopes
         .iter()
-        .map(|scope| {
-            Direction::ALL.map(|direction| match direction.finding(scope).example() {
-                Some(example) => reach(example, direction, owner, &resources, &before, &after),
-                None => Reach::default(),
+        .zip(anyone)
+        .map(|(scope, anyone)| {
+            let mut at = 0;
+            Direction::ALL.map(|direction| {
+                let anyone = anyone.get(at).copied().unwrap_or(false);
+                at += 1;
+                match direction.finding(scope).example() {
+                    Some(example) => Reach {
+                        anyone,
+                        ..reach(example, direction, owner, &resources, &before, &after)
+                    },
+                    None => Reach::default(),
+                }
             })
         })
         .collect();
@@ -426,6 +462,66 @@ pub fn preview(
         reach,
         warnings: planned.warnings,
     })
+}
+
+/// Drops from `example` every optional claim (and every extra group) the change does not need, keeping only
+/// what the authorizer confirms still flips the decisions the same way, so "someone in group `guests`" is said
+/// only when the group matters. True when then no claim but an identity is left and another identity flips
+/// too: anyone.
+fn minimize(
+    example: &mut Example,
+    direction: Direction,
+    before: &Compiled,
+    after: &Compiled,
+) -> bool {
+    let resource = example.resource_facts();
+    let context = example.context_facts();
+    let scope = example.scope.clone();
+    let flips = |claims: &serde_json::Map<String, Value>| {
+        let Ok(claims) = policy::Claims::from_json(claims.clone()) else {
+            return false;
+        };
+        let was = policy::decide(before, Some(&claims), &resource, &scope, &context);
+        let is = policy::decide(after, Some(&claims), &resource, &scope, &context);
+        direction.flips(&was, &is)
+    };
+    let mut claims = example.claims.clone();
+    if !flips(&claims) {
+        return false;
+    }
+    let optional: Vec<String> = claims
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "iss" | "sub"))
+        .cloned()
+        .collect();
+    for name in optional {
+        let mut fewer = claims.clone();
+        fewer.remove(&name);
+        if flips(&fewer) {
+            claims = fewer;
+            continue;
+        }
+        let Some(Value::Array(items)) = claims.get(&name).cloned() else {
+            continue;
+        };
+        if items.len() > 1 {
+            for item in items {
+                let mut one = claims.clone();
+                one.insert(name.clone(), Value::Array(vec![item]));
+                if flips(&one) {
+                    claims = one;
+                    break;
+                }
+            }
+        }
+    }
+    let identity_only = claims.keys().all(|k| matches!(k.as_str(), "iss" | "sub"));
+    let mut other = claims.clone();
+    other.insert("iss".into(), json!("https://another-issuer.example"));
+    other.insert("sub".into(), json!("someone-else"));
+    let anyone = identity_only && flips(&other);
+    example.claims = claims;
+    anyone
 }
 
 /// Her resources registered with the example's scope on which the example's requesting party, at the
@@ -470,5 +566,6 @@ fn reach(
     Reach {
         resources: found,
         more,
+        anyone: false,
     }
 }

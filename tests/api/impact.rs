@@ -140,6 +140,18 @@ async fn a_dry_run_of_a_broadening_edit_names_the_scope_and_a_confirmed_example_
             .is_some_and(|g| g.contains(&json!("guests"))),
         "the example is someone in the guests group: {example}"
     );
+    let mut names: Vec<&str> = example["claims"]
+        .as_object()
+        .expect("claims")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["groups", "iss", "sub"],
+        "only the claims the change needs: {example}"
+    );
     assert_eq!(
         decided(
             &[Source::new("p", BOB_VIEWS)],
@@ -376,4 +388,25 @@ async fn without_the_solver_the_impact_is_undecided_never_no_change() {
         );
     }
     assert_eq!(stored(&t), before);
+}
+
+#[actix_web::test]
+async fn a_permit_for_everyone_is_said_to_let_anyone_in() {
+    let t = setup();
+    let app = t.service().await;
+    let token = org_token(&app, OWNER, "uma_protection uma_policy").await;
+    register(&t, "checking", OWNER, &["view"]);
+    let body = send(
+        &app,
+        put_text("all", &token, "permit (principal, action, resource);")
+            .uri("/uma/policies/all?dry_run=impact"),
+    )
+    .await
+    .json();
+    let allows = finding(&body, "view", "newly_allows");
+    assert_eq!(allows["result"], "example", "{body}");
+    assert_eq!(
+        allows["summary"], "This also lets anyone `view` Checking.",
+        "{body}"
+    );
 }
