@@ -203,47 +203,50 @@ impl ImpactView {
     }
 }
 
-/// The digest a confirm button carries: of the owner's set version, the policy's name and its text, so a
-/// confirmation is for exactly what was previewed, against the set as it was then.
+/// The digest a confirm button carries: of the owner's set version, the policy's name and what was previewed
+/// (the text of an edit, the fields of a share form), so a confirmation is for exactly that change, against the
+/// set as it was then.
 pub(super) fn confirmation(
     state: &AppState,
     owner: &Owner,
     name: &str,
-    text: &str,
+    previewed: &str,
 ) -> Result<String, OAuthError> {
     use crate::store::PolicyRead;
     let version = state.store.read(|c| c.policy_version(&owner.username))?;
     Ok(crate::crypto::sha256_base64url(
-        format!("uma-cedar console preview\n{version}\n{name}\n{text}").as_bytes(),
+        format!("uma-cedar console preview\n{version}\n{name}\n{previewed}").as_bytes(),
     ))
 }
 
-/// True when the form confirms exactly this change, against the set as it is now.
+/// True when the form confirms exactly this change (see [`confirmation`]), against the set as it is now.
 pub(super) fn confirmed(
     state: &AppState,
     owner: &Owner,
     form: &crate::http::forms::Params,
     name: &str,
-    text: &str,
+    previewed: &str,
 ) -> Result<bool, OAuthError> {
     let Some(sent) = form.get("confirmed") else {
         return Ok(false);
     };
-    let expected = confirmation(state, owner, name, text)?;
+    let expected = confirmation(state, owner, name, previewed)?;
     Ok(crate::crypto::constant_time_eq(
         sent.as_bytes(),
         expected.as_bytes(),
     ))
 }
 
-/// The impact of saving `text` as `owner`'s policy `name`, or the push's own refusal.
+/// The impact of saving `text` as `owner`'s policy `name`, or the push's own refusal; its confirm button is
+/// for `previewed` (see [`confirmation`]).
 pub(super) fn impact_of(
     state: &AppState,
     owner: &Owner,
     name: &str,
     text: &str,
+    previewed: &str,
 ) -> Result<Result<ImpactView, PolicyError>, OAuthError> {
-    let confirm = confirmation(state, owner, name, text)?;
+    let confirm = confirmation(state, owner, name, previewed)?;
     let sources = [Source::new(name, text)];
     match impact::of_push(&state.policies, &state.store, &owner.username, &sources) {
         Ok(preview) => Ok(Ok(ImpactView::new(&preview, confirm))),
@@ -304,9 +307,9 @@ fn no_such_policy(name: &str) -> Out {
     Out::not_found(format!("You have no policy named `{name}`."))
 }
 
-/// Saves `text` as `owner`'s policy `name` through the policy service once the form confirms its previewed
-/// impact; until then (or when the text or her set changed since), shows the impact with a confirm button and
-/// stores nothing. A valid text redirects to the list (or, with warnings, shows them); an invalid one shows the
+/// Saves `text` as `owner`'s policy `name` through the policy service once `confirmed` (the form confirms its
+/// previewed impact, see [`confirmed`]); until then (or when the text or her set changed since), shows the
+/// impact with a confirm button and stores nothing. A valid text redirects to the list (or, with warnings, shows them); an invalid one shows the
 /// form again with its diagnostics, nothing stored.
 pub(super) fn store_policy(
     state: &AppState,
@@ -314,7 +317,7 @@ pub(super) fn store_policy(
     name: &str,
     text: &str,
     is_new: bool,
-    form: &crate::http::forms::Params,
+    confirmed: bool,
 ) -> Result<Out, OAuthError> {
     let sources = [Source::new(name, text)];
     let page = |error: Option<String>, diagnostics: &[Diagnostic], heading| {
@@ -327,12 +330,12 @@ pub(super) fn store_policy(
         page.diagnostics = diagnostics.iter().map(DiagnosticItem::from).collect();
         page
     };
-    let result = if confirmed(state, owner, form, name, text)? {
+    let result = if confirmed {
         state
             .policies
             .push(&state.store, &owner.username, &sources, state.now())
     } else {
-        match impact_of(state, owner, name, text)? {
+        match impact_of(state, owner, name, text, text)? {
             Ok(view) => {
                 let mut shown = page(None, &[], "");
                 shown.impact = Some(view);
@@ -389,7 +392,8 @@ async fn add(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>
             ));
             return Ok(Out::page_with(StatusCode::BAD_REQUEST, &page));
         }
-        store_policy(st, owner, &name, &text, true, form)
+        let confirmed = confirmed(st, owner, form, &name, &text)?;
+        store_policy(st, owner, &name, &text, true, confirmed)
     })
     .await
 }
@@ -411,7 +415,8 @@ async fn save(
             return Ok(no_such_policy(&name));
         }
         let text = form.get("text").unwrap_or_default();
-        store_policy(st, owner, &name, text, false, form)
+        let confirmed = confirmed(st, owner, form, &name, text)?;
+        store_policy(st, owner, &name, text, false, confirmed)
     })
     .await
 }

@@ -231,11 +231,26 @@ async fn submit(
             return refuse(shown, format!("{e}."));
         }
         let text = shared.text;
+        // What the owner confirms: the form's fields, not the text, whose comment is dated to the second.
+        let previewed = serde_json::json!([
+            resource.id,
+            shown.kind,
+            shown.who,
+            shown
+                .scopes
+                .iter()
+                .filter(|s| s.checked)
+                .map(|s| &s.name)
+                .collect::<Vec<_>>(),
+            shown.until,
+            shown.ask,
+        ])
+        .to_string();
         let save = form.get("action") == Some("save");
-        if !save || !confirmed(st, owner, form, &name, &text)? {
+        if !save || !confirmed(st, owner, form, &name, &previewed)? {
             shown.name = name.clone();
             shown.preview = Some(text.clone());
-            let impact = match impact_of(st, owner, &name, &text)? {
+            let impact = match impact_of(st, owner, &name, &text, &previewed)? {
                 Ok(view) => view,
                 Err(e) => return refuse(shown, format!("{}.", capitalized(&e.to_string()))),
             };
@@ -259,7 +274,7 @@ async fn submit(
                 format!("You already have a policy named `{name}`: choose another name."),
             );
         }
-        store_policy(st, owner, &name, &text, true, form)
+        store_policy(st, owner, &name, &text, true, true)
     })
     .await
 }

@@ -91,6 +91,7 @@ def test_sign_in_see_resources_share_with_bob_and_sign_out(server, scene, page, 
     shoot("share impact")
     assert scene.client.with_id_token(scene.ticket((checking, ["view"])), scene.id_token(bob)).status_code == 403
     page.get_by_role("button", name="Confirm and share").click()
+    page.get_by_text("Saved policy").first.wait_for()
     page.get_by_text(bob.username).first.wait_for()
     shoot("shared")
 
