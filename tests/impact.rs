@@ -126,6 +126,34 @@ fn a_broadening_edit_newly_allows_and_the_authorizer_confirms_the_example() {
 }
 
 #[test]
+fn an_owners_change_is_shown_on_the_owners_resources_as_the_server_decides_them() {
+    let Some(limits) = solver() else { return };
+    let old = one("bob", BOB_CHECKING);
+    let new = one("bob", BOB_ANY);
+    let impact = impact::compare_for_owner(&schema(), "alice", &old, &new, &[], &limits).unwrap();
+    let example = scope(&impact, Some("view"))
+        .newly_allows
+        .example()
+        .expect("an example")
+        .clone();
+    assert_eq!(example.resource.owner, "alice");
+    let decide_for_alice = |sources: &[Source]| {
+        policy::decide(
+            &policy::compile(&schema(), Some("alice"), sources),
+            Some(&example.claims().unwrap()),
+            &example.resource_facts(),
+            &example.scope,
+            &example.context_facts(),
+        )
+    };
+    assert!(decide_for_alice(&new).is_permit());
+    assert!(!decide_for_alice(&old).is_permit());
+    no_change_anywhere(
+        &impact::compare_for_owner(&schema(), "alice", &new, &new, &[], &limits).unwrap(),
+    );
+}
+
+#[test]
 fn a_narrowing_edit_newly_denies_and_the_authorizer_confirms_the_example() {
     let Some(limits) = solver() else { return };
     let old = one("bob.cedar", BOB_ANY);

@@ -1,6 +1,6 @@
 //! The layering of `src/`, checked from the source text (README, Architecture): which top-level module may
 //! use which, that no two top-level modules depend on each other through any chain, and that each external
-//! crate with a boundary (actix-web, rusqlite, cedar-policy, openssl, josekit, argon2, ureq) is named only in
+//! crate with a boundary (actix-web, rusqlite, cedar-policy and its symbolic compiler, openssl, josekit, argon2, ureq) is named only in
 //! its module.
 //!
 //! A dependency is any `crate::x` path in code (`use crate::x::..`, `use crate::{x, y::z}`, `crate::x::f()`),
@@ -52,6 +52,7 @@ const CRATES: &[(&str, &[&str])] = &[
     ("askama", &["http"]),
     ("rusqlite", &["store"]),
     ("cedar_policy", &["policy"]),
+    ("cedar_policy_symcc", &["policy"]),
     ("openssl", &["crypto"]),
     ("josekit", &["crypto"]),
     ("argon2", &["crypto"]),

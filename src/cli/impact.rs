@@ -28,7 +28,7 @@ pub struct SolverArgs {
     /// The cvc5 executable (1.0.3 or later): a path, or a name on PATH
     #[arg(long, env = "CVC5", default_value = "cvc5", value_name = "PATH")]
     pub solver: PathBuf,
-    /// Seconds the whole analysis may take; what is not decided by then is reported as not decided
+    /// Seconds the solver may take, all its calls together; what is not decided by then is reported as not decided
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600), value_name = "SECONDS")]
     pub timeout: u64,
 }

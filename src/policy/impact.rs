@@ -29,7 +29,9 @@ use std::ffi::OsString;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use cedar_policy::{Effect, EntityTypeName, EntityUid, EvalResult, PolicySet, RequestEnv, Schema};
+use cedar_policy::{
+    ActionConstraint, Effect, EntityTypeName, EntityUid, EvalResult, PolicySet, RequestEnv, Schema,
+};
 use cedar_policy_symcc::err::Error as SymError;
 use cedar_policy_symcc::solver::{LocalSolver, SolverError};
 use cedar_policy_symcc::{CedarSymCompiler, CompiledPolicy, CompiledPolicySet, Env};
@@ -45,7 +47,7 @@ use super::validate::{Parsed, ScopeCheck, Source, located, parse_source, validat
 
 /// Scopes (request environments) one analysis may cover.
 pub const MAX_SCOPES: usize = 256;
-/// The default time limit of one analysis (all its solver calls together).
+/// The default time limit of the solver in one analysis (all its calls together).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// The scope name an example uses for "a scope no policy names", when no policy names it.
 const OTHER_SCOPE: &str = "another-scope";
@@ -58,7 +60,8 @@ const STACK_BYTES: usize = 16 * 1024 * 1024;
 pub struct Limits {
     /// The `cvc5` executable: a path, or a name looked up on `PATH`.
     pub solver: OsString,
-    /// Time for the whole analysis; what is not decided by then is [`Finding::Undecided`].
+    /// Time the solver may take, all its calls in one analysis together (compiling the policies is bounded
+    /// by their size limits instead); what is not decided by then is [`Finding::Undecided`].
     pub timeout: Duration,
 }
 
@@ -287,6 +290,8 @@ struct Prepared<'a> {
     sources: &'a [Source],
     parsed: Vec<Parsed>,
     compiled: Compiled,
+    /// For an owner's set: a forbid of every resource of someone else, so that examples are the owner's.
+    owner_only: Option<cedar_policy::Policy>,
 }
 
 impl<'a> Prepared<'a> {
@@ -294,6 +299,7 @@ impl<'a> Prepared<'a> {
         schema: &PolicySchema,
         side: &'static str,
         sources: &'a [Source],
+        owner: Option<&str>,
     ) -> Result<Self, ImpactError> {
         let validation = validate(schema, sources, ScopeCheck::Unchecked);
         if !validation.is_valid() {
@@ -309,17 +315,31 @@ impl<'a> Prepared<'a> {
                     .map_err(|diagnostics| ImpactError::Invalid { side, diagnostics })?,
             );
         }
-        let compiled = decide::compile(schema, None, sources);
+        let compiled = decide::compile(schema, owner, sources);
         if let Some(problem) = compiled.problems().first() {
             return Err(ImpactError::Internal(format!(
                 "the {side} policies do not compile: {problem}"
             )));
         }
+        let owner_only = match owner {
+            Some(owner) => Some(
+                cedar_policy::Policy::parse(
+                    Some(cedar_policy::PolicyId::new("owner-only")),
+                    format!(
+                        "forbid (principal, action, resource) unless {{ resource.owner == \"{}\" }};",
+                        super::approval::escape(owner)
+                    ),
+                )
+                .map_err(|e| ImpactError::Internal(format!("cannot name the owner: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             side,
             sources,
             parsed,
             compiled,
+            owner_only,
         })
     }
 
@@ -327,24 +347,26 @@ impl<'a> Prepared<'a> {
         self.parsed.iter().any(|p| is_ask(&p.policy))
     }
 
-    /// The set of the policies `keep` selects.
-    fn set(&self, keep: impl Fn(&cedar_policy::Policy) -> bool) -> PolicySet {
+    /// The policies whose scope (head) lets them apply to `action`: what is granted at once (forbids and the
+    /// permits that are not `@ask`), or with `asks` every policy (granted or put to the owner). Leaving out
+    /// the policies that cannot apply keeps each environment's formula small.
+    fn set(&self, action: &EntityUid, asks: bool) -> PolicySet {
         let mut set = PolicySet::new();
-        for p in self.parsed.iter().filter(|p| keep(&p.policy)) {
-            // Ids are unique by construction.
-            let _ = set.add(p.policy.clone());
+        for p in &self.parsed {
+            let applies = match p.policy.action_constraint() {
+                ActionConstraint::Any => true,
+                ActionConstraint::Eq(uid) => &uid == action,
+                ActionConstraint::In(uids) => uids.contains(action),
+            };
+            if applies && (asks || !is_ask(&p.policy)) {
+                // Ids are unique by construction.
+                let _ = set.add(p.policy.clone());
+            }
+        }
+        if let Some(policy) = &self.owner_only {
+            let _ = set.add(policy.clone());
         }
         set
-    }
-
-    /// What is granted at once: forbids and the permits that are not `@ask`.
-    fn granting(&self) -> PolicySet {
-        self.set(|p| !is_ask(p))
-    }
-
-    /// Every policy: what is granted or put to the owner.
-    fn all(&self) -> PolicySet {
-        self.set(|_| true)
     }
 
     fn scopes(&self) -> BTreeSet<String> {
@@ -510,7 +532,8 @@ fn isolated<T: Send>(
 }
 
 /// Compares what `old` and `new` decide, for every scope either names, the `scopes` given, and any other
-/// scope. Blocks for at most about `limits.timeout` (plus compilation).
+/// scope. The solver takes at most about `limits.timeout`; compiling the sets takes time in proportion to
+/// their size.
 pub fn compare(
     schema: &PolicySchema,
     old: &[Source],
@@ -518,20 +541,43 @@ pub fn compare(
     scopes: &[String],
     limits: &Limits,
 ) -> Result<Impact, ImpactError> {
-    let old = Prepared::new(schema, "old", old)?;
-    let new = Prepared::new(schema, "new", new)?;
+    compare_sets(schema, None, old, new, scopes, limits)
+}
+
+/// As [`compare`], for two versions of `owner`'s set: only requests on the owner's resources count (every
+/// example's resource is the owner's), and examples are decided as the server decides for that owner.
+pub fn compare_for_owner(
+    schema: &PolicySchema,
+    owner: &str,
+    old: &[Source],
+    new: &[Source],
+    scopes: &[String],
+    limits: &Limits,
+) -> Result<Impact, ImpactError> {
+    compare_sets(schema, Some(owner), old, new, scopes, limits)
+}
+
+fn compare_sets(
+    schema: &PolicySchema,
+    owner: Option<&str>,
+    old: &[Source],
+    new: &[Source],
+    scopes: &[String],
+    limits: &Limits,
+) -> Result<Impact, ImpactError> {
+    let old = Prepared::new(schema, "old", old, owner)?;
+    let new = Prepared::new(schema, "new", new, owner)?;
     let mut named = old.scopes();
     named.extend(new.scopes());
     let envs = Envs::new(schema, named, scopes)?;
     let asks = old.has_ask() || new.has_ask();
-    let (old_grant, new_grant) = (old.granting(), new.granting());
-    let (old_all, new_all) = (old.all(), new.all());
     isolated(async || {
         let mut session = Session::new(limits);
         let mut out = Vec::new();
         for (scope, name, env) in &envs.list {
-            let old_g = old.compile(&old_grant, env, &envs.schema)?;
-            let new_g = new.compile(&new_grant, env, &envs.schema)?;
+            let action = env.action();
+            let old_g = old.compile(&old.set(action, false), env, &envs.schema)?;
+            let new_g = new.compile(&new.set(action, false), env, &envs.schema)?;
             let confirm = |model: &Env, want: fn(&Decision, &Decision) -> bool| {
                 confirm(model, name, |claims, resource, context| {
                     let before =
@@ -560,8 +606,8 @@ pub fn compare(
                 Err(reason) => Finding::Undecided { reason },
             };
             let newly_asks = if asks {
-                let old_a = old.compile(&old_all, env, &envs.schema)?;
-                let new_a = new.compile(&new_all, env, &envs.schema)?;
+                let old_a = old.compile(&old.set(action, true), env, &envs.schema)?;
+                let new_a = new.compile(&new.set(action, true), env, &envs.schema)?;
                 match session.implies(&new_a, &old_a).await {
                     Ok(None) => Finding::None,
                     Ok(Some(model)) => confirm(&model, |b, a| !reaches(b) && reaches(a)),
@@ -590,28 +636,27 @@ pub fn prove_never(
     scopes: &[String],
     limits: &Limits,
 ) -> Result<Vec<QueryProof>, ImpactError> {
-    let policies = Prepared::new(schema, "policies", policies)?;
+    let policies = Prepared::new(schema, "policies", policies, None)?;
     let queries = never
         .iter()
-        .map(|q| Prepared::new(schema, "never", std::slice::from_ref(q)))
+        .map(|q| Prepared::new(schema, "never", std::slice::from_ref(q), None))
         .collect::<Result<Vec<_>, _>>()?;
     let mut named = policies.scopes();
     for q in &queries {
         named.extend(q.scopes());
     }
     let envs = Envs::new(schema, named, scopes)?;
-    let granting = policies.granting();
-    let query_sets: Vec<PolicySet> = queries.iter().map(Prepared::all).collect();
     isolated(async || {
         let mut session = Session::new(limits);
         let mut proofs: Vec<Proof> = vec![Proof::Proved; queries.len()];
         for (_, name, env) in &envs.list {
-            let granted = policies.compile(&granting, env, &envs.schema)?;
-            for ((query, set), proof) in queries.iter().zip(&query_sets).zip(proofs.iter_mut()) {
+            let action = env.action();
+            let granted = policies.compile(&policies.set(action, false), env, &envs.schema)?;
+            for (query, proof) in queries.iter().zip(proofs.iter_mut()) {
                 if matches!(proof, Proof::Violated { .. }) {
                     continue;
                 }
-                let compiled = query.compile(set, env, &envs.schema)?;
+                let compiled = query.compile(&query.set(action, true), env, &envs.schema)?;
                 let answer = match session.disjoint(&granted, &compiled).await {
                     Ok(None) => continue,
                     Ok(Some(model)) => confirm(&model, name, |claims, resource, context| {
@@ -681,7 +726,8 @@ fn decision_name(d: &Decision) -> &'static str {
 /// The solver process, started on first use and again after a failure.
 struct Session<'l> {
     limits: &'l Limits,
-    deadline: Instant,
+    /// Time the solver has taken so far.
+    spent: Duration,
     compiler: Option<CedarSymCompiler<LocalSolver>>,
     /// Why the solver cannot be started at all (then every question is undecided).
     unavailable: Option<String>,
@@ -691,14 +737,14 @@ impl<'l> Session<'l> {
     fn new(limits: &'l Limits) -> Self {
         Self {
             limits,
-            deadline: Instant::now() + limits.timeout,
+            spent: Duration::ZERO,
             compiler: None,
             unavailable: None,
         }
     }
 
     fn remaining(&self) -> Result<Duration, String> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
+        let left = self.limits.timeout.saturating_sub(self.spent);
         if left.is_zero() {
             Err(self.timed_out())
         } else {
@@ -751,8 +797,10 @@ impl<'l> Session<'l> {
         let Some(compiler) = self.compiler.as_mut() else {
             return Err("the solver is not running".into());
         };
+        let start = Instant::now();
         let answer =
             tokio::time::timeout(left, compiler.check_implies_with_counterexample_opt(a, b)).await;
+        self.spent += start.elapsed();
         self.settle(answer)
     }
 
@@ -767,8 +815,10 @@ impl<'l> Session<'l> {
         let Some(compiler) = self.compiler.as_mut() else {
             return Err("the solver is not running".into());
         };
+        let start = Instant::now();
         let answer =
             tokio::time::timeout(left, compiler.check_disjoint_with_counterexample_opt(a, b)).await;
+        self.spent += start.elapsed();
         self.settle(answer)
     }
 
@@ -1074,6 +1124,114 @@ fn duration_millis(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cedar_policy::{Context, Entities, Request, RestrictedExpression};
+    use serde_json::json;
+
+    /// A model as the solver could give it: a principal whose id names `id_iss`, with attributes `iss` and
+    /// `email`, viewing resource `r1` named "Checking".
+    fn model(id_iss: &str, iss: &str, email: &str) -> Env {
+        let id = serde_json::to_string(&json!([id_iss, "s1"])).unwrap();
+        let user = EntityUid::from_json(json!({"type": "Uma::User", "id": id})).unwrap();
+        let resource = EntityUid::from_json(json!({"type": "Uma::Resource", "id": "r1"})).unwrap();
+        let action = EntityUid::from_json(json!({"type": "Uma::Action", "id": "view"})).unwrap();
+        let context = Context::from_pairs([
+            (
+                "client_id".to_owned(),
+                RestrictedExpression::new_string("app".into()),
+            ),
+            (
+                "resource_server".to_owned(),
+                RestrictedExpression::new_string("rs".into()),
+            ),
+            (
+                "time".to_owned(),
+                RestrictedExpression::from_str(r#"datetime("2026-01-01T00:00:00.500Z")"#).unwrap(),
+            ),
+        ])
+        .unwrap();
+        let request = Request::new(user, action, resource, context, None).unwrap();
+        let entities = Entities::from_json_value(
+            json!([
+                {"uid": {"type": "Uma::User", "id": id}, "parents": [],
+                 "attrs": {"iss": iss, "sub": "s1", "email": email}},
+                {"uid": {"type": "Uma::Resource", "id": "r1"}, "parents": [],
+                 "attrs": {"owner": "alice", "scopes": ["view"], "name": "Checking"}}
+            ]),
+            None,
+        )
+        .unwrap();
+        Env { request, entities }
+    }
+
+    fn decides(
+        text: &str,
+    ) -> impl Fn(&Claims, &ResourceFacts, &ContextFacts) -> Result<(), String> {
+        let schema = PolicySchema::base().unwrap();
+        let compiled = decide::compile(&schema, None, &[Source::new("t", text)]);
+        move |claims, resource, context| {
+            let d = decide::decide(&compiled, Some(claims), resource, "view", context);
+            if d.is_permit() {
+                Ok(())
+            } else {
+                Err(decision_name(&d).to_owned())
+            }
+        }
+    }
+
+    #[test]
+    fn a_model_the_authorizer_confirms_becomes_the_request_the_server_would_decide() {
+        let found = confirm(
+            &model("https://i.example", "https://i.example", "bob@example.com"),
+            "view",
+            decides(
+                r#"permit (principal, action, resource) when { principal has email && principal.email == "bob@example.com" && resource has name && resource.name == "Checking" && context.time > datetime("2026-01-01T00:00:00Z") };"#,
+            ),
+        );
+        let example = found.example().expect("confirmed");
+        assert_eq!(example.claims["email"], "bob@example.com");
+        assert_eq!(example.resource.owner, "alice");
+        assert_eq!(example.context.client_id, "app");
+        // 00:00:00.500 is after midnight: only the later whole second keeps that true for the server.
+        assert_eq!(example.context.time, "2026-01-01T00:00:01Z");
+    }
+
+    #[test]
+    fn the_identity_is_read_off_the_principal_id_when_the_attributes_disagree_with_it() {
+        let policy = r#"permit (principal == Uma::User::"[\"https://id.example\",\"s1\"]", action, resource);"#;
+        let found = confirm(
+            &model(
+                "https://id.example",
+                "https://other.example",
+                "bob@example.com",
+            ),
+            "view",
+            decides(policy),
+        );
+        assert_eq!(
+            found.example().expect("confirmed").claims["iss"],
+            "https://id.example"
+        );
+    }
+
+    #[test]
+    fn a_model_the_authorizer_does_not_confirm_is_undecided() {
+        let found = confirm(
+            &model("https://i.example", "https://i.example", "eve@example.com"),
+            "view",
+            decides(
+                r#"permit (principal, action, resource) when { principal has email && principal.email == "bob@example.com" };"#,
+            ),
+        );
+        let reason = found.undecided().expect("undecided");
+        assert!(
+            reason.contains("not confirmed by the authorizer"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("deny") || reason.contains("need_info"),
+            "{reason}"
+        );
+    }
 
     #[test]
     fn reads_cedar_durations_and_datetimes() {
