@@ -833,6 +833,9 @@ fn group_share(csrf: &str, resource: &str, group: &str, action: &str) -> Vec<(St
 
 #[actix_web::test]
 async fn a_share_preview_says_what_it_newly_allows_before_anything_is_saved() {
+    if !crate::impact::cvc5() {
+        return;
+    }
     let t = setup();
     let app = t.service().await;
     let pat = user_pat(&t, "alice", "rs1");
