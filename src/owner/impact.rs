@@ -569,3 +569,102 @@ fn reach(
         anyone: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_running_analyses_are_bounded_and_give_their_place_back() {
+        // No other unit test of this crate runs an analysis, so every place is free here.
+        let held: Vec<Slot> = std::iter::from_fn(Slot::take)
+            .take(MAX_RUNNING + 1)
+            .collect();
+        assert_eq!(held.len(), MAX_RUNNING);
+        assert!(Slot::take().is_none(), "one more is refused");
+        drop(held);
+        assert!(Slot::take().is_some(), "the places came back");
+    }
+
+    fn claims(value: Value) -> serde_json::Map<String, Value> {
+        let Value::Object(map) = value else {
+            panic!("object")
+        };
+        map
+    }
+
+    #[test]
+    fn a_party_is_named_by_what_the_example_keeps() {
+        assert_eq!(
+            party(&claims(
+                json!({"iss": "i", "sub": "s", "groups": ["guests"]})
+            )),
+            "someone in group `guests`"
+        );
+        assert_eq!(
+            party(&claims(
+                json!({"iss": "i", "sub": "s", "email": "bob@example.com"})
+            )),
+            "`bob@example.com`"
+        );
+        assert_eq!(
+            party(&claims(json!({"iss": "i", "sub": "s"}))),
+            "`s` from `i`"
+        );
+    }
+
+    fn example(claims: serde_json::Map<String, Value>) -> Example {
+        Example {
+            scope: "view".into(),
+            claims,
+            resource: analysis::ExampleResource {
+                id: "r".into(),
+                owner: "alice".into(),
+                scopes: vec!["view".into()],
+                name: None,
+                kind: None,
+            },
+            context: analysis::ExampleContext {
+                client_id: "app".into(),
+                resource_server: "rs".into(),
+                time: "2026-01-01T00:00:00Z".into(),
+                unix_time: 1_767_225_600,
+            },
+        }
+    }
+
+    #[test]
+    fn examples_keep_only_the_claims_the_change_needs() {
+        let schema = crate::policy::PolicySchema::base().expect("schema");
+        let before = policy::compile(&schema, None, &[]);
+        let guests = Source::new(
+            "g",
+            "permit (principal, action, resource) when { principal has groups && principal.groups.contains(\"guests\") };",
+        );
+        let after = policy::compile(&schema, None, std::slice::from_ref(&guests));
+        let mut found = example(claims(json!({
+            "iss": "i", "sub": "s", "email": "x@example.com", "name": "",
+            "groups": ["a", "guests"]
+        })));
+        let anyone = minimize(&mut found, Direction::Allows, &before, &after);
+        assert!(!anyone);
+        assert_eq!(
+            Value::Object(found.claims.clone()),
+            json!({"iss": "i", "sub": "s", "groups": ["guests"]})
+        );
+
+        let all = policy::compile(
+            &schema,
+            None,
+            &[Source::new("all", "permit (principal, action, resource);")],
+        );
+        let mut everyone = example(claims(
+            json!({"iss": "i", "sub": "s", "email": "x@example.com"}),
+        ));
+        assert!(minimize(&mut everyone, Direction::Allows, &before, &all));
+        // An example the authorizer does not confirm is left as it is, and is nobody's "anyone".
+        let mut wrong = example(claims(json!({"iss": "i", "sub": "s"})));
+        assert!(!minimize(&mut wrong, Direction::Allows, &before, &after));
+        assert_eq!(Value::Object(wrong.claims), json!({"iss": "i", "sub": "s"}));
+    }
+}

@@ -683,6 +683,72 @@ mod tests {
     }
 
     #[test]
+    fn planned_changes_are_checked_like_writes_and_write_nothing() {
+        let (_dir, store) = setup();
+        let p = policies();
+        p.push(&store, "alice", &[Source::new("bob", BOB_VIEWS)], 1)
+            .expect("push");
+        let state = |store: &Store| {
+            store
+                .read(|c| Ok((c.policy_texts("alice")?, c.policy_state("alice")?)))
+                .expect("state")
+        };
+        let before = state(&store);
+        let everyone = Source::new("all", "permit (principal, action, resource);");
+        let planned = store
+            .read(|c| Ok(p.planned_push(c, "alice", std::slice::from_ref(&everyone))))
+            .expect("read")
+            .expect("planned");
+        assert_eq!(planned.before, vec![Source::new("bob", BOB_VIEWS)]);
+        assert_eq!(
+            planned.after,
+            vec![Source::new("bob", BOB_VIEWS), everyone.clone()]
+        );
+        // A replacement takes the place of the stored source of its name.
+        let replaced = store
+            .read(|c| Ok(p.planned_push(c, "alice", &[Source::new("bob", "// none\n")])))
+            .expect("read")
+            .expect("planned");
+        assert_eq!(replaced.after, vec![Source::new("bob", "// none\n")]);
+        // The push's own refusals.
+        let invalid = store
+            .read(|c| {
+                Ok(p.planned_push(
+                    c,
+                    "alice",
+                    &[Source::new(
+                        "x",
+                        "permit (principal, action, resource) when { principal.nope };",
+                    )],
+                ))
+            })
+            .expect("read");
+        assert!(
+            matches!(invalid, Err(PolicyError::Invalid(_))),
+            "{invalid:?}"
+        );
+        let unknown = store
+            .read(|c| Ok(p.planned_push(c, "nobody", std::slice::from_ref(&everyone))))
+            .expect("read");
+        assert!(matches!(unknown, Err(PolicyError::UnknownOwner(_))));
+        let removal = store
+            .read(|c| Ok(p.planned_remove(c, "alice", "bob")))
+            .expect("read")
+            .expect("planned")
+            .expect("she has it");
+        assert!(removal.after.is_empty());
+        assert!(
+            store
+                .read(|c| Ok(p.planned_remove(c, "alice", "nope")))
+                .expect("read")
+                .expect("planned")
+                .is_none()
+        );
+        assert_eq!(state(&store), before, "nothing was written");
+        assert!(decide(&p, &store, "checking", "alice").is_permit());
+    }
+
+    #[test]
     fn an_invalid_push_stores_nothing() {
         let (_dir, store) = setup();
         let p = policies();
