@@ -115,6 +115,7 @@ fn main() {
                         answer: "permit".into(),
                         policies: vec!["share#0".into()],
                         detail: None,
+                        http_request_id: None,
                     })?;
                 }
                 Ok::<_, StoreError>(())

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::ops::logging::LogFormat;
 use crate::protocol::alg::Alg;
-use crate::secret::InitialAccessToken;
+use crate::secret::{InitialAccessToken, MetricsToken};
 use crate::throttle::{Limit, Limits};
 
 mod webhooks;
@@ -68,6 +69,10 @@ pub struct Settings {
     pub decision_log_retention_days: i64,
     /// The decision log keeps at most this many decisions (the newest).
     pub decision_log_max_rows: u64,
+    /// How log lines are written: text, or one JSON object per line.
+    pub log_format: LogFormat,
+    /// When set, `GET /metrics` answers only a caller presenting this bearer token.
+    pub metrics_token: Option<MetricsToken>,
 }
 
 /// One `[[trusted_issuers]]` table as written in the config file.
@@ -173,6 +178,8 @@ fn defaults(data_dir: &Path) -> Settings {
         webhooks: Vec::new(),
         decision_log_retention_days: 90,
         decision_log_max_rows: 10_000_000,
+        log_format: LogFormat::Text,
+        metrics_token: None,
     }
 }
 
@@ -211,6 +218,9 @@ pub struct FileSettings {
     pub webhooks: Vec<WebhookEntry>,
     pub decision_log_retention_days: Option<i64>,
     pub decision_log_max_rows: Option<u64>,
+    /// `text` or `json`.
+    pub log_format: Option<String>,
+    pub metrics_token: Option<MetricsToken>,
 }
 
 impl FileSettings {
@@ -242,6 +252,8 @@ pub struct SettingsInput {
     pub client_auth_max_failures: Option<u32>,
     pub client_auth_failure_window: Option<i64>,
     pub max_concurrent_password_hashes: Option<usize>,
+    pub log_format: Option<String>,
+    pub metrics_token: Option<MetricsToken>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -442,6 +454,18 @@ impl SettingsInput {
             ));
         }
 
+        let log_format = match self.log_format.or(file.log_format) {
+            Some(text) => text.parse().map_err(|e: String| invalid("log_format", e))?,
+            None => defaults.log_format,
+        };
+        let metrics_token = self.metrics_token.or(file.metrics_token);
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(invalid(
+                "metrics_token",
+                "must be at least 16 characters so it cannot be guessed",
+            ));
+        }
+
         Ok(Settings {
             data_dir,
             listen,
@@ -524,6 +548,8 @@ impl SettingsInput {
                 file.decision_log_max_rows
                     .unwrap_or(defaults.decision_log_max_rows),
             )?,
+            log_format,
+            metrics_token,
         })
     }
 }
@@ -571,6 +597,40 @@ mod tests {
             let file: FileSettings = toml::from_str(bad).expect("toml");
             let err = SettingsInput::default().resolve(file, None).expect_err(bad);
             assert!(err.to_string().contains("decision_log_"), "{err}");
+        }
+    }
+
+    #[test]
+    fn log_format_and_metrics_token_are_checked() {
+        let file: FileSettings =
+            toml::from_str("log_format = \"json\"\nmetrics_token = \"sixteen-chars-ok\"")
+                .expect("toml");
+        let s = SettingsInput::default()
+            .resolve(file, None)
+            .expect("resolve");
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(
+            s.metrics_token.as_ref().map(MetricsToken::secret),
+            Some("sixteen-chars-ok")
+        );
+        let flag = SettingsInput {
+            log_format: Some("text".into()),
+            ..Default::default()
+        };
+        let file: FileSettings = toml::from_str("log_format = \"json\"").expect("toml");
+        assert_eq!(
+            flag.resolve(file, None).expect("resolve").log_format,
+            LogFormat::Text
+        );
+        for (toml_text, name) in [
+            ("log_format = \"xml\"", "log_format"),
+            ("metrics_token = \"short\"", "metrics_token"),
+        ] {
+            let file: FileSettings = toml::from_str(toml_text).expect("toml");
+            match SettingsInput::default().resolve(file, None) {
+                Err(ConfigError::Invalid { name: got, .. }) => assert_eq!(got, name),
+                other => panic!("{toml_text}: {other:?}"),
+            }
         }
     }
 

@@ -16,7 +16,8 @@
 //! - [`owner`]: the owner's services (sharing policies, the decision log), against the storage traits;
 //! - [`claims`]: verification of claim tokens pushed to the UMA grant (ureq only in [`claims::fetch`]);
 //! - [`notify`]: owners' notifications by webhook from a durable outbox (ureq only in [`notify::send`]);
-//! - [`cli`]: the admin commands behind the `uma-cedar` binary.
+//! - [`cli`]: the admin commands behind the `uma-cedar` binary;
+//! - [`ops`]: metrics, log output and request ids for operators (plain values and atomics).
 
 pub mod app;
 pub mod claims;
@@ -31,6 +32,7 @@ pub mod issue;
 pub mod keyring;
 pub mod notify;
 pub mod oauth;
+pub mod ops;
 pub mod owner;
 pub mod policy;
 pub mod protocol;

@@ -88,6 +88,10 @@ secret_type!(
     InitialAccessToken
 );
 secret_type!(
+    /// The bearer token a scraper presents at `/metrics` when the settings protect them.
+    MetricsToken
+);
+secret_type!(
     /// A user's password in clear.
     Password
 );

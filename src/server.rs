@@ -123,6 +123,7 @@ pub fn check_data_dir(dir: &Path, allow: bool) -> Result<(), ServeError> {
 /// Binds the listening socket, then opens the data directory, and serves until interrupted. Binding comes
 /// first so that a busy port is reported before anything is created, migrated or generated on disk.
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
+    crate::ops::logging::set_format(settings.log_format);
     let addr = settings.listen;
     let listener =
         std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
@@ -141,14 +142,10 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         "delivering notifications to {} webhook(s)",
         state.settings.webhooks.len()
     );
-    let access_log = log::log_enabled!(target: ACCESS_LOG_TARGET, log::Level::Info);
     let server = HttpServer::new(move || {
         App::new()
-            // The access log costs per request even when its level is filtered out: it is left out then.
-            .wrap(middleware::Condition::new(
-                access_log,
-                middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target(ACCESS_LOG_TARGET),
-            ))
+            // Request ids, metrics and the access log ([`http::ops::observe`]).
+            .wrap(middleware::from_fn(http::ops::observe))
             .configure(http::configure(state.clone()))
     })
     .listen(listener)
@@ -158,9 +155,6 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     notifications.stop();
     served
 }
-
-/// The log target of actix-web's access log (its `Logger` middleware).
-const ACCESS_LOG_TARGET: &str = "actix_web::middleware::logger";
 
 /// How often expired rows are deleted.
 const HOUSEKEEPING_SECONDS: u64 = 600;

@@ -493,6 +493,7 @@ fn decisions_list_shows_an_owners_log() {
                 answer: "permit".into(),
                 policies: vec!["bob-views#1".into()],
                 detail: None,
+                http_request_id: None,
             })
         })
         .expect("seed");

@@ -502,3 +502,27 @@ fn prove_exits_0_when_proved_1_with_a_counterexample_and_2_when_undecided() {
         "Checking"
     );
 }
+
+#[test]
+fn the_number_of_scopes_analysed_is_bounded() {
+    let old = one("bob.cedar", BOB_ANY);
+    let many: Vec<String> = (0..impact::MAX_SCOPES)
+        .map(|i| format!("scope-{i}"))
+        .collect();
+    let err = impact::compare(&schema(), &old, &old, &many, &Limits::default()).unwrap_err();
+    assert!(
+        matches!(err, ImpactError::TooManyScopes { max, .. } if max == impact::MAX_SCOPES - 1),
+        "{err:?}"
+    );
+    let fewer = &many[..impact::MAX_SCOPES - 2];
+    let missing = Limits {
+        solver: "/nonexistent/cvc5".into(),
+        timeout: Duration::from_secs(1),
+    };
+    let impact = impact::compare(&schema(), &old, &old, fewer, &missing).unwrap();
+    assert_eq!(
+        impact.scopes.len(),
+        impact::MAX_SCOPES,
+        "the named scope, the given ones, any other"
+    );
+}

@@ -35,7 +35,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "plain values",
         &[
-            "clock", "error", "scope", "protocol", "secret", "config", "throttle",
+            "clock", "error", "scope", "protocol", "secret", "config", "throttle", "ops",
         ],
     ),
 ];

@@ -41,7 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the authorization server (with no options: 127.0.0.1:8080, data in ./uma-cedar-data)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage OAuth clients (resource servers and requesting parties' clients)
     #[command(subcommand)]
     Client(ClientCommand),
@@ -139,6 +139,12 @@ pub struct ServeArgs {
     /// How many password hashes may run at once
     #[arg(long, env = "UMA_CEDAR_MAX_CONCURRENT_PASSWORD_HASHES")]
     pub max_concurrent_password_hashes: Option<String>,
+    /// How log lines are written: `text`, or `json` (one JSON object per line)
+    #[arg(long, env = "UMA_CEDAR_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Bearer token that `GET /metrics` requires (unset: the metrics are public)
+    #[arg(long, env = "UMA_CEDAR_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// Parses the number a flag or its environment variable gave for the setting `name` (flag `--name-with-dashes`,
@@ -188,6 +194,8 @@ impl ServeArgs {
                 "max_concurrent_password_hashes",
                 self.max_concurrent_password_hashes,
             )?,
+            log_format: self.log_format,
+            metrics_token: self.metrics_token.map(crate::secret::MetricsToken::new),
         };
         let settings = input.resolve(file, self.data_dir)?;
         // Checked again when the server starts; here so a bad entry is refused before the data directory
@@ -379,7 +387,7 @@ pub type Serve = fn(Settings) -> Result<(), Failure>;
 /// Parses the command line and runs the command, with `serve` running the server; the process's exit code.
 pub fn main(serve: Serve) -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    crate::ops::logging::init();
     match run(cli.command, serve) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -692,7 +700,7 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
                     }
                 };
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\trequested={}\tgranted={}\tpolicies={}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\trequested={}\tgranted={}\tpolicies={}\thttp_request={}\t{}",
                     d.time,
                     d.client_id,
                     who,
@@ -701,6 +709,7 @@ fn decisions(cmd: DecisionsCommand) -> Result<(), Failure> {
                     list(&d.scopes),
                     list(&d.granted),
                     list(&d.policies),
+                    d.http_request_id.as_deref().unwrap_or("-"),
                     d.detail.as_deref().unwrap_or(""),
                 );
             }

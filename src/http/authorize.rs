@@ -27,7 +27,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::forms::{self, Params};
 use super::pages::{self, ConsentView, LoginView};
-use super::{AppState, method_not_allowed, paths};
+use super::{AppState, get_only, paths, post_only};
 use crate::crypto::{self, password};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::GrantType;
@@ -55,21 +55,9 @@ pub(super) const SESSION_COOKIE: &str = "uma_session";
 pub(super) const CSRF_COOKIE: &str = "uma_csrf";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(paths::AUTHORIZE)
-            .route(web::get().to(authorize))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource(paths::AUTHORIZE_LOGIN)
-            .route(web::post().to(login))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource(paths::AUTHORIZE_CONSENT)
-            .route(web::post().to(consent))
-            .default_service(method_not_allowed("POST")),
-    );
+    cfg.service(get_only(paths::AUTHORIZE, authorize))
+        .service(post_only(paths::AUTHORIZE_LOGIN, login))
+        .service(post_only(paths::AUTHORIZE_CONSENT, consent));
 }
 
 /// Cookies get the `__Host-` prefix over https, so a sibling subdomain cannot plant its own CSRF token or
@@ -651,10 +639,10 @@ fn start(state: &AppState, query: &Query, cookies: &BrowserCookies) -> Result<Re
         params: params.clone(),
         expires_at: now + REQUEST_TTL,
     };
-    state.store.write(|tx| {
-        auth::purge_expired(tx, now)?;
-        auth::insert_request(tx, &crypto::hash_secret(&request_id), &stored)
-    })?;
+    // Expired requests, sessions and codes are refused when read and deleted by the background purge.
+    state
+        .store
+        .write(|tx| auth::insert_request(tx, &crypto::hash_secret(&request_id), &stored))?;
     let answer = match session {
         Some(session) => consent_answer(
             &target.client,

@@ -21,7 +21,7 @@ use super::authorize::{
 };
 use super::forms::Params;
 use super::pages::{self, LoginView, ReleaseView};
-use super::{AppState, method_not_allowed, paths};
+use super::{AppState, get_only, paths, post_only};
 use crate::claims::upstream::{MAX_CODE_LEN, UpstreamError};
 use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
@@ -34,31 +34,11 @@ use crate::uma::interaction::{
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(paths::CLAIMS)
-            .route(web::get().to(arrive))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource(paths::CLAIMS_LOGIN)
-            .route(web::post().to(login))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource(paths::CLAIMS_DECISION)
-            .route(web::post().to(decision))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource(paths::CLAIMS_UPSTREAM)
-            .route(web::post().to(upstream))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource(paths::CLAIMS_CALLBACK)
-            .route(web::get().to(callback))
-            .default_service(method_not_allowed("GET")),
-    );
+    cfg.service(get_only(paths::CLAIMS, arrive))
+        .service(post_only(paths::CLAIMS_LOGIN, login))
+        .service(post_only(paths::CLAIMS_DECISION, decision))
+        .service(post_only(paths::CLAIMS_UPSTREAM, upstream))
+        .service(get_only(paths::CLAIMS_CALLBACK, callback));
 }
 
 /// What to show, built on the blocking pool.

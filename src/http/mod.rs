@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod error;
 pub mod forms;
 pub mod introspect;
+pub mod ops;
 pub mod pages;
 pub mod permission;
 pub mod policies;
@@ -149,7 +150,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(claims::routes)
             .configure(policies::routes)
             .configure(requests::routes)
-            .configure(console::routes);
+            .configure(console::routes)
+            .configure(ops::routes);
         if dcr {
             cfg.configure(register::routes);
         }
@@ -167,6 +169,30 @@ pub fn no_store_json(status: actix_web::http::StatusCode, body: &Value) -> HttpR
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))
         .json(body)
+}
+
+/// A resource at `path` answering GET with `handler` and every other method with 405.
+pub fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler))
+        .default_service(method_not_allowed("GET"))
+}
+
+/// A resource at `path` answering POST with `handler` and every other method with 405.
+pub fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(method_not_allowed("POST"))
 }
 
 /// A handler answering `unsupported_method_type` (405) with the methods a path accepts.

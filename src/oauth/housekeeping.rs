@@ -124,6 +124,7 @@ mod tests {
                         answer: "permit".into(),
                         policies: vec![],
                         detail: None,
+                        http_request_id: None,
                     })?;
                 }
                 Ok::<_, StoreError>(())

@@ -179,6 +179,7 @@ mod tests {
             answer: answer.into(),
             policies: vec![],
             detail: None,
+            http_request_id: None,
         };
         store
             .write(|tx| {

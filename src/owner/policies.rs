@@ -351,8 +351,10 @@ impl Policies {
         // which only costs one more parse on the next decision, never a stale answer.
         let (version, checked) = reader.policy_state(owner)?;
         if let Some(compiled) = self.cache.get(owner, version) {
+            crate::ops::metrics::POLICY_CACHE_HITS.inc();
             return Ok(compiled);
         }
+        crate::ops::metrics::POLICY_CACHE_MISSES.inc();
         let sources: Vec<Source> = reader
             .policy_texts(owner)?
             .into_iter()

@@ -623,6 +623,7 @@ fn compare_sets(
                 newly_asks,
             });
         }
+        session.finish().await;
         Ok(Impact::new(out))
     })
 }
@@ -698,6 +699,7 @@ pub fn prove_never(
                 }
             }
         }
+        session.finish().await;
         Ok(never
             .iter()
             .zip(proofs)
@@ -729,6 +731,8 @@ struct Session<'l> {
     /// Time the solver has taken so far.
     spent: Duration,
     compiler: Option<CedarSymCompiler<LocalSolver>>,
+    /// A process given up on, to be killed and reaped.
+    stopping: Option<CedarSymCompiler<LocalSolver>>,
     /// Why the solver cannot be started at all (then every question is undecided).
     unavailable: Option<String>,
 }
@@ -739,6 +743,7 @@ impl<'l> Session<'l> {
             limits,
             spent: Duration::ZERO,
             compiler: None,
+            stopping: None,
             unavailable: None,
         }
     }
@@ -801,7 +806,9 @@ impl<'l> Session<'l> {
         let answer =
             tokio::time::timeout(left, compiler.check_implies_with_counterexample_opt(a, b)).await;
         self.spent += start.elapsed();
-        self.settle(answer)
+        let answer = self.settle(answer);
+        self.reap().await;
+        answer
     }
 
     /// A request both `a` and `b` allow, if there is one.
@@ -819,7 +826,22 @@ impl<'l> Session<'l> {
         let answer =
             tokio::time::timeout(left, compiler.check_disjoint_with_counterexample_opt(a, b)).await;
         self.spent += start.elapsed();
-        self.settle(answer)
+        let answer = self.settle(answer);
+        self.reap().await;
+        answer
+    }
+
+    /// Kills the process given up on and waits for it, so that none is left behind.
+    async fn reap(&mut self) {
+        if let Some(mut compiler) = self.stopping.take() {
+            let _ = compiler.solver_mut().clean_up().await;
+        }
+    }
+
+    /// Ends the running process, if any.
+    async fn finish(mut self) {
+        self.stopping = self.compiler.take();
+        self.reap().await;
     }
 
     fn settle(
@@ -830,7 +852,7 @@ impl<'l> Session<'l> {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(e)) => {
                 // The process may be in any state: start a fresh one for the next question.
-                self.compiler = None;
+                self.stopping = self.compiler.take();
                 Err(match e {
                     SymError::SolverUnknown => format!(
                         "the solver gave up (`unknown`), within its time limit of {} ms",
@@ -843,7 +865,7 @@ impl<'l> Session<'l> {
                 })
             }
             Err(_) => {
-                self.compiler = None;
+                self.stopping = self.compiler.take();
                 Err(self.timed_out())
             }
         }
@@ -874,40 +896,68 @@ fn confirm(
         }
     };
     let mut last = String::from("no reading of it is a request the server could receive");
-    for claims in &request.claims {
-        for time in &request.times {
-            let Ok(parsed) = Claims::from_json(claims.clone()) else {
-                continue;
-            };
-            let context = ContextFacts {
-                client_id: request.client_id.clone(),
-                resource_server: request.resource_server.clone(),
-                time: *time,
-            };
-            match check(&parsed, &request.resource, &context) {
-                Ok(()) => {
-                    return Finding::Example {
-                        example: Box::new(Example {
-                            scope: scope.to_owned(),
-                            claims: claims.clone(),
-                            resource: ExampleResource {
-                                id: request.resource.id.clone(),
-                                owner: request.resource.owner.clone(),
-                                scopes: request.resource.scopes.clone(),
-                                name: request.resource.name.clone(),
-                                kind: request.resource.kind.clone(),
-                            },
-                            context: ExampleContext {
-                                client_id: context.client_id,
-                                resource_server: context.resource_server,
-                                time: rfc3339(*time),
-                                unix_time: *time,
-                            },
-                        }),
-                    };
-                }
-                Err(why) => last = why,
+    // Empty names read badly in an example: a reading with placeholders for them is tried first (it is
+    // checked like any other), then the model as it is.
+    let named = |value: &str, placeholder: &str| {
+        if value.is_empty() {
+            placeholder.to_owned()
+        } else {
+            value.to_owned()
+        }
+    };
+    let tidy = ResourceFacts {
+        id: named(&request.resource.id, "resource-1"),
+        owner: named(&request.resource.owner, "some-owner"),
+        ..request.resource.clone()
+    };
+    let readings = [
+        (
+            tidy,
+            named(&request.client_id, "some-client"),
+            named(&request.resource_server, "some-resource-server"),
+        ),
+        (
+            request.resource.clone(),
+            request.client_id.clone(),
+            request.resource_server.clone(),
+        ),
+    ];
+    for ((resource, client_id, resource_server), claims, time) in readings
+        .iter()
+        .flat_map(|r| request.claims.iter().map(move |c| (r, c)))
+        .flat_map(|(r, c)| request.times.iter().map(move |t| (r, c, t)))
+    {
+        let Ok(parsed) = Claims::from_json(claims.clone()) else {
+            continue;
+        };
+        let context = ContextFacts {
+            client_id: client_id.clone(),
+            resource_server: resource_server.clone(),
+            time: *time,
+        };
+        match check(&parsed, resource, &context) {
+            Ok(()) => {
+                return Finding::Example {
+                    example: Box::new(Example {
+                        scope: scope.to_owned(),
+                        claims: claims.clone(),
+                        resource: ExampleResource {
+                            id: resource.id.clone(),
+                            owner: resource.owner.clone(),
+                            scopes: resource.scopes.clone(),
+                            name: resource.name.clone(),
+                            kind: resource.kind.clone(),
+                        },
+                        context: ExampleContext {
+                            client_id: context.client_id,
+                            resource_server: context.resource_server,
+                            time: rfc3339(*time),
+                            unix_time: *time,
+                        },
+                    }),
+                };
             }
+            Err(why) => last = why,
         }
     }
     Finding::Undecided {

@@ -29,6 +29,9 @@ pub struct Decision {
     pub policies: Vec<String>,
     /// Claims that would help (`need_info`) or evaluation errors, in words.
     pub detail: Option<String>,
+    /// The id of the request that made the decision (its `X-Request-Id`), when it came through the server.
+    #[serde(default)]
+    pub http_request_id: Option<String>,
 }
 
 impl Decision {

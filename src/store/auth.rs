@@ -176,24 +176,6 @@ pub fn redeem_code(tx: &WriteTx<'_>, hash: &str, grant_id: i64) -> Result<bool> 
         > 0)
 }
 
-/// Deletes expired requests and sessions, and codes past their replay-detection window. Returns how many
-/// rows went.
-pub fn purge_expired(tx: &WriteTx<'_>, now: UnixTime) -> Result<usize> {
-    let mut removed = tx
-        .conn()?
-        .prepare_cached("DELETE FROM auth_requests WHERE expires_at <= ?1")?
-        .execute([now])?;
-    removed += tx
-        .conn()?
-        .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
-        .execute([now])?;
-    removed += tx
-        .conn()?
-        .prepare_cached("DELETE FROM auth_codes WHERE expires_at <= ?1")?
-        .execute([now.saturating_sub(USED_CODE_RETENTION)])?;
-    Ok(removed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,36 +288,5 @@ mod tests {
                 ..code()
             })
         );
-    }
-
-    #[test]
-    fn purge_keeps_codes_for_replay_detection() {
-        let (_dir, store) = setup();
-        store
-            .write(|tx| {
-                insert_code(tx, "h", &code())?;
-                insert_session(
-                    tx,
-                    "s",
-                    &Session {
-                        username: "alice".into(),
-                        auth_time: 90,
-                        expires_at: 200,
-                    },
-                )
-            })
-            .expect("insert");
-        store
-            .write(|tx| purge_expired(tx, 300))
-            .expect("purge session");
-        assert_eq!(store.read(|c| get_session(c, "s")).expect("get"), None);
-        assert!(
-            store.read(|c| get_code(c, "h")).expect("get").is_some(),
-            "a recently expired code is kept"
-        );
-        store
-            .write(|tx| purge_expired(tx, 160 + USED_CODE_RETENTION))
-            .expect("purge code");
-        assert_eq!(store.read(|c| get_code(c, "h")).expect("get"), None);
     }
 }

@@ -400,6 +400,7 @@ pub fn decision_and_policy_contract<B: Backend>(make: impl Fn() -> B) {
         answer: "request_denied".into(),
         policies: vec![],
         detail: None,
+        http_request_id: None,
     };
     let tx = backend.write();
     for time in [1, 3, 2] {

@@ -8,8 +8,8 @@ use crate::clock::UnixTime;
 pub use crate::protocol::decisions::Decision;
 
 pub(super) fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
-    tx.conn()?.prepare_cached("INSERT INTO decisions (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(params![
+    tx.conn()?.prepare_cached("INSERT INTO decisions (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail, http_request_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?.execute(params![
             d.time,
             d.owner,
             d.client_id,
@@ -20,6 +20,7 @@ pub(super) fn record(tx: &WriteTx<'_>, d: &Decision) -> Result<()> {
             d.answer,
             to_json(&d.policies)?,
             d.detail,
+            d.http_request_id,
         ],
     )?;
     Ok(())
@@ -32,55 +33,14 @@ pub(super) fn list_for_owner(
     limit: usize,
 ) -> Result<Vec<Decision>> {
     let mut stmt = conn.conn()?.prepare_cached(
-        "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail
+        "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail, http_request_id
          FROM decisions WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2",
     )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = stmt
-        .query_map(params![owner, limit], |r| {
-            Ok((
-                r.get::<_, UnixTime>("time")?,
-                r.get::<_, String>("owner")?,
-                r.get::<_, String>("client_id")?,
-                r.get::<_, Option<String>>("party")?,
-                r.get::<_, String>("resource_id")?,
-                r.get::<_, String>("scopes")?,
-                r.get::<_, String>("granted")?,
-                r.get::<_, String>("answer")?,
-                r.get::<_, String>("policies")?,
-                r.get::<_, Option<String>>("detail")?,
-            ))
-        })?
+        .query_map(params![owner, limit], row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter()
-        .map(
-            |(
-                time,
-                owner,
-                client_id,
-                party,
-                resource_id,
-                scopes,
-                granted,
-                answer,
-                policies,
-                detail,
-            )| {
-                Ok(Decision {
-                    time,
-                    owner,
-                    client_id,
-                    party,
-                    resource_id,
-                    scopes: from_json(&scopes)?,
-                    granted: from_json(&granted)?,
-                    answer,
-                    policies: from_json(&policies)?,
-                    detail,
-                })
-            },
-        )
-        .collect()
+    rows.into_iter().map(decode).collect()
 }
 
 /// What an activity query keeps: the decisions on one resource, or with one answer, or both.
@@ -99,7 +59,7 @@ pub(super) fn page_for_owner(
     limit: usize,
 ) -> Result<Vec<Decision>> {
     let mut stmt = conn.conn()?.prepare(
-        "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail
+        "SELECT time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail, http_request_id
          FROM decisions
          WHERE owner = ?1 AND (?2 IS NULL OR resource_id = ?2) AND (?3 IS NULL OR answer = ?3)
          ORDER BY time DESC, id DESC LIMIT ?4 OFFSET ?5",
@@ -126,6 +86,7 @@ type Row = (
     String,
     String,
     Option<String>,
+    Option<String>,
 );
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -140,11 +101,24 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         r.get("answer")?,
         r.get("policies")?,
         r.get("detail")?,
+        r.get("http_request_id")?,
     ))
 }
 
 fn decode(
-    (time, owner, client_id, party, resource_id, scopes, granted, answer, policies, detail): Row,
+    (
+        time,
+        owner,
+        client_id,
+        party,
+        resource_id,
+        scopes,
+        granted,
+        answer,
+        policies,
+        detail,
+        http_request_id,
+    ): Row,
 ) -> Result<Decision> {
     Ok(Decision {
         time,
@@ -157,6 +131,7 @@ fn decode(
         answer,
         policies: from_json(&policies)?,
         detail,
+        http_request_id,
     })
 }
 
@@ -203,6 +178,7 @@ mod tests {
             answer: answer.into(),
             policies: vec!["spouse".into()],
             detail: None,
+            http_request_id: Some("req-1".into()),
         }
     }
 

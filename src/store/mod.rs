@@ -15,6 +15,7 @@ pub mod clients;
 #[cfg(test)]
 pub(crate) mod contract;
 pub mod decisions;
+mod health;
 pub mod interaction;
 pub mod keys;
 pub mod oauth;
@@ -63,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_outbox.sql"),
     include_str!("migrations/0007_purge.sql"),
     include_str!("migrations/0009_upstream_signin.sql"),
+    include_str!("migrations/0010_operations.sql"),
 ];
 
 /// How many idle connections are kept for reuse.

@@ -84,30 +84,12 @@ fn batch(tx: &WriteTx<'_>, what: Purge, limit: usize) -> Result<Batch> {
     };
     let (main, extra) = match what {
         Purge::Tokens(before) => {
-            let grants: Vec<i64> = conn
-                .prepare_cached(
-                    "DELETE FROM tokens WHERE rowid IN
-                         (SELECT rowid FROM tokens WHERE expires_at < ?1 LIMIT ?2)
-                     RETURNING grant_id",
-                )?
-                .query_map(params![before, cap], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            (grants.len(), drop_empty_grants(tx, grants)?)
+            let (deleted, grants) = expired_with_grants(tx, "tokens", before, cap)?;
+            (deleted, drop_empty_grants(tx, grants)?)
         }
         Purge::Codes(before) => {
-            let grants: Vec<Option<i64>> = conn
-                .prepare_cached(
-                    "DELETE FROM auth_codes WHERE rowid IN
-                         (SELECT rowid FROM auth_codes WHERE expires_at < ?1 LIMIT ?2)
-                     RETURNING grant_id",
-                )?
-                .query_map(params![before, cap], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            let deleted = grants.len();
-            (
-                deleted,
-                drop_empty_grants(tx, grants.into_iter().flatten().collect())?,
-            )
+            let (deleted, grants) = expired_with_grants(tx, "auth_codes", before, cap)?;
+            (deleted, drop_empty_grants(tx, grants)?)
         }
         Purge::Tickets { now, linked_before } => {
             let unlinked = simple(
@@ -132,51 +114,19 @@ fn batch(tx: &WriteTx<'_>, what: Purge, limit: usize) -> Result<Batch> {
                 more: full >= limit,
             });
         }
-        Purge::Rpts(before) => (
-            simple(
-                "DELETE FROM rpts WHERE rowid IN
-                     (SELECT rowid FROM rpts WHERE expires_at < ?1 LIMIT ?2)",
-                before,
-            )?,
-            0,
-        ),
-        Purge::Pcts(before) => (
-            simple(
-                "DELETE FROM pcts WHERE rowid IN
-                     (SELECT rowid FROM pcts WHERE expires_at < ?1 LIMIT ?2)",
-                before,
-            )?,
-            0,
-        ),
-        Purge::AuthRequests(before) => (
-            simple(
-                "DELETE FROM auth_requests WHERE rowid IN
-                     (SELECT rowid FROM auth_requests WHERE expires_at < ?1 LIMIT ?2)",
-                before,
-            )?,
-            0,
-        ),
-        Purge::Sessions(before) => (
-            simple(
-                "DELETE FROM sessions WHERE rowid IN
-                     (SELECT rowid FROM sessions WHERE expires_at < ?1 LIMIT ?2)",
-                before,
-            )?,
-            0,
-        ),
-        Purge::Interactions(before) => (
-            simple(
-                "DELETE FROM claims_interactions WHERE rowid IN
-                     (SELECT rowid FROM claims_interactions WHERE expires_at < ?1 LIMIT ?2)",
-                before,
-            )?,
-            0,
-        ),
+        Purge::Rpts(before) => (simple(&expired_sql("rpts", ""), before)?, 0),
+        Purge::Pcts(before) => (simple(&expired_sql("pcts", ""), before)?, 0),
+        Purge::AuthRequests(before) => (simple(&expired_sql("auth_requests", ""), before)?, 0),
+        Purge::Sessions(before) => (simple(&expired_sql("sessions", ""), before)?, 0),
+        Purge::Interactions(before) => {
+            (simple(&expired_sql("claims_interactions", ""), before)?, 0)
+        }
         Purge::HeldRequests(before) => (
             simple(
-                "DELETE FROM access_requests WHERE rowid IN
-                     (SELECT rowid FROM access_requests INDEXED BY access_requests_pending_expiry
-                      WHERE state = 'pending' AND expires_at < ?1 LIMIT ?2)",
+                &expired_sql(
+                    "access_requests INDEXED BY access_requests_pending_expiry",
+                    "state = 'pending' AND",
+                ),
                 before,
             )?,
             0,
@@ -208,6 +158,34 @@ fn batch(tx: &WriteTx<'_>, what: Purge, limit: usize) -> Result<Batch> {
         deleted: main + extra,
         more: main >= limit,
     })
+}
+
+/// The statement deleting at most `?2` rows of `source` (a table, with an `INDEXED BY` clause where one is
+/// named) that expired before `?1` and meet `also` (a condition ending in `AND`, or nothing). Both pieces are
+/// constants of this module, never input.
+fn expired_sql(source: &str, also: &str) -> String {
+    let table = source.split_whitespace().next().unwrap_or(source);
+    format!(
+        "DELETE FROM {table} WHERE rowid IN
+             (SELECT rowid FROM {source} WHERE {also} expires_at < ?1 LIMIT ?2)"
+    )
+}
+
+/// Deletes at most `cap` rows of `table` (tokens or codes) that expired before `before`; returns how many
+/// went and the grants they belonged to.
+fn expired_with_grants(
+    tx: &WriteTx<'_>,
+    table: &str,
+    before: UnixTime,
+    cap: i64,
+) -> Result<(usize, Vec<i64>)> {
+    let sql = format!("{} RETURNING grant_id", expired_sql(table, ""));
+    let grants: Vec<Option<i64>> = tx
+        .conn()?
+        .prepare_cached(&sql)?
+        .query_map(params![before, cap], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((grants.len(), grants.into_iter().flatten().collect()))
 }
 
 /// Deletes those of `grants` left with no token and no code that could be replayed against them.

@@ -179,6 +179,7 @@ impl Writer {
     ) -> Result<WriteTx<'s>> {
         let mut state = lock(&self.state);
         state.queued += 1;
+        crate::ops::metrics::WRITE_QUEUE_DEPTH.inc();
         while state.busy {
             state = self
                 .free
@@ -186,6 +187,7 @@ impl Writer {
                 .unwrap_or_else(PoisonError::into_inner);
         }
         state.queued -= 1;
+        crate::ops::metrics::WRITE_QUEUE_DEPTH.dec();
         state.busy = true;
         let conn = state.conn.take();
         let open = state.batch.clone();
@@ -253,7 +255,9 @@ impl Writer {
         let ended = if failed {
             Err("an earlier statement of the batch failed".to_owned())
         } else {
-            run(&conn, "COMMIT").map_err(|err| err.to_string())
+            crate::ops::metrics::COMMIT_SECONDS
+                .time(|| run(&conn, "COMMIT"))
+                .map_err(|err| err.to_string())
         };
         if ended.is_ok() {
             self.commits.fetch_add(1, Ordering::Relaxed);

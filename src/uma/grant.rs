@@ -124,6 +124,8 @@ pub struct UmaGrant<'a> {
     pub verifier: &'a ClaimsVerifier,
     /// The owners' compiled policy sets.
     pub policies: &'a Policies,
+    /// The id of the HTTP request (`X-Request-Id`), stored with the decisions it makes.
+    pub http_request_id: Option<&'a str>,
 }
 
 impl UmaGrant<'_> {
@@ -757,6 +759,7 @@ impl Presented<'_> {
                 answer: label.to_owned(),
                 policies: policies.into_iter().collect(),
                 detail,
+                http_request_id: self.grant.http_request_id.map(str::to_owned),
             })?;
         }
         Ok(())
@@ -1000,6 +1003,7 @@ when { principal has email && principal.email == "bob@example.com" };"#;
                 ctx: &self.ctx,
                 verifier: &self.verifier,
                 policies: &self.policies,
+                http_request_id: None,
             }
         }
 

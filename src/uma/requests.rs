@@ -394,6 +394,7 @@ impl OwnerRequests<'_> {
                 answer: format!("owner_{}", state.as_str()),
                 policies,
                 detail: Some(format!("request {}", request.id)),
+                http_request_id: None,
             })?;
             Ok::<_, RequestError>(true)
         })?;

@@ -736,6 +736,36 @@ async fn connected_applications_are_hers_and_revoking_one_kills_its_tokens() {
 }
 
 #[actix_web::test]
+async fn an_application_whose_id_has_reserved_characters_can_be_revoked() {
+    // Client ids may hold any printable ASCII but spaces and `:`, so the revoke form's address must escape
+    // `+`, `/`, `%`, `?` and `#` for the path to name the same client again.
+    let t = setup();
+    let id = "rs+1/a%20b?c#d";
+    t.add_client(id, &[]);
+    let app = t.service().await;
+    let pat = user_pat(&t, "alice", id);
+    let mut alice = Browser::default();
+    let csrf = alice.sign_in(&app, "alice", "alice-password").await;
+    let page = alice.get(&app, "/console/applications").await;
+    let text = page.text();
+    let action = text
+        .split("action=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap_or_default())
+        .find(|a| a.ends_with("/revoke"))
+        .unwrap_or_else(|| panic!("no revoke form: {text}"))
+        .replace("&#x2f;", "/")
+        .replace("&#x25;", "%");
+    let revoked = alice.post(&app, &action, &[("csrf_token", &csrf)]).await;
+    assert_eq!(revoked.status, 303, "{action}: {}", revoked.text());
+    let after = alice.get(&app, "/console/applications").await;
+    assert!(!after.text().contains("rs+1"), "{}", after.text());
+    // The client authenticates as RFC 6749 §2.3.1 says: its id form-encoded inside Basic.
+    let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    assert_eq!(introspect_as(&app, &encoded, &pat).await["active"], false);
+}
+
+#[actix_web::test]
 async fn my_resources_show_who_can_use_each_and_by_which_policy() {
     let t = setup();
     let app = t.service().await;

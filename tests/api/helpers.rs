@@ -92,7 +92,14 @@ impl TestApp {
         Response = ServiceResponse<impl MessageBody>,
         Error = actix_web::Error,
     > {
-        test::init_service(App::new().configure(configure(self.state.clone()))).await
+        test::init_service(
+            App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    uma_cedar::http::ops::observe,
+                ))
+                .configure(configure(self.state.clone())),
+        )
+        .await
     }
 
     /// Registers a confidential client with [`SECRET`].

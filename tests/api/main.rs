@@ -14,6 +14,7 @@ mod discovery;
 mod helpers;
 mod impact;
 mod introspect;
+mod operations;
 mod permission;
 mod policies;
 mod register;

@@ -1060,3 +1060,33 @@ async fn rpt_subjects_are_unique_across_issuers() {
         json!({"iss": LOGIN, "sub": "bob"})
     );
 }
+
+#[actix_web::test]
+async fn the_decision_log_keeps_the_request_id_the_response_echoed() {
+    let w = world();
+    let app = w.t.service().await;
+    let r1 = register(&app, &w.pat, &checking()).await;
+    w.push("alice", "anyone-views", ANYONE_VIEWS);
+    let t1 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    let resp = send(
+        &app,
+        form("/token", &format!("grant_type={UMA}&ticket={t1}"))
+            .insert_header(basic("app", SECRET))
+            .insert_header(("X-Request-Id", "grant-42")),
+    )
+    .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("x-request-id").as_deref(), Some("grant-42"));
+
+    let t2 = ticket(&app, &w.pat, &r1, &["view"]).await;
+    let generated = uma(&app, "app", &t2, "").await;
+    let id = generated.header("x-request-id").expect("generated id");
+
+    let log =
+        w.t.state
+            .store
+            .read(|c| c.decisions_of_owner("alice", 10))
+            .expect("log");
+    let ids: Vec<_> = log.iter().map(|d| d.http_request_id.clone()).collect();
+    assert_eq!(ids, vec![Some(id), Some("grant-42".to_owned())]);
+}

@@ -27,7 +27,7 @@ use askama::Template;
 use super::authorize::{self, Browser, CSRF_COOKIE, SESSION_COOKIE, SignInRefused};
 use super::forms::Params;
 use super::pages::{self, LoginView};
-use super::{AppState, method_not_allowed, paths};
+use super::{AppState, get_only, method_not_allowed, paths, post_only};
 use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
 use crate::store::auth;
@@ -50,31 +50,11 @@ pub mod urls {
 const SIGN_IN_CSRF_TTL: i64 = 3600;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/")
-            .route(web::get().to(root))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource(paths::CONSOLE_CSS)
-            .route(web::get().to(stylesheet))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource(urls::HOME)
-            .route(web::get().to(resources::page))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource(urls::LOGIN)
-            .route(web::post().to(login))
-            .default_service(method_not_allowed("POST")),
-    )
-    .service(
-        web::resource(urls::LOGOUT)
-            .route(web::post().to(logout))
-            .default_service(method_not_allowed("POST")),
-    );
+    cfg.service(get_only("/", root))
+        .service(get_only(paths::CONSOLE_CSS, stylesheet))
+        .service(get_only(urls::HOME, resources::page))
+        .service(post_only(urls::LOGIN, login))
+        .service(post_only(urls::LOGOUT, logout));
     applications::routes(cfg);
     policies::routes(cfg);
     share::routes(cfg);

@@ -33,18 +33,24 @@ async fn token(
     let params = forms::read_form(&req, payload, &state).await?;
     let creds = client_auth::credentials(&req, &params)?;
     let Ok(grant_type) = params.require("grant_type")?.parse::<GrantType>();
+    let http_request_id = super::ops::request_id(&req);
     let body = state
         .run(move |st| {
             let client = client_auth::authenticate(st, &creds)?;
             check_eligible(&client, &grant_type)?;
             let request = TokenRequest::parse(&grant_type, &params)?;
-            dispatch(st, &client, request)
+            dispatch(st, &client, request, http_request_id.as_deref())
         })
         .await?;
     Ok(no_store_json(StatusCode::OK, &body))
 }
 
-fn dispatch(state: &AppState, client: &Client, request: TokenRequest) -> Result<Value, OAuthError> {
+fn dispatch(
+    state: &AppState,
+    client: &Client,
+    request: TokenRequest,
+    http_request_id: Option<&str>,
+) -> Result<Value, OAuthError> {
     match request {
         TokenRequest::AuthorizationCode {
             code,
@@ -64,6 +70,8 @@ fn dispatch(state: &AppState, client: &Client, request: TokenRequest) -> Result<
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::grant(state, client, scope)
         }
-        TokenRequest::UmaTicket(request) => uma_ticket::grant(state, client, &request),
+        TokenRequest::UmaTicket(request) => {
+            uma_ticket::grant(state, client, &request, http_request_id)
+        }
     }
 }
