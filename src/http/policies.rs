@@ -212,8 +212,14 @@ async fn put(
     if mode == Mode::Impact {
         let preview = state
             .run(move |st| {
-                impact::of_push(&st.policies, &st.store, &owner, &[Source::new(name, text)])
-                    .map_err(from_policy_error)
+                impact::of_push(
+                    &st.policies,
+                    &st.store,
+                    &owner,
+                    &[Source::new(name, text)],
+                    Some(&st.settings.issuer),
+                )
+                .map_err(from_policy_error)
             })
             .await?;
         return Ok(HttpResponse::Ok()
@@ -258,8 +264,14 @@ async fn remove(
             let name = name.clone();
             state
                 .run(move |st| {
-                    impact::of_remove(&st.policies, &st.store, &owner, &name)
-                        .map_err(from_policy_error)
+                    impact::of_remove(
+                        &st.policies,
+                        &st.store,
+                        &owner,
+                        &name,
+                        Some(&st.settings.issuer),
+                    )
+                    .map_err(from_policy_error)
                 })
                 .await?
         };

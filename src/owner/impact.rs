@@ -135,6 +135,8 @@ pub struct Preview {
     pub reach: Vec<[Reach; 3]>,
     /// The warnings the change would be stored with.
     pub warnings: Vec<Diagnostic>,
+    /// This server's issuer: a party it vouches for is one of its users, named by username.
+    pub issuer: Option<String>,
 }
 
 /// One finding for people.
@@ -185,7 +187,7 @@ impl Preview {
                         map.insert("more_resources".into(), json!(reach.more));
                         map.insert(
                             "summary".into(),
-                            json!(sentence(example, direction, &reach)),
+                            json!(sentence(example, direction, &reach, self.issuer.as_deref())),
                         );
                     }
                     out.insert(direction.key().into(), value);
@@ -239,7 +241,7 @@ impl Preview {
                 let text = match finding {
                     Finding::Example { example } => {
                         let reach = self.reach(index, direction).cloned().unwrap_or_default();
-                        sentence(example, direction, &reach)
+                        sentence(example, direction, &reach, self.issuer.as_deref())
                     }
                     Finding::Undecided { reason } => {
                         let what = match direction {
@@ -272,8 +274,9 @@ fn scope_words(scope: Option<&str>) -> String {
     )
 }
 
-/// Who an example's requesting party is, in a few words: by group, email or username, else `sub` and `iss`.
-pub fn party(claims: &serde_json::Map<String, Value>) -> String {
+/// Who an example's requesting party is, in a few words: by group, email or username, a user of this server
+/// (whose issuer is `issuer`) by username, else `sub` and `iss`.
+pub fn party(claims: &serde_json::Map<String, Value>, issuer: Option<&str>) -> String {
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     if let Some(group) = claims
         .get("groups")
@@ -288,20 +291,28 @@ pub fn party(claims: &serde_json::Map<String, Value>) -> String {
     if let Some(user) = text("preferred_username") {
         return format!("user `{user}`");
     }
-    format!(
-        "`{}` from `{}`",
+    let (sub, iss) = (
         text("sub").unwrap_or_default(),
-        text("iss").unwrap_or_default()
-    )
+        text("iss").unwrap_or_default(),
+    );
+    if issuer == Some(iss) {
+        return format!("user `{sub}`");
+    }
+    format!("`{sub}` from `{iss}`")
 }
 
 /// The sentence for one example: "This also lets `bob@example.com` `view` Diary, Photos (for example at
 /// 2026-07-01T00:00:00Z through client `app`)."
-fn sentence(example: &Example, direction: Direction, reach: &Reach) -> String {
+fn sentence(
+    example: &Example,
+    direction: Direction,
+    reach: &Reach,
+    issuer: Option<&str>,
+) -> String {
     let who = if reach.anyone {
         "anyone".to_owned()
     } else {
-        party(&example.claims)
+        party(&example.claims, issuer)
     };
     let scope = &example.scope;
     let on = if reach.resources.is_empty() {
@@ -352,9 +363,10 @@ pub fn of_push(
     store: &Store,
     owner: &str,
     sources: &[Source],
+    issuer: Option<&str>,
 ) -> Result<Preview, PolicyError> {
     let planned = store.read(|c| Ok(policies.planned_push(c, owner, sources)))??;
-    preview(policies, store, owner, planned)
+    preview(policies, store, owner, planned, issuer)
 }
 
 /// The impact of removing `owner`'s policy `name`; None when she has none of that name.
@@ -363,11 +375,12 @@ pub fn of_remove(
     store: &Store,
     owner: &str,
     name: &str,
+    issuer: Option<&str>,
 ) -> Result<Option<Preview>, PolicyError> {
     let Some(planned) = store.read(|c| Ok(policies.planned_remove(c, owner, name)))?? else {
         return Ok(None);
     };
-    preview(policies, store, owner, planned).map(Some)
+    preview(policies, store, owner, planned, issuer).map(Some)
 }
 
 /// The comparison of `planned`, with each example tried on her registered resources.
@@ -376,6 +389,7 @@ pub fn preview(
     store: &Store,
     owner: &str,
     planned: Planned,
+    issuer: Option<&str>,
 ) -> Result<Preview, PolicyError> {
     let resources = resources_of(store, owner)?;
     let scopes: Vec<String> = store
@@ -461,6 +475,7 @@ pub fn preview(
         not_analysed,
         reach,
         warnings: planned.warnings,
+        issuer: issuer.map(str::to_owned),
     })
 }
 
@@ -596,20 +611,26 @@ mod tests {
     #[test]
     fn a_party_is_named_by_what_the_example_keeps() {
         assert_eq!(
-            party(&claims(
-                json!({"iss": "i", "sub": "s", "groups": ["guests"]})
-            )),
+            party(
+                &claims(json!({"iss": "i", "sub": "s", "groups": ["guests"]})),
+                None
+            ),
             "someone in group `guests`"
         );
         assert_eq!(
-            party(&claims(
-                json!({"iss": "i", "sub": "s", "email": "bob@example.com"})
-            )),
+            party(
+                &claims(json!({"iss": "i", "sub": "s", "email": "bob@example.com"})),
+                None
+            ),
             "`bob@example.com`"
         );
         assert_eq!(
-            party(&claims(json!({"iss": "i", "sub": "s"}))),
+            party(&claims(json!({"iss": "i", "sub": "s"})), None),
             "`s` from `i`"
+        );
+        assert_eq!(
+            party(&claims(json!({"iss": "i", "sub": "s"})), Some("i")),
+            "user `s`"
         );
     }
 

@@ -248,7 +248,13 @@ pub(super) fn impact_of(
 ) -> Result<Result<ImpactView, PolicyError>, OAuthError> {
     let confirm = confirmation(state, owner, name, previewed)?;
     let sources = [Source::new(name, text)];
-    match impact::of_push(&state.policies, &state.store, &owner.username, &sources) {
+    match impact::of_push(
+        &state.policies,
+        &state.store,
+        &owner.username,
+        &sources,
+        Some(&state.settings.issuer),
+    ) {
         Ok(preview) => Ok(Ok(ImpactView::new(&preview, confirm))),
         Err(PolicyError::Store(e)) => Err(e.into()),
         Err(e) => Ok(Err(e)),

@@ -85,7 +85,7 @@ def test_sign_in_see_resources_share_with_bob_and_sign_out(server, scene, page, 
     # Nothing is saved before Alice has seen what it does: the preview names Bob, the scope and the resource.
     impact = page.get_by_role("status").filter(has_text="What this change does")
     impact.wait_for()
-    assert re.search(rf"This also lets .*{re.escape(bob.username)}.*`view` Checking", impact.inner_text()) or (
+    assert re.search(rf"This also lets user `{re.escape(bob.username)}` `view` Checking\.", impact.inner_text()) or (
         "Not decided" in impact.inner_text()
     ), impact.inner_text()
     shoot("share impact")
