@@ -84,6 +84,26 @@ pub enum PolicyCommand {
         #[arg(required = true, value_name = "FILE_OR_DIR")]
         paths: Vec<PathBuf>,
     },
+    /// Show what pushing these files would change, per scope (as `uma-cedar diff`), storing nothing: exit 0
+    /// no change, 3 a change, 2 not decided, 1 an error
+    Diff {
+        #[command(flatten)]
+        dir: DataDir,
+        #[command(flatten)]
+        owner: OwnerArg,
+        /// Cedar schema (default: the server's `schema` setting from --config, else the built-in vocabulary)
+        #[arg(long, env = "UMA_CEDAR_SCHEMA")]
+        schema: Option<PathBuf>,
+        /// The server's TOML configuration file, to read its `schema` setting from
+        #[arg(long, env = "UMA_CEDAR_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        solver: super::impact::SolverArgs,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+        #[arg(required = true, value_name = "FILE_OR_DIR")]
+        paths: Vec<PathBuf>,
+    },
     /// List an owner's stored policies
     List {
         #[command(flatten)]
@@ -521,6 +541,22 @@ pub fn policy(cmd: PolicyCommand) -> Result<(), Failure> {
             config,
             paths,
         } => push(&dir.data_dir, &owner.owner, schema, config, &paths),
+        PolicyCommand::Diff {
+            dir,
+            owner,
+            schema,
+            config,
+            solver,
+            format,
+            paths,
+        } => diff(
+            &dir.data_dir,
+            &owner.owner,
+            server_schema(schema, config)?,
+            &solver,
+            format,
+            &paths,
+        ),
         PolicyCommand::List { dir, owner, format } => {
             let store = open_store(&dir.data_dir)?;
             check_owner(&store, &owner.owner)?;
@@ -578,6 +614,116 @@ fn no_such_policy(owner: &str, name: &str) -> Failure {
     ))
 }
 
+/// The schema the server uses: `--schema`, else the `schema` setting of `--config`, else the built-in one.
+fn server_schema(
+    schema: Option<PathBuf>,
+    config: Option<PathBuf>,
+) -> Result<Option<PathBuf>, Failure> {
+    Ok(match schema {
+        Some(path) => Some(path),
+        None => match &config {
+            Some(path) => FileSettings::load(path)?.schema,
+            None => None,
+        },
+    })
+}
+
+/// `policy diff`: the owner's stored set against the set after pushing `paths`, checked as `push` checks them
+/// and compared as `uma-cedar diff` compares (the same output and exit codes); nothing is stored.
+fn diff(
+    data_dir: &Path,
+    owner: &str,
+    schema: Option<PathBuf>,
+    solver: &super::impact::SolverArgs,
+    format: Format,
+    paths: &[PathBuf],
+) -> Result<(), Failure> {
+    let schema = load_schema(schema.as_deref())?;
+    let files = policy_files(paths)?;
+    let store = open_store(data_dir)?;
+    check_owner(&store, owner)?;
+    let sources: Vec<Source> = files
+        .iter()
+        .map(|f| Source::new(f.name.clone(), f.text.clone()))
+        .collect();
+    let policies = Policies::new(schema);
+    let planned = store.read(|c| Ok(policies.planned_push(c, owner, &sources)))?;
+    let planned = match planned {
+        Ok(planned) => planned,
+        Err(err) => return Err(push_refused(err, &files)),
+    };
+    let (warnings, texts) = located_over(&planned.warnings, &files);
+    eprint!("{}", render_over(&warnings, &texts));
+    let registered: Vec<String> = store
+        .read(|c| {
+            use crate::store::ResourceRead;
+            c.scopes_of_owner(owner)
+        })?
+        .into_iter()
+        .collect();
+    // Diagnostics of the analysis name the stored policies and the files by policy name.
+    let named: Vec<Source> = planned
+        .before
+        .iter()
+        .chain(&planned.after)
+        .cloned()
+        .collect();
+    match crate::policy::impact::compare(
+        policies.schema(),
+        &planned.before,
+        &planned.after,
+        &registered,
+        &solver.limits(),
+    ) {
+        Ok(impact) => super::impact::report_impact(&impact, format),
+        Err(err) => Err(super::impact::analysis_failure(err, &named, format)),
+    }
+}
+
+/// Diagnostics named by policy, moved onto the files they came from, with the files' texts to draw them over.
+fn located_over(
+    diagnostics: &[Diagnostic],
+    files: &[PolicyFile],
+) -> (Vec<Diagnostic>, Vec<Source>) {
+    let moved = diagnostics
+        .iter()
+        .map(|d| Diagnostic {
+            source: files
+                .iter()
+                .find(|f| f.name == d.source)
+                .map_or_else(|| d.source.clone(), |f| f.path.display().to_string()),
+            ..d.clone()
+        })
+        .collect();
+    (moved, by_path(files))
+}
+
+/// A push (or a diff's check of one) refused: the diagnostics over the files, and what to do.
+fn push_refused(err: PolicyError, files: &[PolicyFile]) -> Failure {
+    match err {
+        PolicyError::Invalid(validation) => {
+            let (diagnostics, texts) = located_over(&validation.diagnostics, files);
+            eprint!("{}", render_over(&diagnostics, &texts));
+            let files_failing: BTreeSet<&str> =
+                validation.errors().map(|d| d.source.as_str()).collect();
+            Failure::new(format!(
+                "nothing was stored: {} error(s) in {} file(s)",
+                validation.errors().count(),
+                files_failing.len()
+            ))
+            .help("fix the files and push again; `uma-cedar validate` checks them offline")
+        }
+        PolicyError::UnknownOwner(o) => unknown_owner(&o),
+        e @ (PolicyError::BadName { .. } | PolicyError::DuplicateName(_)) => {
+            Failure::new(e.to_string()).help(
+                "a file's name without `.cedar` names the policy: 1 to 64 letters, digits, `.`, `_` or `-`, \
+                 unique within a push",
+            )
+        }
+        PolicyError::Store(e) => Failure::from(e),
+    }
+}
+
 fn push(
     data_dir: &Path,
     owner: &str,
@@ -585,14 +731,7 @@ fn push(
     config: Option<PathBuf>,
     paths: &[PathBuf],
 ) -> Result<(), Failure> {
-    let schema = match schema {
-        Some(path) => Some(path),
-        None => match &config {
-            Some(path) => FileSettings::load(path)?.schema,
-            None => None,
-        },
-    };
-    let schema = load_schema(schema.as_deref())?;
+    let schema = load_schema(server_schema(schema, config)?.as_deref())?;
     let files = policy_files(paths)?;
     let store = open_store(data_dir)?;
     check_owner(&store, owner)?;
@@ -610,23 +749,10 @@ fn push(
         .iter()
         .map(|f| (f.name.as_str(), f.path.display().to_string()))
         .collect();
-    let located = |diagnostics: &[Diagnostic]| -> (Vec<Diagnostic>, Vec<Source>) {
-        let moved = diagnostics
-            .iter()
-            .map(|d| Diagnostic {
-                source: path_of
-                    .get(d.source.as_str())
-                    .cloned()
-                    .unwrap_or_else(|| d.source.clone()),
-                ..d.clone()
-            })
-            .collect();
-        (moved, by_path(&files))
-    };
     let policies = Policies::new(schema);
     match policies.push(&store, owner, &sources, SystemClock.now()) {
         Ok(outcome) => {
-            let (warnings, texts) = located(&outcome.warnings);
+            let (warnings, texts) = located_over(&outcome.warnings, &files);
             eprint!("{}", render_over(&warnings, &texts));
             let mut created = 0;
             for p in &outcome.pushed {
@@ -650,25 +776,6 @@ fn push(
             );
             Ok(())
         }
-        Err(PolicyError::Invalid(validation)) => {
-            let (diagnostics, texts) = located(&validation.diagnostics);
-            eprint!("{}", render_over(&diagnostics, &texts));
-            let files_failing: BTreeSet<&str> =
-                validation.errors().map(|d| d.source.as_str()).collect();
-            Err(Failure::new(format!(
-                "nothing was stored: {} error(s) in {} file(s)",
-                validation.errors().count(),
-                files_failing.len()
-            ))
-            .help("fix the files and push again; `uma-cedar validate` checks them offline"))
-        }
-        Err(PolicyError::UnknownOwner(o)) => Err(unknown_owner(&o)),
-        Err(e @ (PolicyError::BadName { .. } | PolicyError::DuplicateName(_))) => {
-            Err(Failure::new(e.to_string()).help(
-                "a file's name without `.cedar` names the policy: 1 to 64 letters, digits, `.`, `_` or `-`, \
-                 unique within a push",
-            ))
-        }
-        Err(PolicyError::Store(e)) => Err(Failure::from(e)),
+        Err(err) => Err(push_refused(err, &files)),
     }
 }

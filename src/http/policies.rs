@@ -9,6 +9,12 @@
 //!   refused with 400 `invalid_request` and its located `diagnostics`; nothing is stored;
 //! - `DELETE /uma/policies/{name}`: 204.
 //!
+//! A write with `?dry_run=impact` is checked exactly as the write would be (the same errors) and answers 200
+//! with its impact instead of making it: per scope, whether the owner's set after the change newly allows or
+//! newly denies anything, each with one example request the ordinary authorizer confirms, or "undecided" when
+//! the solver could not tell ([`crate::owner::impact`]). Nothing is stored. Any other `dry_run` is a 400
+//! `invalid_request`, so a misspelt dry run is never taken for a write.
+//!
 //! The caller is the owner: a bearer access token with scope `uma_policy` whose subject (a username, or a
 //! client id for a client-owned organisation) owns the policies. A PAT with only `uma_protection` gets 403
 //! `insufficient_scope`: a resource server must never rewrite an owner's policies. This module must never read
@@ -23,6 +29,7 @@ use super::bearer::{active_access_token, bearer_token};
 use super::forms::read_body;
 use super::{AppState, method_not_allowed, paths};
 use crate::error::OAuthError;
+use crate::owner::impact;
 use crate::owner::policies::{self, PolicyError};
 use crate::policy::Source;
 use crate::scope::UMA_POLICY;
@@ -95,6 +102,39 @@ fn from_policy_error(err: PolicyError) -> OAuthError {
     }
 }
 
+/// What a write request asks for: the write, or only its impact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Write,
+    Impact,
+}
+
+/// Reads `dry_run` from the query. Unlike other parameters, an empty or repeated `dry_run` is an error rather
+/// than omitted: a caller who asked for a dry run must never get a write.
+fn mode(req: &HttpRequest) -> Result<Mode, OAuthError> {
+    let mut found: Option<String> = None;
+    for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        if name != "dry_run" {
+            continue;
+        }
+        if found.is_some() {
+            return Err(OAuthError::invalid_request(
+                "parameter `dry_run` is repeated; send it once",
+            ));
+        }
+        found = Some(value.into_owned());
+    }
+    match found.as_deref() {
+        None => Ok(Mode::Write),
+        Some(impact::DRY_RUN) => Ok(Mode::Impact),
+        Some(other) => Err(OAuthError::invalid_request(format!(
+            "`dry_run` must be `{}` (answer the change's impact, store nothing), not {}",
+            impact::DRY_RUN,
+            crate::error::quoted(other)
+        ))),
+    }
+}
+
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
     let owner = require_owner(&req, &state).await?;
     let list = state
@@ -164,10 +204,28 @@ async fn put(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let owner = require_owner(&req, &state).await?;
+    let mode = mode(&req)?;
     let name = name.into_inner();
     policies::check_name(&name).map_err(from_policy_error)?;
     let body = read_body(payload, &state).await?;
     let text = policy_text(&req, &body)?;
+    if mode == Mode::Impact {
+        let preview = state
+            .run(move |st| {
+                impact::of_push(
+                    &st.policies,
+                    &st.store,
+                    &owner,
+                    &[Source::new(name, text)],
+                    Some(&st.settings.issuer),
+                )
+                .map_err(from_policy_error)
+            })
+            .await?;
+        return Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(preview.to_json()));
+    }
     let outcome = state
         .run(move |st| {
             st.policies
@@ -199,7 +257,31 @@ async fn remove(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let owner = require_owner(&req, &state).await?;
+    let mode = mode(&req)?;
     let name = name.into_inner();
+    if mode == Mode::Impact {
+        let preview = {
+            let name = name.clone();
+            state
+                .run(move |st| {
+                    impact::of_remove(
+                        &st.policies,
+                        &st.store,
+                        &owner,
+                        &name,
+                        Some(&st.settings.issuer),
+                    )
+                    .map_err(from_policy_error)
+                })
+                .await?
+        };
+        return match preview {
+            Some(preview) => Ok(HttpResponse::Ok()
+                .insert_header(("Cache-Control", "no-store"))
+                .json(preview.to_json())),
+            None => Err(not_found(&name)),
+        };
+    }
     let removed = {
         let name = name.clone();
         state

@@ -22,6 +22,7 @@ use crate::notify::{
     self, Event,
     event::{PolicyChange, PolicyChanged},
 };
+use crate::policy::impact::Limits;
 use crate::policy::{
     self, Claims, Compiled, ContextFacts, Decision, Diagnostic, PolicyCache, PolicySchema,
     ResourceFacts, ScopeCheck, Source, Validation,
@@ -113,6 +114,8 @@ pub struct Policies {
     /// validation again.
     fingerprint: String,
     cache: PolicyCache,
+    /// How an owner's change is analysed before it is made ([`super::impact`]).
+    impact_limits: Limits,
 }
 
 impl Policies {
@@ -122,7 +125,21 @@ impl Policies {
             schema: Arc::new(schema),
             fingerprint,
             cache: PolicyCache::default(),
+            impact_limits: Limits {
+                timeout: super::impact::TIMEOUT,
+                ..Limits::default()
+            },
         }
+    }
+
+    /// The same service analysing owners' changes with `limits` (the solver to run, the time limit).
+    pub fn with_impact_limits(mut self, limits: Limits) -> Self {
+        self.impact_limits = limits;
+        self
+    }
+
+    pub fn impact_limits(&self) -> &Limits {
+        &self.impact_limits
     }
 
     pub fn schema(&self) -> &Arc<PolicySchema> {
@@ -153,29 +170,11 @@ impl Policies {
         sources: &[Source],
         now: UnixTime,
     ) -> Result<PushOutcome, PolicyError> {
-        let names = check_names(sources)?;
-        if !tx.owner_exists(owner)? {
-            return Err(PolicyError::UnknownOwner(owner.to_owned()));
-        }
-        let known = tx.scopes_of_owner(owner)?;
-        let stored = tx.policy_texts(owner)?;
-        // The set after the push (the stored sources not replaced, then the pushed ones) must stay within the
-        // size a set may have, or every decision with it would deny.
-        let kept = stored
-            .iter()
-            .filter(|(name, _)| !names.contains(name.as_str()))
-            .map(|(name, text)| (name.as_str(), text.as_str()));
-        let pushed = sources.iter().map(|s| (s.name.as_str(), s.text.as_str()));
-        if let Err(d) = policy::check_set_size(kept.chain(pushed)) {
-            return Err(PolicyError::Invalid(Validation {
-                diagnostics: vec![d],
-                policy_counts: vec![0; sources.len()],
-            }));
-        }
-        let validation = policy::validate(&self.schema, sources, ScopeCheck::Warn(&known));
-        if !validation.is_valid() {
-            return Err(PolicyError::Invalid(validation));
-        }
+        let Checked {
+            names,
+            stored,
+            validation,
+        } = self.check_push(tx, owner, sources)?;
         // The whole set is known to validate when what it keeps was checked against this schema too.
         let keeps_unchecked = stored
             .iter()
@@ -201,6 +200,97 @@ impl Policies {
             pushed,
             warnings: validation.warnings().cloned().collect(),
         })
+    }
+
+    /// Everything a push checks before it writes: the names, the owner, the size of the set after it, and
+    /// validation against the schema (a scope none of the owner's resources has is a warning). Reads only.
+    fn check_push<'s>(
+        &self,
+        reader: &(impl PolicyRead + ResourceRead),
+        owner: &str,
+        sources: &'s [Source],
+    ) -> Result<Checked<'s>, PolicyError> {
+        let names = check_names(sources)?;
+        if !reader.owner_exists(owner)? {
+            return Err(PolicyError::UnknownOwner(owner.to_owned()));
+        }
+        let known = reader.scopes_of_owner(owner)?;
+        let stored = reader.policy_texts(owner)?;
+        // The set after the push (the stored sources not replaced, then the pushed ones) must stay within the
+        // size a set may have, or every decision with it would deny.
+        let kept = stored
+            .iter()
+            .filter(|(name, _)| !names.contains(name.as_str()))
+            .map(|(name, text)| (name.as_str(), text.as_str()));
+        let pushed = sources.iter().map(|s| (s.name.as_str(), s.text.as_str()));
+        if let Err(d) = policy::check_set_size(kept.chain(pushed)) {
+            return Err(PolicyError::Invalid(Validation {
+                diagnostics: vec![d],
+                policy_counts: vec![0; sources.len()],
+            }));
+        }
+        let validation = policy::validate(&self.schema, sources, ScopeCheck::Warn(&known));
+        if !validation.is_valid() {
+            return Err(PolicyError::Invalid(validation));
+        }
+        Ok(Checked {
+            names,
+            stored,
+            validation,
+        })
+    }
+
+    /// The owner's set as stored now and as it would be after pushing `sources`, checked exactly as
+    /// [`Policies::push`] checks them (the same errors), with nothing written: what a dry run compares.
+    pub fn planned_push(
+        &self,
+        reader: &(impl PolicyRead + ResourceRead),
+        owner: &str,
+        sources: &[Source],
+    ) -> Result<Planned, PolicyError> {
+        let Checked {
+            names,
+            stored,
+            validation,
+        } = self.check_push(reader, owner, sources)?;
+        let after = stored
+            .iter()
+            .filter(|(name, _)| !names.contains(name.as_str()))
+            .map(|(name, text)| Source::new(name.clone(), text.clone()))
+            .chain(sources.iter().cloned())
+            .collect();
+        Ok(Planned {
+            before: as_sources(stored),
+            after,
+            warnings: validation.warnings().cloned().collect(),
+        })
+    }
+
+    /// The owner's set as stored now and as it would be without her policy `name`, nothing written; None when
+    /// she has no policy of that name.
+    pub fn planned_remove(
+        &self,
+        reader: &impl PolicyRead,
+        owner: &str,
+        name: &str,
+    ) -> Result<Option<Planned>, PolicyError> {
+        if !reader.owner_exists(owner)? {
+            return Err(PolicyError::UnknownOwner(owner.to_owned()));
+        }
+        let stored = reader.policy_texts(owner)?;
+        if !stored.iter().any(|(n, _)| n == name) {
+            return Ok(None);
+        }
+        let after = stored
+            .iter()
+            .filter(|(n, _)| n != name)
+            .map(|(n, text)| Source::new(n.clone(), text.clone()))
+            .collect();
+        Ok(Some(Planned {
+            before: as_sources(stored),
+            after,
+            warnings: Vec::new(),
+        }))
     }
 
     /// Removes `owner`'s policy `name` at `now`. False when there is none.
@@ -391,6 +481,29 @@ impl Policies {
     }
 }
 
+/// What [`Policies::check_push`] found: the pushed names, the stored sources, the validation of the pushed.
+struct Checked<'s> {
+    names: BTreeSet<&'s str>,
+    stored: Vec<(String, String)>,
+    validation: Validation,
+}
+
+/// An owner's set before and after a change that has not been made.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub before: Vec<Source>,
+    pub after: Vec<Source>,
+    /// The warnings the change would be stored with.
+    pub warnings: Vec<Diagnostic>,
+}
+
+fn as_sources(texts: Vec<(String, String)>) -> Vec<Source> {
+    texts
+        .into_iter()
+        .map(|(name, text)| Source::new(name, text))
+        .collect()
+}
+
 /// Names `schema` and this build (whose validator may accept or refuse differently from another's).
 fn schema_fingerprint(schema: &PolicySchema) -> String {
     let text = format!("{}\n{}", env!("CARGO_PKG_VERSION"), schema.canonical());
@@ -568,6 +681,72 @@ mod tests {
         store
             .write(|tx| p.push_in(tx, "alice", &[Source::new("bob", BOB_VIEWS)], 2))
             .expect("committed push");
+        assert!(decide(&p, &store, "checking", "alice").is_permit());
+    }
+
+    #[test]
+    fn planned_changes_are_checked_like_writes_and_write_nothing() {
+        let (_dir, store) = setup();
+        let p = policies();
+        p.push(&store, "alice", &[Source::new("bob", BOB_VIEWS)], 1)
+            .expect("push");
+        let state = |store: &Store| {
+            store
+                .read(|c| Ok((c.policy_texts("alice")?, c.policy_state("alice")?)))
+                .expect("state")
+        };
+        let before = state(&store);
+        let everyone = Source::new("all", "permit (principal, action, resource);");
+        let planned = store
+            .read(|c| Ok(p.planned_push(c, "alice", std::slice::from_ref(&everyone))))
+            .expect("read")
+            .expect("planned");
+        assert_eq!(planned.before, vec![Source::new("bob", BOB_VIEWS)]);
+        assert_eq!(
+            planned.after,
+            vec![Source::new("bob", BOB_VIEWS), everyone.clone()]
+        );
+        // A replacement takes the place of the stored source of its name.
+        let replaced = store
+            .read(|c| Ok(p.planned_push(c, "alice", &[Source::new("bob", "// none\n")])))
+            .expect("read")
+            .expect("planned");
+        assert_eq!(replaced.after, vec![Source::new("bob", "// none\n")]);
+        // The push's own refusals.
+        let invalid = store
+            .read(|c| {
+                Ok(p.planned_push(
+                    c,
+                    "alice",
+                    &[Source::new(
+                        "x",
+                        "permit (principal, action, resource) when { principal.nope };",
+                    )],
+                ))
+            })
+            .expect("read");
+        assert!(
+            matches!(invalid, Err(PolicyError::Invalid(_))),
+            "{invalid:?}"
+        );
+        let unknown = store
+            .read(|c| Ok(p.planned_push(c, "nobody", std::slice::from_ref(&everyone))))
+            .expect("read");
+        assert!(matches!(unknown, Err(PolicyError::UnknownOwner(_))));
+        let removal = store
+            .read(|c| Ok(p.planned_remove(c, "alice", "bob")))
+            .expect("read")
+            .expect("planned")
+            .expect("she has it");
+        assert!(removal.after.is_empty());
+        assert!(
+            store
+                .read(|c| Ok(p.planned_remove(c, "alice", "nope")))
+                .expect("read")
+                .expect("planned")
+                .is_none()
+        );
+        assert_eq!(state(&store), before, "nothing was written");
         assert!(decide(&p, &store, "checking", "alice").is_permit());
     }
 

@@ -463,14 +463,46 @@ async fn an_invalid_edit_shows_located_diagnostics_and_leaves_the_set_unchanged(
         version
     );
 
-    // A valid edit is stored, through the same service.
+    // A valid edit is first previewed with its impact, and stored only once confirmed, through the same
+    // service.
+    let wider = "permit (principal, action, resource);";
+    let preview = browser
+        .post(
+            &app,
+            "/console/policies/p",
+            &[("csrf_token", &csrf), ("text", wider)],
+        )
+        .await;
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    assert!(
+        preview.text().contains("What this change does"),
+        "{}",
+        preview.text()
+    );
+    assert_eq!(policy_text(&t, "alice", "p").as_deref(), Some(valid));
+    let confirm = hidden(&preview.text(), "confirmed");
+    // A confirmation is for the text previewed: another text is previewed in turn, not stored.
+    let other = browser
+        .post(
+            &app,
+            "/console/policies/p",
+            &[
+                ("csrf_token", &csrf),
+                ("text", "// nobody\n"),
+                ("confirmed", &confirm),
+            ],
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.text());
+    assert_eq!(policy_text(&t, "alice", "p").as_deref(), Some(valid));
     let ok = browser
         .post(
             &app,
             "/console/policies/p",
             &[
                 ("csrf_token", &csrf),
-                ("text", "permit (principal, action, resource);"),
+                ("text", wider),
+                ("confirmed", &confirm),
             ],
         )
         .await;
@@ -516,8 +548,23 @@ async fn the_share_form_saves_a_policy_that_check_access_then_permits() {
         "a preview stores nothing"
     );
 
-    let saved = browser
+    assert!(
+        preview.text().contains("What this change does"),
+        "the preview shows the impact: {}",
+        preview.text()
+    );
+
+    // "Share" without a confirmation previews too, and stores nothing.
+    let unconfirmed = browser
         .post(&app, "/console/share", &borrowed(&share("save")))
+        .await;
+    assert_eq!(unconfirmed.status, 200, "{}", unconfirmed.text());
+    assert_eq!(policy_text(&t, "alice", &name), None);
+    let confirm = hidden(&unconfirmed.text(), "confirmed");
+    let mut confirmed = share("save");
+    confirmed.push(("confirmed".to_owned(), confirm));
+    let saved = browser
+        .post(&app, "/console/share", &borrowed(&confirmed))
         .await;
     assert_eq!(saved.status, 303, "{}", saved.text());
     let text = policy_text(&t, "alice", &name).expect("stored");
@@ -800,4 +847,134 @@ async fn the_activity_is_filtered_by_the_store_and_bad_filters_are_400() {
         "{}",
         hers.text()
     );
+}
+
+/// The share fields for `who` (a group) with `view` on `resource`.
+fn group_share(csrf: &str, resource: &str, group: &str, action: &str) -> Vec<(String, String)> {
+    owned(&[
+        ("csrf_token", csrf),
+        ("resource", resource),
+        ("who", group),
+        ("kind", "group"),
+        ("scope.1", "view"),
+        ("action", action),
+    ])
+}
+
+#[actix_web::test]
+async fn a_share_preview_says_what_it_newly_allows_before_anything_is_saved() {
+    if !crate::impact::cvc5() {
+        return;
+    }
+    let t = setup();
+    let app = t.service().await;
+    let pat = user_pat(&t, "alice", "rs1");
+    let diary = register(
+        &app,
+        &pat,
+        &json!({"name": "Diary", "resource_scopes": ["view", "edit"]}),
+    )
+    .await;
+    let version = t
+        .state
+        .store
+        .read(|c| c.policy_version("alice"))
+        .expect("version");
+    let mut browser = Browser::default();
+    let csrf = browser.sign_in(&app, "alice", "alice-password").await;
+
+    let preview = browser
+        .post(
+            &app,
+            "/console/share",
+            &borrowed(&group_share(&csrf, &diary, "guests", "preview")),
+        )
+        .await;
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    let html = preview.text();
+    assert!(html.contains("What this change does"), "{html}");
+    assert!(
+        html.contains("This also lets someone in group `guests` `view` Diary."),
+        "the impact names the group, the scope and her resource: {html}"
+    );
+    assert!(html.contains("Confirm and share"), "{html}");
+    assert_eq!(
+        t.state
+            .store
+            .read(|c| c.policy_version("alice"))
+            .expect("version"),
+        version,
+        "a preview stores nothing"
+    );
+
+    // Sharing the same again changes nothing more: the preview says so.
+    let confirm = hidden(&html, "confirmed");
+    let mut fields = group_share(&csrf, &diary, "guests", "save");
+    fields.push(("confirmed".to_owned(), confirm));
+    let saved = browser
+        .post(&app, "/console/share", &borrowed(&fields))
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    let again = browser
+        .post(
+            &app,
+            "/console/share",
+            &borrowed(&group_share(&csrf, &diary, "guests", "preview")),
+        )
+        .await;
+    assert!(
+        again.text().contains("No change in what is allowed"),
+        "{}",
+        again.text()
+    );
+}
+
+#[actix_web::test]
+async fn without_the_solver_the_preview_says_not_decided_and_the_save_still_works() {
+    let mut t = setup();
+    t.state.policies = std::sync::Arc::new(
+        uma_cedar::owner::Policies::new(uma_cedar::policy::PolicySchema::base().expect("schema"))
+            .with_impact_limits(uma_cedar::policy::impact::Limits {
+                solver: "/nonexistent/cvc5".into(),
+                timeout: std::time::Duration::from_secs(5),
+            }),
+    );
+    let app = t.service().await;
+    let pat = user_pat(&t, "alice", "rs1");
+    register(
+        &app,
+        &pat,
+        &json!({"name": "Diary", "resource_scopes": ["view"]}),
+    )
+    .await;
+    let mut browser = Browser::default();
+    let csrf = browser.sign_in(&app, "alice", "alice-password").await;
+    let text = "permit (principal, action, resource);";
+    let preview = browser
+        .post(
+            &app,
+            "/console/policies",
+            &[("csrf_token", &csrf), ("name", "everyone"), ("text", text)],
+        )
+        .await;
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    let html = preview.text();
+    assert!(html.contains("Not decided"), "{html}");
+    assert!(!html.contains("No change in what is allowed"), "{html}");
+    assert_eq!(policy_text(&t, "alice", "everyone"), None);
+    let confirm = hidden(&html, "confirmed");
+    let saved = browser
+        .post(
+            &app,
+            "/console/policies",
+            &[
+                ("csrf_token", &csrf),
+                ("name", "everyone"),
+                ("text", text),
+                ("confirmed", &confirm),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    assert_eq!(policy_text(&t, "alice", "everyone").as_deref(), Some(text));
 }

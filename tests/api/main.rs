@@ -12,6 +12,7 @@ mod authorize;
 mod console;
 mod discovery;
 mod helpers;
+mod impact;
 mod introspect;
 mod openapi;
 mod operations;

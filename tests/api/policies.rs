@@ -13,13 +13,13 @@ use uma_cedar::store::resources::{Description, Resource};
 
 use crate::helpers::*;
 
-const BOB_VIEWS: &str = r#"// Bob may view the checking account
+pub(crate) const BOB_VIEWS: &str = r#"// Bob may view the checking account
 permit (principal, action == Uma::Action::"view", resource)
 when { principal has email && principal.email == "bob@example.com" };
 "#;
 
 /// A token for `client` with `scope`, by client credentials (the client owns its policies).
-async fn org_token<S, B>(app: &S, client: &str, scope: &str) -> String
+pub(crate) async fn org_token<S, B>(app: &S, client: &str, scope: &str) -> String
 where
     S: actix_web::dev::Service<
             actix_http::Request,
@@ -47,7 +47,7 @@ where
         .to_owned()
 }
 
-fn put_text(name: &str, token: &str, text: &str) -> TestRequest {
+pub(crate) fn put_text(name: &str, token: &str, text: &str) -> TestRequest {
     TestRequest::put()
         .uri(&format!("/uma/policies/{name}"))
         .insert_header(bearer(token))
@@ -55,15 +55,15 @@ fn put_text(name: &str, token: &str, text: &str) -> TestRequest {
         .set_payload(text.to_owned())
 }
 
-fn get(path: &str, token: &str) -> TestRequest {
+pub(crate) fn get(path: &str, token: &str) -> TestRequest {
     TestRequest::get().uri(path).insert_header(bearer(token))
 }
 
-fn delete(path: &str, token: &str) -> TestRequest {
+pub(crate) fn delete(path: &str, token: &str) -> TestRequest {
     TestRequest::delete().uri(path).insert_header(bearer(token))
 }
 
-fn setup() -> TestApp {
+pub(crate) fn setup() -> TestApp {
     let t = TestApp::new();
     t.add_client("bank", &[]);
     t.add_client("app", &["https://app.example/cb"]);
@@ -71,7 +71,7 @@ fn setup() -> TestApp {
     t
 }
 
-fn register(t: &TestApp, id: &str, owner: &str, scopes: &[&str]) -> Resource {
+pub(crate) fn register(t: &TestApp, id: &str, owner: &str, scopes: &[&str]) -> Resource {
     let resource = Resource {
         id: id.into(),
         owner: owner.into(),

@@ -1,5 +1,6 @@
 """The owner's console from outside, against the real binary: `/` leads to it, its pages carry the security
-headers, a post without the session's CSRF token changes nothing, and another owner's policy name is a 404."""
+headers, a post without the session's CSRF token changes nothing, and another owner's policy name is a 404.
+Adding a policy shows its impact first and saves only the confirmed post."""
 
 import re
 
@@ -39,9 +40,15 @@ def sign_in(uma, user) -> tuple[Browser, str]:
 
 
 def add_policy(uma, browser: Browser, token: str, name: str, text: str):
+    """Adds a policy as the form does: the first post shows its impact, the confirmed one saves it."""
+    data = {"csrf_token": token, "name": name, "text": text}
+    preview = browser.http.post(f"{uma.issuer}/console/policies", data=data, allow_redirects=False, timeout=30)
+    assert preview.status_code == 200 and "What this change does" in preview.text, preview.text[:500]
+    confirm = re.search(r'name="confirmed" value="([^"]+)"', preview.text)
+    assert confirm, preview.text[:500]
     answer = browser.http.post(
         f"{uma.issuer}/console/policies",
-        data={"csrf_token": token, "name": name, "text": text},
+        data={**data, "confirmed": confirm.group(1)},
         allow_redirects=False,
         timeout=10,
     )

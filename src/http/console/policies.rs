@@ -4,6 +4,12 @@
 //!
 //! Writes go through [`crate::owner::Policies`], like the CLI's `policy push` and the policy API. A name that is
 //! not one of the owner's policies is a 404, whoever else may have a policy of that name.
+//!
+//! Before an edit (or an addition, or a share) is saved, the owner sees its impact ([`crate::owner::impact`]):
+//! "Save" first shows what the change newly allows or denies, with a "Confirm and save" button that carries a
+//! digest of what was previewed (her set's version, the name, the text). Only a post whose digest matches the
+//! set as it is now and the text as sent is saved; anything else (an edited text, a set changed meanwhile) is
+//! previewed again. An undecided impact is shown as such and can still be saved.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -13,8 +19,10 @@ use serde_json::{Map, Value};
 use super::resources::{label, owner_resource, owner_resources};
 use super::{AppState, Nav, Out, Owner, act, day, urls, view};
 use crate::error::OAuthError;
+use crate::owner::impact::{self, Preview};
 use crate::owner::policies as service;
 use crate::owner::{PolicyError, PushOutcome};
+use crate::policy::impact::Status;
 use crate::policy::{Claims, Decision, Diagnostic, Source};
 use crate::store::users;
 use crate::uma::interaction::local_claims;
@@ -162,6 +170,95 @@ struct EditPage {
     error: Option<String>,
     diagnostics_heading: &'static str,
     diagnostics: Vec<DiagnosticItem>,
+    impact: Option<ImpactView>,
+}
+
+/// A change's impact as the console shows it, with the digest its confirm button carries.
+pub(super) struct ImpactView {
+    pub summary: String,
+    pub changes: Vec<String>,
+    pub undecided: Vec<String>,
+    /// What "Confirm" posts back as `confirmed`: see [`confirmation`].
+    pub confirm: String,
+}
+
+impl ImpactView {
+    fn new(preview: &Preview, confirm: String) -> Self {
+        let summary = match preview.status() {
+            Status::Changed => "Saving this changes who can use your resources:",
+            Status::NoChange => {
+                "No change in what is allowed: nobody gains or loses access to any scope."
+            }
+            Status::Undecided => {
+                "Not decided: the server could not work out everything this change does."
+            }
+        };
+        let text = |lines: Vec<impact::Line>| lines.into_iter().map(|l| l.text).collect();
+        Self {
+            summary: summary.to_owned(),
+            changes: text(preview.changes()),
+            undecided: text(preview.undecided()),
+            confirm,
+        }
+    }
+}
+
+/// The digest a confirm button carries: of the owner's set version, the policy's name and what was previewed
+/// (the text of an edit, the fields of a share form), so a confirmation is for exactly that change, against the
+/// set as it was then.
+pub(super) fn confirmation(
+    state: &AppState,
+    owner: &Owner,
+    name: &str,
+    previewed: &str,
+) -> Result<String, OAuthError> {
+    use crate::store::PolicyRead;
+    let version = state.store.read(|c| c.policy_version(&owner.username))?;
+    Ok(crate::crypto::sha256_base64url(
+        format!("uma-cedar console preview\n{version}\n{name}\n{previewed}").as_bytes(),
+    ))
+}
+
+/// True when the form confirms exactly this change (see [`confirmation`]), against the set as it is now.
+pub(super) fn confirmed(
+    state: &AppState,
+    owner: &Owner,
+    form: &crate::http::forms::Params,
+    name: &str,
+    previewed: &str,
+) -> Result<bool, OAuthError> {
+    let Some(sent) = form.get("confirmed") else {
+        return Ok(false);
+    };
+    let expected = confirmation(state, owner, name, previewed)?;
+    Ok(crate::crypto::constant_time_eq(
+        sent.as_bytes(),
+        expected.as_bytes(),
+    ))
+}
+
+/// The impact of saving `text` as `owner`'s policy `name`, or the push's own refusal; its confirm button is
+/// for `previewed` (see [`confirmation`]).
+pub(super) fn impact_of(
+    state: &AppState,
+    owner: &Owner,
+    name: &str,
+    text: &str,
+    previewed: &str,
+) -> Result<Result<ImpactView, PolicyError>, OAuthError> {
+    let confirm = confirmation(state, owner, name, previewed)?;
+    let sources = [Source::new(name, text)];
+    match impact::of_push(
+        &state.policies,
+        &state.store,
+        &owner.username,
+        &sources,
+        Some(&state.settings.issuer),
+    ) {
+        Ok(preview) => Ok(Ok(ImpactView::new(&preview, confirm))),
+        Err(PolicyError::Store(e)) => Err(e.into()),
+        Err(e) => Ok(Err(e)),
+    }
 }
 
 impl EditPage {
@@ -182,6 +279,7 @@ impl EditPage {
             error: None,
             diagnostics_heading: "",
             diagnostics: Vec::new(),
+            impact: None,
         }
     }
 }
@@ -215,14 +313,17 @@ fn no_such_policy(name: &str) -> Out {
     Out::not_found(format!("You have no policy named `{name}`."))
 }
 
-/// Stores `text` as `owner`'s policy `name` through the policy service. A valid text redirects to the list
-/// (or, with warnings, shows them); an invalid one shows the form again with its diagnostics, nothing stored.
+/// Saves `text` as `owner`'s policy `name` through the policy service once `confirmed` (the form confirms its
+/// previewed impact, see [`confirmed`]); until then (or when the text or her set changed since), shows the
+/// impact with a confirm button and stores nothing. A valid text redirects to the list (or, with warnings, shows them); an invalid one shows the
+/// form again with its diagnostics, nothing stored.
 pub(super) fn store_policy(
     state: &AppState,
     owner: &Owner,
     name: &str,
     text: &str,
     is_new: bool,
+    confirmed: bool,
 ) -> Result<Out, OAuthError> {
     let sources = [Source::new(name, text)];
     let page = |error: Option<String>, diagnostics: &[Diagnostic], heading| {
@@ -235,10 +336,21 @@ pub(super) fn store_policy(
         page.diagnostics = diagnostics.iter().map(DiagnosticItem::from).collect();
         page
     };
-    match state
-        .policies
-        .push(&state.store, &owner.username, &sources, state.now())
-    {
+    let result = if confirmed {
+        state
+            .policies
+            .push(&state.store, &owner.username, &sources, state.now())
+    } else {
+        match impact_of(state, owner, name, text, text)? {
+            Ok(view) => {
+                let mut shown = page(None, &[], "");
+                shown.impact = Some(view);
+                return Ok(Out::page(&shown));
+            }
+            Err(e) => Err(e),
+        }
+    };
+    match result {
         Ok(PushOutcome { warnings, .. }) if warnings.is_empty() => {
             Ok(Out::SeeOther(format!("{}?saved={name}", urls::POLICIES)))
         }
@@ -286,7 +398,8 @@ async fn add(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>
             ));
             return Ok(Out::page_with(StatusCode::BAD_REQUEST, &page));
         }
-        store_policy(st, owner, &name, &text, true)
+        let confirmed = confirmed(st, owner, form, &name, &text)?;
+        store_policy(st, owner, &name, &text, true, confirmed)
     })
     .await
 }
@@ -308,7 +421,8 @@ async fn save(
             return Ok(no_such_policy(&name));
         }
         let text = form.get("text").unwrap_or_default();
-        store_policy(st, owner, &name, text, false)
+        let confirmed = confirmed(st, owner, form, &name, text)?;
+        store_policy(st, owner, &name, text, false, confirmed)
     })
     .await
 }

@@ -1,6 +1,10 @@
 //! "Share": a form (who, which scopes of one resource, optionally until a date, optionally "ask me first") that
 //! writes a named, commented Cedar policy ([`crate::owner::share`]), shows it, and saves it through the owner's
 //! policy service like any other policy. Only the owner's own resources can be shared; another id is a 404.
+//!
+//! Nothing is shared before the owner has seen what it does: "Share" (or "Preview") shows the policy and its
+//! impact ("this also lets someone in group `guests` view Diary"), and only "Confirm and share", carrying the
+//! digest of what was previewed ([`super::policies::confirmation`]), saves it.
 
 use std::collections::BTreeSet;
 
@@ -8,7 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::policies::store_policy;
+use super::policies::{ImpactView, confirmed, impact_of, store_policy};
 use super::resources::{label, owner_resource, owner_resources, server_label};
 use super::{AppState, Nav, Out, Owner, act, method_not_allowed, urls, view};
 use crate::error::OAuthError;
@@ -51,6 +55,9 @@ struct ShareForm {
     preview: Option<String>,
 }
 
+/// Nothing to preview yet.
+const NO_IMPACT: Option<ImpactView> = None;
+
 impl ShareForm {
     fn blank(resource: &Resource) -> Self {
         Self {
@@ -83,6 +90,7 @@ struct SharePage {
     error: Option<String>,
     form: Option<ShareForm>,
     resources: Vec<ResourceOption>,
+    impact: Option<ImpactView>,
 }
 
 fn chooser(state: &AppState, owner: &Owner) -> Result<SharePage, OAuthError> {
@@ -102,6 +110,7 @@ fn chooser(state: &AppState, owner: &Owner) -> Result<SharePage, OAuthError> {
         error: None,
         form: None,
         resources,
+        impact: NO_IMPACT,
     })
 }
 
@@ -122,6 +131,7 @@ async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             error: None,
             form: Some(ShareForm::blank(&resource)),
             resources: Vec::new(),
+            impact: NO_IMPACT,
         }))
     })
     .await
@@ -155,6 +165,7 @@ async fn submit(
                     error: Some(error),
                     form: Some(shown),
                     resources: Vec::new(),
+                    impact: NO_IMPACT,
                 },
             ))
         };
@@ -220,15 +231,36 @@ async fn submit(
             return refuse(shown, format!("{e}."));
         }
         let text = shared.text;
-        if form.get("action") != Some("save") {
-            shown.name = name;
-            shown.preview = Some(text);
+        // What the owner confirms: the form's fields, not the text, whose comment is dated to the second.
+        let previewed = serde_json::json!([
+            resource.id,
+            shown.kind,
+            shown.who,
+            shown
+                .scopes
+                .iter()
+                .filter(|s| s.checked)
+                .map(|s| &s.name)
+                .collect::<Vec<_>>(),
+            shown.until,
+            shown.ask,
+        ])
+        .to_string();
+        let save = form.get("action") == Some("save");
+        if !save || !confirmed(st, owner, form, &name, &previewed)? {
+            shown.name = name.clone();
+            shown.preview = Some(text.clone());
+            let impact = match impact_of(st, owner, &name, &text, &previewed)? {
+                Ok(view) => view,
+                Err(e) => return refuse(shown, format!("{}.", capitalized(&e.to_string()))),
+            };
             return Ok(Out::page(&SharePage {
                 title: "Share",
                 nav: Nav::of(owner, "share"),
                 error: None,
                 form: Some(shown),
                 resources: Vec::new(),
+                impact: Some(impact),
             }));
         }
         if st
@@ -242,7 +274,7 @@ async fn submit(
                 format!("You already have a policy named `{name}`: choose another name."),
             );
         }
-        store_policy(st, owner, &name, &text, true)
+        store_policy(st, owner, &name, &text, true, true)
     })
     .await
 }

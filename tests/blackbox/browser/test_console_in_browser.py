@@ -1,10 +1,10 @@
 """The owner console in a real browser (issue 9): Alice signs in at /console, sees her resources, shares one
-with Bob through the form (and Bob's client gets an RPT), edits a policy into an invalid one (and sees the
+with Bob through the form (seeing its impact first, then confirming; Bob's client gets an RPT), edits a policy into an invalid one (and sees the
 located diagnostic, with her set unchanged), approves and denies held requests (and the client's next poll is
 granted or denied), reads the activity, revokes a connected application and signs out.
 
 Pages are found by accessible roles and names only (headings "My resources", "My policies", "Requests",
-"Activity", "Connected applications"; fields "Username", "Password", "Who"; buttons "Sign in", "Share", "Save",
+"Activity", "Connected applications"; fields "Username", "Password", "Who"; buttons "Sign in", "Share", "Confirm and share", "Save",
 "Approve", "Deny", "Revoke", "Sign out"), so the markup may change freely. Until the console exists these tests
 skip, and only while `/console` answers 404: any other answer runs them.
 """
@@ -82,6 +82,16 @@ def test_sign_in_see_resources_share_with_bob_and_sign_out(server, scene, page, 
     form.get_by_label("view", exact=True).check()
     shoot("share form")
     form.get_by_role("button", name="Share").click()
+    # Nothing is saved before Alice has seen what it does: the preview names Bob, the scope and the resource.
+    impact = page.get_by_role("status").filter(has_text="What this change does")
+    impact.wait_for()
+    assert re.search(rf"This also lets user `{re.escape(bob.username)}` `view` Checking\.", impact.inner_text()) or (
+        "Not decided" in impact.inner_text()
+    ), impact.inner_text()
+    shoot("share impact")
+    assert scene.client.with_id_token(scene.ticket((checking, ["view"])), scene.id_token(bob)).status_code == 403
+    page.get_by_role("button", name="Confirm and share").click()
+    page.get_by_text("Saved policy").first.wait_for()
     page.get_by_text(bob.username).first.wait_for()
     shoot("shared")
 
