@@ -14,7 +14,7 @@
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::ArrayBuilder;
+use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, InfoBuilder, ObjectBuilder, OpenApi as Document, PathsBuilder,
@@ -376,6 +376,58 @@ pub struct PolicyStored {
     warnings: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// The answer of a policy write with `?dry_run=impact` (`owner::impact::Preview::to_json`): nothing stored.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct PolicyImpact {
+    #[schema(example = "impact")]
+    dry_run: String,
+    /// Always `false`.
+    stored: bool,
+    /// `no_change` (proved), `changed` (an example shows it) or `undecided`.
+    #[schema(pattern = "^(no_change|changed|undecided)$")]
+    impact: String,
+    scopes: Vec<ScopeImpactDoc>,
+    warnings: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Why nothing could be analysed (then `impact` is `undecided`).
+    #[schema(required = false)]
+    reason: String,
+    #[schema(required = false)]
+    diagnostics: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// What a change does to one scope (`policy::impact::ScopeImpact`); `scope` is null for every scope no
+/// policy names.
+#[derive(ToSchema)]
+#[schema(as = ScopeImpact)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct ScopeImpactDoc {
+    scope: Option<String>,
+    newly_allows: FindingDoc,
+    newly_denies: FindingDoc,
+    newly_asks: FindingDoc,
+}
+
+/// One question's answer (`policy::impact::Finding`): `none` (proved), `example` (a request the authorizer
+/// confirmed, the owner's resources it reaches and a sentence), or `undecided` with the reason.
+#[derive(ToSchema)]
+#[schema(as = Finding)]
+#[expect(dead_code, reason = "a schema: described, never built")]
+pub struct FindingDoc {
+    #[schema(pattern = "^(none|example|undecided)$")]
+    result: String,
+    #[schema(required = false)]
+    example: serde_json::Map<String, serde_json::Value>,
+    #[schema(required = false)]
+    resources: Vec<serde_json::Map<String, serde_json::Value>>,
+    #[schema(required = false)]
+    more_resources: i64,
+    #[schema(required = false)]
+    summary: String,
+    #[schema(required = false)]
+    reason: String,
+}
+
 /// The server's metadata (UMA Grant §2, RFC 8414 §2, OpenID Connect Discovery §3); the members listed are
 /// always present (`http::discovery::document`).
 #[derive(ToSchema)]
@@ -438,6 +490,9 @@ pub struct JwkSet {
     TicketResponse,
     PolicySummary,
     PolicyDocument,
+    PolicyImpact,
+    ScopeImpactDoc,
+    FindingDoc,
     PolicyStored,
     Decision,
     RequestView,
@@ -538,6 +593,30 @@ impl Op {
                 .description(Some(description))
                 .schema(Some(schema)),
         );
+        self
+    }
+
+    /// `?dry_run=impact`: answer what the write would newly allow or deny, and store nothing.
+    fn dry_run(self) -> Self {
+        let only = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([crate::owner::impact::DRY_RUN]));
+        self.query_param(
+            "dry_run",
+            "`impact`: answer the change's impact and store nothing (any other value is a 400)",
+            only,
+        )
+    }
+
+    /// A response at `status` that is one of two shapes.
+    fn answer_either<A: ToSchema, B: ToSchema>(mut self, status: u16, description: &str) -> Self {
+        let either = OneOfBuilder::new()
+            .item(schema_ref::<A>())
+            .item(schema_ref::<B>());
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content(JSON, ContentBuilder::new().schema(Some(either)).build());
+        self.builder = self.builder.response(status.to_string(), response.build());
         self
     }
 
@@ -834,7 +913,11 @@ fn operations(registration: bool) -> Vec<Op> {
     )
     .security(&[OWNER])
     .path_param("name", "the policy's name")
-    .answer::<PolicyStored>(200, "replaced the policy of that name")
+    .dry_run()
+    .answer_either::<PolicyStored, PolicyImpact>(
+        200,
+        "replaced the policy of that name; with `dry_run=impact`, the impact, nothing stored",
+    )
     .answer::<PolicyStored>(201, "stored a new policy")
     .answer::<PolicyError>(
         400,
@@ -863,8 +946,10 @@ fn operations(registration: bool) -> Vec<Op> {
         Op::new(Delete, POLICY, "deletePolicy", "owner", "Remove a policy")
             .security(&[OWNER])
             .path_param("name", "the policy's name")
+            .dry_run()
+            .answer::<PolicyImpact>(200, "with `dry_run=impact`: the impact, nothing removed")
             .empty(204, "removed")
-            .errors(&[401, 403, 404]),
+            .errors(&[400, 401, 403, 404]),
     );
     ops.push(
         Op::new(
