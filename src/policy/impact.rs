@@ -725,6 +725,15 @@ fn decision_name(d: &Decision) -> &'static str {
     }
 }
 
+/// The two questions put to the solver.
+#[derive(Debug, Clone, Copy)]
+enum Question {
+    /// Does every request `a` allows, `b` allow too? (A counterexample: one `a` allows and `b` does not.)
+    Implies,
+    /// Is no request allowed by both? (A counterexample: one both allow.)
+    Disjoint,
+}
+
 /// The solver process, started on first use and again after a failure.
 struct Session<'l> {
     limits: &'l Limits,
@@ -797,23 +806,22 @@ impl<'l> Session<'l> {
         a: &CompiledPolicySet,
         b: &CompiledPolicySet,
     ) -> Result<Option<Env>, String> {
-        let left = self.remaining()?;
-        self.start(left)?;
-        let Some(compiler) = self.compiler.as_mut() else {
-            return Err("the solver is not running".into());
-        };
-        let start = Instant::now();
-        let answer =
-            tokio::time::timeout(left, compiler.check_implies_with_counterexample_opt(a, b)).await;
-        self.spent += start.elapsed();
-        let answer = self.settle(answer);
-        self.reap().await;
-        answer
+        self.ask(Question::Implies, a, b).await
     }
 
     /// A request both `a` and `b` allow, if there is one.
     async fn disjoint(
         &mut self,
+        a: &CompiledPolicySet,
+        b: &CompiledPolicySet,
+    ) -> Result<Option<Env>, String> {
+        self.ask(Question::Disjoint, a, b).await
+    }
+
+    /// Puts `question` about `a` and `b` to the solver within the time left.
+    async fn ask(
+        &mut self,
+        question: Question,
         a: &CompiledPolicySet,
         b: &CompiledPolicySet,
     ) -> Result<Option<Env>, String> {
@@ -823,8 +831,16 @@ impl<'l> Session<'l> {
             return Err("the solver is not running".into());
         };
         let start = Instant::now();
-        let answer =
-            tokio::time::timeout(left, compiler.check_disjoint_with_counterexample_opt(a, b)).await;
+        let answer = match question {
+            Question::Implies => {
+                tokio::time::timeout(left, compiler.check_implies_with_counterexample_opt(a, b))
+                    .await
+            }
+            Question::Disjoint => {
+                tokio::time::timeout(left, compiler.check_disjoint_with_counterexample_opt(a, b))
+                    .await
+            }
+        };
         self.spent += start.elapsed();
         let answer = self.settle(answer);
         self.reap().await;
