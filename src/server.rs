@@ -148,6 +148,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
             .wrap(middleware::from_fn(http::ops::observe))
             .configure(http::configure(state.clone()))
     })
+    .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
     .listen(listener)
     .map_err(|source| ServeError::Bind { addr, source })?;
     let served = server.run().await.map_err(ServeError::Run);
@@ -155,6 +156,16 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     notifications.stop();
     served
 }
+
+/// Blocking threads per HTTP worker (actix-web starts one worker per core): every request's store, Cedar and
+/// signing work runs on one of them. actix-web's default (512 shared by the workers) lets every connection in
+/// flight have its own thread; on 2 cores at 64 connections that cost more in thread switches (kernel futex and
+/// scheduler time) than the work itself (see BENCHMARKS.md: 4, 8 and 16 measured alike, 256 worse). Past this
+/// many, requests queue for a thread. It leaves room for the few that wait: on the single writer's group
+/// commit, or on another issuer's key set fetched for a claim token (see `crate::claims`). The store keeps as
+/// many read connections, so that none is opened per request.
+const BLOCKING_THREADS_PER_WORKER: usize = crate::store::CONNECTIONS_PER_CORE;
+
 
 /// How often expired rows are deleted.
 const HOUSEKEEPING_SECONDS: u64 = 600;

@@ -5,9 +5,10 @@
 //!
 //! Start-up reads no policy: a set is parsed on its first use. A write records the fingerprint of the schema
 //! it validated the owner's whole set against; a set whose record is not the running schema's (the schema or
-//! this build changed since, or the set was written by an older version) is validated again on its first use,
-//! and if it no longer validates, every decision with it is a deny, with an error in the log, until its owner
-//! pushes policies that do.
+//! this build changed since, or the set was written by an older version) is validated again on its first use
+//! and, if valid, recorded as checked right after (a use reads through a snapshot), so once per set rather
+//! than once per start; if it no longer validates, every decision with it is a deny, with an error in the log,
+//! until its owner pushes policies that do.
 //!
 //! Each change has two forms: one inside a write transaction the caller holds (`push_in`, `remove_in`), for a
 //! change that must commit with others (an approval, an outbox entry), and one that opens its own (`push`,
@@ -15,7 +16,8 @@
 //! and never decides on a resource with policies of anyone but the resource's owner.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::clock::UnixTime;
 use crate::notify::{
@@ -33,6 +35,10 @@ use crate::store::{OutboxStore, PolicyRead, PolicyStore, ResourceRead, Store, St
 
 /// The longest policy name.
 pub const MAX_NAME_LEN: usize = 64;
+
+/// Sets validated on first use whose check waits to be written back, at most; past that, a check is not kept
+/// (the set is only validated once more after a restart).
+const MAX_UNRECORDED: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -116,6 +122,11 @@ pub struct Policies {
     cache: PolicyCache,
     /// How an owner's change is analysed before it is made ([`super::impact`]).
     impact_limits: Limits,
+    /// Sets found valid on their first use under this schema, (owner, version), whose check is not stored
+    /// yet: a use reads through a snapshot, so [`Policies::record_checks`] writes them afterwards.
+    unrecorded: Mutex<Vec<(String, i64)>>,
+    /// `unrecorded` is not empty: what every request looks at, without the lock.
+    has_unrecorded: AtomicBool,
 }
 
 impl Policies {
@@ -129,6 +140,8 @@ impl Policies {
                 timeout: super::impact::TIMEOUT,
                 ..Limits::default()
             },
+            unrecorded: Mutex::new(Vec::new()),
+            has_unrecorded: AtomicBool::new(false),
         }
     }
 
@@ -337,7 +350,46 @@ impl Policies {
     /// `owner`'s policy set as it is stored now: from the cache when the stored version has not moved, else
     /// parsed again.
     pub fn compiled_for(&self, store: &Store, owner: &str) -> Result<Arc<Compiled>, StoreError> {
-        store.read(|c| self.compiled_in(c, owner))
+        let compiled = store.read(|c| self.compiled_in(c, owner))?;
+        self.record_checks(store);
+        Ok(compiled)
+    }
+
+    /// Writes back that the sets validated on their first use (by [`Policies::compiled_in`], on a snapshot) are
+    /// valid under the running schema, each only if it has not changed since, so they are not validated again
+    /// after a restart. Costs one atomic read when there is nothing to write; call it outside any transaction
+    /// (it opens a write). A failure is logged: those sets are only validated again on their next first use.
+    pub fn record_checks(&self, store: &Store) {
+        if !self.has_unrecorded.load(Ordering::Acquire) {
+            return;
+        }
+        let pending = {
+            let mut unrecorded = self
+                .unrecorded
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.has_unrecorded.store(false, Ordering::Release);
+            std::mem::take(&mut *unrecorded)
+        };
+        if pending.is_empty() {
+            return;
+        }
+        let written = store.write(|tx| {
+            let mut recorded = 0;
+            for (owner, version) in &pending {
+                if tx.mark_policies_checked_at(owner, *version, &self.fingerprint)? {
+                    recorded += 1;
+                }
+            }
+            Ok::<_, StoreError>(recorded)
+        });
+        match written {
+            Ok(recorded) => log::debug!(
+                "recorded {recorded} policy set(s) as valid under the running schema ({} checked)",
+                pending.len()
+            ),
+            Err(err) => log::warn!("cannot record validated policy sets: {err}"),
+        }
     }
 
     /// As [`Policies::compiled_for`], reading through a transaction already open (a write transaction
@@ -364,7 +416,7 @@ impl Policies {
             if sources.is_empty() || checked.as_deref() == Some(self.fingerprint.as_str()) {
                 policy::compile(&self.schema, Some(owner), &sources)
             } else {
-                self.compile_unchecked(owner, &sources)
+                self.compile_unchecked(owner, version, &sources)
             };
         let compiled = Arc::new(compiled);
         self.cache.insert(owner, version, compiled.clone());
@@ -373,9 +425,10 @@ impl Policies {
 
     /// Compiles a set not known to validate against the running schema: validated first, and refused as a
     /// whole (every decision a deny) when it does not.
-    fn compile_unchecked(&self, owner: &str, sources: &[Source]) -> Compiled {
+    fn compile_unchecked(&self, owner: &str, version: i64, sources: &[Source]) -> Compiled {
         let validation = policy::validate(&self.schema, sources, ScopeCheck::Unchecked);
         if validation.is_valid() {
+            self.unrecorded_check(owner, version);
             return policy::compile(&self.schema, Some(owner), sources);
         }
         let problems: Vec<String> = validation
@@ -394,6 +447,18 @@ impl Policies {
             problems.join("; ")
         );
         policy::refused(&self.schema, Some(owner), problems)
+    }
+
+    /// Keeps `owner`'s set at `version`, just found valid, for [`Policies::record_checks`].
+    fn unrecorded_check(&self, owner: &str, version: i64) {
+        let mut unrecorded = self
+            .unrecorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if unrecorded.len() < MAX_UNRECORDED {
+            unrecorded.push((owner.to_owned(), version));
+            self.has_unrecorded.store(true, Ordering::Release);
+        }
     }
 
     /// True when `owner`'s set as stored now was validated against the running schema.
@@ -987,8 +1052,37 @@ mod tests {
             decide(&p, &store, "kates", "kate").is_permit(),
             "a valid one is used"
         );
-        // Neither was recorded as checked: a read cannot write.
+        // The valid set was recorded as checked after its first use, so it is not validated again after a
+        // restart; the refused one was not.
+        assert_eq!(
+            checked(&store, "kate").as_deref(),
+            Some(p.fingerprint.as_str())
+        );
+        assert_eq!(checked(&store, "alice"), None);
+    }
+
+    #[test]
+    fn a_check_on_first_use_is_recorded_only_for_the_version_it_validated() {
+        let (_dir, store) = setup();
+        store
+            .write(|tx| tx.put_policy("kate", "bob", BOB_VIEWS, 1))
+            .expect("raw put");
+        let p = policies();
+        // A use through a snapshot (as the grant and introspection make) validates the set, but cannot write.
+        store.read(|c| p.compiled_in(c, "kate")).expect("compiled");
         assert_eq!(checked(&store, "kate"), None);
+        // The set changes (around the service) before the check is written back: it is not recorded.
+        store
+            .write(|tx| tx.put_policy("kate", "other", "// none\n", 2))
+            .expect("raw put");
+        p.record_checks(&store);
+        assert_eq!(checked(&store, "kate"), None);
+        // Its next use validates the new version, and that is recorded.
+        assert!(decide(&p, &store, "kates", "kate").is_permit());
+        assert_eq!(
+            checked(&store, "kate").as_deref(),
+            Some(p.fingerprint.as_str())
+        );
     }
 
     #[test]
@@ -1003,8 +1097,7 @@ mod tests {
         );
         let wider = Policies::new(wider_schema());
         assert_ne!(wider.fingerprint, p.fingerprint);
-        assert!(decide(&wider, &store, "checking", "alice").is_permit());
-        // Under the wider schema, a policy using its claim is pushed.
+        // Under the wider schema, before any use of the set there, a policy using its claim is pushed.
         wider
             .push(
                 &store,
@@ -1020,6 +1113,12 @@ mod tests {
             checked(&store, "alice"),
             None,
             "what the push kept was checked against another schema"
+        );
+        // Its first use under the wider schema validates the whole set, and records that.
+        assert!(decide(&wider, &store, "checking", "alice").is_permit());
+        assert_eq!(
+            checked(&store, "alice").as_deref(),
+            Some(wider.fingerprint.as_str())
         );
         // Back under the base schema, the set is validated on first use (a guarded use of a claim the schema
         // lacks validates) and used.

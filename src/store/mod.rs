@@ -67,8 +67,21 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_operations.sql"),
 ];
 
-/// How many idle connections are kept for reuse.
-const POOL_SIZE: usize = 16;
+/// Read connections kept for reuse per core. The server runs as many blocking threads per core (one HTTP
+/// worker per core, each with this many), and only they read, so under load every read finds a pooled
+/// connection: one opened fresh sets its pragmas and parses the schema again, and starts with an empty statement
+/// cache, which costs more than most requests.
+pub const CONNECTIONS_PER_CORE: usize = 8;
+
+/// Idle read connections kept at most: one per blocking thread of the server, and a few for the rest (the
+/// housekeeping round, the webhook delivery thread).
+fn pool_size() -> usize {
+    static SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *SIZE.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        cores.saturating_mul(CONNECTIONS_PER_CORE).saturating_add(8)
+    })
+}
 
 /// Prepared statements kept per connection. Every query module prepares its statements through the cache,
 /// so a request parses no SQL once its connection has seen the statement; this is more than the distinct
@@ -110,7 +123,7 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// A handle on the database with a small pool of open connections.
+/// A handle on the database with a pool of open connections.
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
@@ -301,7 +314,7 @@ pub fn restrict_new_files() {
 /// Returns `conn` to `pool` unless the pool is full.
 fn release_to(pool: &Mutex<Vec<Connection>>, conn: Connection) {
     if let Ok(mut pool) = pool.lock()
-        && pool.len() < POOL_SIZE
+        && pool.len() < pool_size()
     {
         pool.push(conn);
     }

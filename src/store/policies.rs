@@ -144,6 +144,23 @@ pub(super) fn mark_checked(tx: &WriteTx<'_>, owner: &str, schema: &str) -> Resul
     Ok(())
 }
 
+/// Records, as [`mark_checked`] does, that `owner`'s set at `version` was validated against `schema`, unless the
+/// set has changed since (its version moved): true when it was recorded.
+pub(super) fn mark_checked_at(
+    tx: &WriteTx<'_>,
+    owner: &str,
+    version: i64,
+    schema: &str,
+) -> Result<bool> {
+    let changed = tx
+        .conn()?
+        .prepare_cached(
+            "UPDATE policy_versions SET checked_schema = ?3 WHERE owner = ?1 AND version = ?2",
+        )?
+        .execute(params![owner, version, schema])?;
+    Ok(changed == 1)
+}
+
 /// Every owner who has at least one policy.
 pub(super) fn owners(conn: &ReadTx<'_>) -> Result<Vec<String>> {
     let mut stmt = conn
@@ -295,5 +312,30 @@ mod tests {
             assert!(version > v1);
             assert_eq!(checked, None, "every change forgets the check");
         }
+    }
+
+    #[test]
+    fn a_check_made_at_an_older_version_is_not_recorded() {
+        let (_dir, store) = temp_store();
+        user(&store, "alice");
+        put_one(&store, "alice", "p", "a");
+        let v1 = store.read(|c| version(c, "alice")).expect("v");
+        put_one(&store, "alice", "q", "b");
+        let v2 = store.read(|c| version(c, "alice")).expect("v");
+        assert!(
+            !store
+                .write(|tx| mark_checked_at(tx, "alice", v1, "schema-1"))
+                .expect("mark")
+        );
+        assert_eq!(store.read(|c| state(c, "alice")).expect("s"), (v2, None));
+        assert!(
+            store
+                .write(|tx| mark_checked_at(tx, "alice", v2, "schema-1"))
+                .expect("mark")
+        );
+        assert_eq!(
+            store.read(|c| state(c, "alice")).expect("s"),
+            (v2, Some("schema-1".to_owned()))
+        );
     }
 }

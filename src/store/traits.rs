@@ -163,6 +163,9 @@ pub trait PolicyStore: PolicyRead {
     /// Records that `owner`'s whole set, as it is now, validates against the schema with this fingerprint.
     /// Any later change to the set forgets it.
     fn mark_policies_checked(&self, owner: &str, schema: &str) -> Result<()>;
+    /// As [`PolicyStore::mark_policies_checked`] for the set at `version`, validated outside this transaction:
+    /// nothing is recorded if the set has changed since. True when it was recorded.
+    fn mark_policies_checked_at(&self, owner: &str, version: i64, schema: &str) -> Result<bool>;
 }
 
 impl TicketStore for WriteTx<'_> {
@@ -304,6 +307,9 @@ impl PolicyStore for WriteTx<'_> {
     }
     fn mark_policies_checked(&self, owner: &str, schema: &str) -> Result<()> {
         policies::mark_checked(self, owner, schema)
+    }
+    fn mark_policies_checked_at(&self, owner: &str, version: i64, schema: &str) -> Result<bool> {
+        policies::mark_checked_at(self, owner, version, schema)
     }
 }
 

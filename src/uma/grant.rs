@@ -202,10 +202,15 @@ impl UmaGrant<'_> {
         req: &UmaGrantRequest,
         claims: &ResolvedClaims,
     ) -> Result<Value, OAuthError> {
-        match store.write_staged(|staged| self.decide(staged, keys, client, req, claims))? {
+        let answer = match store
+            .write_staged(|staged| self.decide(staged, keys, client, req, claims))?
+        {
             Applied::Answer(answer) => answer,
             Applied::Retry => store.write_outcome(|tx| self.decide(tx, keys, client, req, claims)),
-        }
+        };
+        // The owner's set, if this was its first use under the running schema, is recorded as validated.
+        self.policies.record_checks(store);
+        answer
     }
 
     /// Consumes the ticket and decides, inside the write transaction `tx` (or a [`Staged`](crate::store::Staged) snapshot); `keys` sign the RPT and recognise
