@@ -166,7 +166,6 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
 /// many read connections, so that none is opened per request.
 const BLOCKING_THREADS_PER_WORKER: usize = crate::store::CONNECTIONS_PER_CORE;
 
-
 /// How often expired rows are deleted.
 const HOUSEKEEPING_SECONDS: u64 = 600;
 
