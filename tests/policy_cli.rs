@@ -595,3 +595,65 @@ fn a_schema_nested_too_deep_is_refused_with_a_located_diagnostic() {
     );
     assert!(stderr(&out).contains("common types"), "{}", stderr(&out));
 }
+
+#[test]
+fn policy_check_finds_stored_sets_a_new_schema_breaks() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let data = s(&data);
+    let out = add_user(data, "alice", "correct horse battery\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let base = std::fs::read_to_string("schemas/uma.cedarschema").expect("base schema");
+    let with_claim = |name: &str, kind: &str| {
+        write(
+            tmp.path(),
+            name,
+            &base.replace(
+                "groups?: Set<String>,",
+                &format!("groups?: Set<String>,\n        level?: {kind},"),
+            ),
+        )
+    };
+    let numbers = with_claim("numbers.cedarschema", "Long");
+    let words = with_claim("words.cedarschema", "String");
+    let policy = write(
+        tmp.path(),
+        "senior.cedar",
+        "permit (principal, action, resource) when { principal has level && principal.level > 3 };\n",
+    );
+    let out = run(&[
+        "policy",
+        "push",
+        "--data-dir",
+        data,
+        "--owner",
+        "alice",
+        "--schema",
+        s(&numbers),
+        s(&policy),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Under the schema it was written for, every stored set validates.
+    let out = run(&[
+        "policy",
+        "check",
+        "--data-dir",
+        data,
+        "--schema",
+        s(&numbers),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("the stored policies of all 1 owner(s) validate"),
+        "{}",
+        stdout(&out)
+    );
+    // A schema where `level` is a string: alice's set is named, located, and the exit is 1.
+    let out = run(&["policy", "check", "--data-dir", data, "--schema", s(&words)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("owner `alice`"), "{err}");
+    assert!(err.contains("senior:1:"), "{err}");
+    assert!(err.contains("1 of 1 owner(s) do not validate"), "{err}");
+}

@@ -523,26 +523,21 @@ impl Policies {
         )
     }
 
-    /// Validates every stored policy against the schema, reading every owner's set: a check for an admin
-    /// (after a schema change, say), never run at start-up, where each set is checked on its first use instead.
-    /// Returns the owners whose sets fail, with the diagnostics.
+    /// Validates `owner`'s stored set against the schema: the admin's check after a schema change
+    /// (`uma-cedar policy check`), since start-up reads no stored set and each is checked on its first use.
+    /// `None` when it validates; else the stored sources and their diagnostics.
     pub fn check_stored(
         &self,
         reader: &impl PolicyRead,
-    ) -> Result<Vec<(String, Validation)>, StoreError> {
-        let mut failing = Vec::new();
-        for owner in reader.policy_owners()? {
-            let sources: Vec<Source> = reader
-                .policy_texts(&owner)?
-                .into_iter()
-                .map(|(name, text)| Source::new(name, text))
-                .collect();
-            let validation = policy::validate(&self.schema, &sources, ScopeCheck::Unchecked);
-            if !validation.is_valid() {
-                failing.push((owner, validation));
-            }
-        }
-        Ok(failing)
+        owner: &str,
+    ) -> Result<Option<(Vec<Source>, Validation)>, StoreError> {
+        let sources: Vec<Source> = reader
+            .policy_texts(owner)?
+            .into_iter()
+            .map(|(name, text)| Source::new(name, text))
+            .collect();
+        let validation = policy::validate(&self.schema, &sources, ScopeCheck::Unchecked);
+        Ok((!validation.is_valid()).then_some((sources, validation)))
     }
 }
 
@@ -997,9 +992,12 @@ mod tests {
                 )
             })
             .expect("raw put");
-        let failing = store.read(|c| policies().check_stored(c)).expect("check");
-        assert_eq!(failing.len(), 1);
-        assert_eq!(failing.first().map(|(o, _)| o.as_str()), Some("alice"));
+        let failing = store
+            .read(|c| policies().check_stored(c, "alice"))
+            .expect("check");
+        let (sources, validation) = failing.expect("alice's set fails");
+        assert_eq!(sources.first().map(|s| s.name.as_str()), Some("old"));
+        assert!(validation.errors().next().is_some());
     }
 
     /// The base schema with one more claim: another schema, under which every base policy still validates.
