@@ -23,7 +23,7 @@ use utoipa::openapi::{
 use utoipa::{OpenApi, ToSchema};
 
 use super::ops::{HEALTHZ, READYZ};
-use super::{AppState, method_not_allowed, paths};
+use super::{AppState, get_only, paths};
 use crate::error::OAuthError;
 use crate::owner::decisions;
 use crate::protocol::decisions::Decision;
@@ -34,11 +34,7 @@ use crate::uma::requests::RequestView;
 const PATH: &str = paths::OPENAPI;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(PATH)
-            .route(web::get().to(serve))
-            .default_service(method_not_allowed("GET")),
-    );
+    cfg.service(get_only(PATH, serve));
 }
 
 async fn serve(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {

@@ -17,7 +17,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::{AppState, method_not_allowed};
+use super::{AppState, get_only};
 use crate::ops::logging::{self, Access};
 use crate::ops::metrics;
 use crate::ops::request_id::{self, RequestId};
@@ -30,21 +30,9 @@ pub const METRICS: &str = "/metrics";
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource(HEALTHZ)
-            .route(web::get().to(healthz))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource(READYZ)
-            .route(web::get().to(readyz))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
-        web::resource(METRICS)
-            .route(web::get().to(scrape))
-            .default_service(method_not_allowed("GET")),
-    );
+    cfg.service(get_only(HEALTHZ, healthz))
+        .service(get_only(READYZ, readyz))
+        .service(get_only(METRICS, scrape));
 }
 
 async fn healthz() -> HttpResponse {
@@ -150,8 +138,13 @@ pub async fn observe(
     let id = new_request_id(&req);
     req.extensions_mut().insert(id.clone());
     let method = metrics::method_label(req.method().as_str());
-    let path = req.path().to_owned();
-    let peer = req.peer_addr().map(|a| a.ip().to_string());
+    // What only the access line shows is kept only when that line is written.
+    let logged = logging::access_enabled().then(|| {
+        (
+            req.path().to_owned(),
+            req.peer_addr().map(|a| a.ip().to_string()),
+        )
+    });
     let answered = next.call(req).await;
     let (status, route) = match &answered {
         Ok(res) => (res.status(), res.request().match_pattern()),
@@ -160,15 +153,17 @@ pub async fn observe(
     let route = route.unwrap_or_else(|| metrics::UNMATCHED_ROUTE.to_owned());
     let elapsed = start.elapsed();
     metrics::http_request(method, &route, status.as_u16(), elapsed);
-    logging::access(&Access {
-        request_id: id.as_str(),
-        peer,
-        method,
-        path: &path,
-        route: &route,
-        status: status.as_u16(),
-        duration: elapsed,
-    });
+    if let Some((path, peer)) = logged {
+        logging::access(&Access {
+            request_id: id.as_str(),
+            peer,
+            method,
+            path: &path,
+            route: &route,
+            status: status.as_u16(),
+            duration: elapsed,
+        });
+    }
     let mut res = answered?;
     if let Ok(value) = HeaderValue::from_str(id.as_str()) {
         res.headers_mut()

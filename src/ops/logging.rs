@@ -104,9 +104,15 @@ pub struct Access<'a> {
     pub duration: std::time::Duration,
 }
 
-/// Writes the access log line of a request, if the access target's `info` level is enabled.
+/// Whether access log lines are written (the access target's `info` level is enabled): when not, a request
+/// need not keep what only its line would show.
+pub fn access_enabled() -> bool {
+    log::log_enabled!(target: ACCESS_TARGET, log::Level::Info)
+}
+
+/// Writes the access log line of a request, if [`access_enabled`].
 pub fn access(entry: &Access<'_>) {
-    if !log::log_enabled!(target: ACCESS_TARGET, log::Level::Info) {
+    if !access_enabled() {
         return;
     }
     let millis = entry.duration.as_secs_f64() * 1000.0;
